@@ -1,0 +1,46 @@
+"""pytest-omniperf: performance budgets, sequential-versus-parallel speedups and a virtual clock
+for async Python code, as pytest markers and fixtures.
+
+The public names below are loaded on first use, so ``import pytest_omniperf`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from pytest_omniperf.clock import Clock, RealClock, VirtualClock, virtual_clock
+    from pytest_omniperf.measure import Perf, SpeedupComparison
+    from pytest_omniperf.measurement import Measurement
+    from pytest_omniperf.mode import Mode, current_mode, gather, patched_asyncio_gather, use_mode
+    from pytest_omniperf.sampling import VirtualHorizonExceeded
+
+_EXPORTS = {
+    "Clock": "clock",
+    "RealClock": "clock",
+    "VirtualClock": "clock",
+    "virtual_clock": "clock",
+    "Perf": "measure",
+    "SpeedupComparison": "measure",
+    "Measurement": "measurement",
+    "Mode": "mode",
+    "current_mode": "mode",
+    "gather": "mode",
+    "patched_asyncio_gather": "mode",
+    "use_mode": "mode",
+    "VirtualHorizonExceeded": "sampling",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'pytest_omniperf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"pytest_omniperf.{module_name}"), name)
+    globals()[name] = value
+    return value

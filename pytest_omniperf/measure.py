@@ -1,0 +1,362 @@
+"""The ``perf`` fixture object: explicit measurements inside a test.
+
+``perf.measure(fn, *args, **kwargs)`` times ``fn`` for warmup + rounds calls and returns its
+result (awaitable when ``fn`` is async); ``perf.speedup(fn, ...)`` runs it in sequential and
+parallel mode interleaved and returns a :class:`SpeedupComparison`; ``perf.span(name)`` times a
+region each time it is entered. ``perf.named(name, rounds=..., warmup=...)`` gives a view that
+measures under another name or with other settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import Any, Literal
+
+from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
+from pytest_omniperf.settings import MeasureSettings
+
+VIRTUAL_NEEDS_ASYNC = (
+    "{where}: the virtual clock needs an async test (async def), "
+    "because it runs on the event loop; use clock='real' for synchronous code"
+)
+
+
+@dataclass(frozen=True)
+class SpeedupComparison:
+    """Sequential against parallel timings of one workload, measured interleaved in one run."""
+
+    ratio: float
+    sequential_s: list[float]
+    parallel_s: list[float]
+    result: Any = None
+
+    @property
+    def sequential_median_s(self) -> float:
+        return _median(self.sequential_s)
+
+    @property
+    def parallel_median_s(self) -> float:
+        return _median(self.parallel_s)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def make_measurement(
+    test_id: str, name: str, settings: MeasureSettings, sampled: Sampled, *, warmup: int
+) -> Measurement:
+    """A measurement with its summary statistics computed (numpy is loaded here, not before)."""
+    kind: Literal["latency", "speedup"] = "speedup" if sampled.sequential_samples_s else "latency"
+    measurement = Measurement(
+        test_id=test_id,
+        name=name,
+        kind=kind,
+        clock=sampled.clock,
+        rounds=len(sampled.samples_s),
+        warmup=warmup,
+        samples_s=sampled.samples_s,
+        sequential_samples_s=sampled.sequential_samples_s,
+        wall_s=sampled.wall_s,
+        group=settings.group,
+    )
+    return summarize_measurement(measurement)
+
+
+def summarize_measurement(measurement: Measurement) -> Measurement:
+    """(Re)compute the summary statistics of a measurement from its samples."""
+    from pytest_omniperf.stats import speedup_ratio, summarize
+
+    measurement.stats = summarize(measurement.samples_s)
+    if measurement.kind == "speedup":
+        sequential = summarize(measurement.sequential_samples_s)
+        measurement.stats |= {f"sequential_{key}": value for key, value in sequential.items()}
+        measurement.stats["speedup"] = speedup_ratio(
+            measurement.sequential_samples_s, measurement.samples_s
+        )
+    return measurement
+
+
+class Perf:
+    """Measures parts of a test. Obtained through the ``perf`` fixture."""
+
+    def __init__(
+        self,
+        test_id: str,
+        settings: MeasureSettings,
+        *,
+        disabled: bool = False,
+        sink: list[Measurement] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._test_id = test_id
+        self._settings = settings
+        self._disabled = disabled
+        self._sink: list[Measurement] = [] if sink is None else sink
+        self._name = name
+        self._spans: dict[str, Measurement] = {}
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def named(
+        self,
+        name: str,
+        *,
+        rounds: int | None = None,
+        warmup: int | None = None,
+        clock: Literal["real", "virtual"] | None = None,
+    ) -> Perf:
+        """A view of this fixture that records under ``name`` with other settings."""
+        changes: dict[str, Any] = {}
+        if rounds is not None:
+            if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+                raise ValueError(f"perf.named({name!r}): rounds must be a whole number >= 1")
+            changes["rounds"] = rounds
+        if warmup is not None:
+            if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+                raise ValueError(f"perf.named({name!r}): warmup must be a whole number >= 0")
+            changes["warmup"] = warmup
+        if clock is not None:
+            if clock not in ("real", "virtual"):
+                raise ValueError(f"perf.named({name!r}): clock must be 'real' or 'virtual'")
+            changes |= {"clock": clock, "clock_from_marker": True}
+        view = Perf(
+            self._test_id,
+            replace(self._settings, **changes),
+            disabled=self._disabled,
+            sink=self._sink,
+            name=name,
+        )
+        view._spans = self._spans
+        return view
+
+    # -- read access -------------------------------------------------------------------------
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        """Everything this test measured so far, in order."""
+        return tuple(self._sink)
+
+    @property
+    def last(self) -> Measurement:
+        if not self._sink:
+            raise LookupError(f"{self._test_id}: perf has measured nothing yet")
+        return self._sink[-1]
+
+    def __getitem__(self, name: str) -> Measurement:
+        for measurement in self._sink:
+            if measurement.name == name:
+                return measurement
+        raise KeyError(f"{self._test_id}: no measurement named {name!r}")
+
+    # -- measuring ---------------------------------------------------------------------------
+
+    def measure(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Time ``fn(*args, **kwargs)``; returns its result, or an awaitable of it if ``fn`` is async."""
+        return self._run(fn, args, kwargs, speedup=False, what="perf.measure")
+
+    def speedup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Time ``fn`` in sequential and parallel mode; returns a :class:`SpeedupComparison`
+        (an awaitable of one if ``fn`` is async)."""
+        return self._run(fn, args, kwargs, speedup=True, what="perf.speedup")
+
+    def span(self, name: str) -> PerfSpan:
+        """A context manager (``with`` or ``async with``) timing its body at each entry."""
+        return PerfSpan(self, name)
+
+    def _run(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        speedup: bool,
+        what: str,
+    ) -> Any:
+        if inspect.iscoroutine(fn):
+            fn.close()
+            raise TypeError(
+                f"{what} on {self._test_id}: pass the async function and its arguments, "
+                f"not a coroutine: {what}(fn, *args) instead of {what}(fn(*args))"
+            )
+        if not callable(fn):
+            raise TypeError(f"{what} on {self._test_id}: expected a callable, got {fn!r}")
+        name = self._unique_name(self._name or getattr(fn, "__name__", None) or repr(fn))
+
+        def call() -> Any:
+            return fn(*args, **kwargs)
+
+        in_loop = _loop_running()
+        if inspect.iscoroutinefunction(fn):
+            if not in_loop:
+                raise TypeError(
+                    f"{what} on {self._test_id}: {name} is async but the test is not; "
+                    "make the test async def (with pytest-asyncio) or pass a sync function"
+                )
+            return self._run_async(call, name, speedup, first=None)
+        if in_loop:
+            # A plain callable may still return an awaitable (a lambda around a coroutine):
+            # call it once to find out; that call counts as the first warmup call.
+            first = call()
+            if inspect.isawaitable(first):
+                return self._run_async(call, name, speedup, first=first)
+            return self._run_sync(call, name, speedup, first_done=True, first_result=first)
+        if self._settings.clock == "virtual" and self._settings.clock_from_marker:
+            raise TypeError(VIRTUAL_NEEDS_ASYNC.format(where=f"{what}({name}) on {self._test_id}"))
+        return self._run_sync(call, name, speedup, first_done=False, first_result=None)
+
+    def _run_sync(
+        self, call: Callable[[], Any], name: str, speedup: bool, *, first_done: bool,
+        first_result: Any,
+    ) -> Any:
+        if self._disabled:
+            return self._wrap_result(first_result if first_done else call(), speedup)
+        warmup = max(self._settings.warmup - first_done, 0)
+        sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup)
+        return self._record(name, sampled, speedup)
+
+    async def _run_async(
+        self,
+        call: Callable[[], Awaitable[Any]],
+        name: str,
+        speedup: bool,
+        *,
+        first: Awaitable[Any] | None,
+    ) -> Any:
+        first_result = await first if first is not None else None
+        if self._disabled:
+            return self._wrap_result(first_result if first is not None else await call(), speedup)
+        settings = self._settings
+        sampled = await sample_async(
+            call,
+            settings.rounds,
+            max(settings.warmup - (first is not None), 0),
+            clock=settings.clock,
+            speedup=speedup,
+            patch_gather=settings.patch_gather,
+            horizon_s=settings.horizon_s,
+        )
+        return self._record(name, sampled, speedup)
+
+    def _record(self, name: str, sampled: Sampled, speedup: bool) -> Any:
+        measurement = make_measurement(
+            self._test_id, name, self._settings, sampled, warmup=self._settings.warmup
+        )
+        self._sink.append(measurement)
+        if not speedup:
+            return sampled.result
+        return SpeedupComparison(
+            ratio=measurement.stats["speedup"],
+            sequential_s=sampled.sequential_samples_s,
+            parallel_s=sampled.samples_s,
+            result=sampled.result,
+        )
+
+    @staticmethod
+    def _wrap_result(result: Any, speedup: bool) -> Any:
+        if not speedup:
+            return result
+        return SpeedupComparison(float("nan"), [], [], result)
+
+    def _unique_name(self, name: str) -> str:
+        taken = {measurement.name for measurement in self._sink} | set(self._spans)
+        if name not in taken:
+            return name
+        counter = 2
+        while f"{name}#{counter}" in taken:
+            counter += 1
+        return f"{name}#{counter}"
+
+    # -- spans -------------------------------------------------------------------------------
+
+    def _span_measurement(self, name: str, clock: str) -> Measurement:
+        measurement = self._spans.get(name)
+        if measurement is None:
+            measurement = Measurement(
+                test_id=self._test_id,
+                name=name,
+                kind="latency",
+                clock=clock,
+                rounds=0,
+                warmup=0,
+                samples_s=[],
+                group=self._settings.group,
+            )
+            self._spans[name] = measurement
+            self._sink.append(measurement)
+        return measurement
+
+    def _span_clock(self, name: str) -> tuple[str, bool]:
+        in_loop = _loop_running()
+        clock = self._settings.clock
+        if clock == "virtual" and not in_loop:
+            if self._settings.clock_from_marker:
+                where = f"perf.span({name!r}) on {self._test_id}"
+                raise TypeError(VIRTUAL_NEEDS_ASYNC.format(where=where))
+            clock = "real"
+        return clock, in_loop
+
+
+class PerfSpan:
+    """Times the body of a ``with`` / ``async with`` block; each entry adds one sample."""
+
+    def __init__(self, perf: Perf, name: str) -> None:
+        self._perf = perf
+        self._name = name
+        self._stack: ExitStack | None = None
+        self._elapsed: Callable[[], float] | None = None
+        self._clock = "real"
+
+    def __enter__(self) -> PerfSpan:
+        if self._perf._disabled:
+            return self
+        clock, in_loop = self._perf._span_clock(self._name)
+        self._stack = ExitStack()
+        self._elapsed = self._stack.enter_context(timed_region(clock, in_loop))
+        self._clock = clock
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._stack is None or self._elapsed is None:
+            return
+        elapsed = self._elapsed()
+        self._stack.close()
+        self._stack = self._elapsed = None
+        if exc_type is None:
+            measurement = self._perf._span_measurement(self._name, self._clock)
+            measurement.samples_s.append(elapsed)
+            measurement.rounds = len(measurement.samples_s)
+
+    async def __aenter__(self) -> PerfSpan:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)

@@ -1,0 +1,101 @@
+"""pytest entry point of pytest-omniperf: options, ini keys, markers and fixtures.
+
+The behaviour lives in :class:`pytest_omniperf.session.OmniperfSession`, registered in
+``pytest_configure``. Importing this module loads neither numpy nor asyncio.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_omniperf.settings import (
+    LATENCY_SIGNATURE,
+    OMNIPERF_SIGNATURE,
+    SPEEDUP_SIGNATURE,
+    RunSettings,
+    SettingError,
+    resolve_run_settings,
+)
+
+if TYPE_CHECKING:
+    from pytest_omniperf.measure import Perf
+
+SETTINGS_KEY = pytest.StashKey[RunSettings]()
+SESSION_PLUGIN_NAME = "omniperf-session"
+
+_VALUE_OPTIONS = (
+    ("rounds", "N", "timed rounds per measurement (default 10)"),
+    ("warmup", "N", "untimed warmup calls before the rounds (default 1)"),
+    ("clock", "real|virtual", "clock for async measurements (default real)"),
+)
+
+MARKERS = (
+    f"{LATENCY_SIGNATURE}: fail the test when a latency statistic of its measurements exceeds "
+    "the given bound (unit s, ms, us or ns)",
+    f"{SPEEDUP_SIGNATURE}: run the workload sequentially and in parallel, interleaved, and fail "
+    "the test when parallel is not at least `min` times faster",
+    f"{OMNIPERF_SIGNATURE}: measure this test (rounds, warmup, clock 'real' or 'virtual', "
+    "measurement name and group, whether asyncio.gather is serialized in sequential mode, "
+    "virtual-clock horizon in seconds)",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("omniperf", "performance budgets (pytest-omniperf)")
+    for key, metavar, help_text in _VALUE_OPTIONS:
+        group.addoption(
+            f"--omniperf-{key}", dest=f"omniperf_{key}", metavar=metavar, default=None,
+            help=f"{help_text}; ini: omniperf_{key}, env: OMNIPERF_{key.upper()}",
+        )
+        parser.addini(f"omniperf_{key}", help_text, default="")
+    group.addoption(
+        "--omniperf-disable", dest="omniperf_disable", action="store_true", default=None,
+        help="run perf tests once, measuring and checking nothing; env: OMNIPERF_DISABLE",
+    )
+    parser.addini("omniperf_disable", "run perf tests once, measuring nothing", default="")
+    group.addoption(
+        "--omniperf-no-patch-gather", dest="omniperf_patch_gather", action="store_false",
+        default=None,
+        help="do not serialize asyncio.gather during sequential rounds (only "
+        "pytest_omniperf.gather and the executor follow the mode)",
+    )
+    parser.addini(
+        "omniperf_patch_gather",
+        "serialize asyncio.gather during sequential rounds (default true)",
+        default="",
+    )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_omniperf import hookspec
+
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    try:
+        settings = resolve_run_settings(
+            option=lambda key: config.getoption(f"omniperf_{key}"),
+            ini=lambda key: config.getini(f"omniperf_{key}"),
+        )
+    except SettingError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[SETTINGS_KEY] = settings
+    from pytest_omniperf.session import OmniperfSession
+
+    config.pluginmanager.register(OmniperfSession(config, settings), SESSION_PLUGIN_NAME)
+
+
+@pytest.fixture
+def perf(request: pytest.FixtureRequest) -> Perf:
+    """Measure parts of the test: ``perf.measure(fn)``, ``perf.speedup(fn)``, ``perf.span(name)``.
+
+    Budget markers on the test apply to what it measures.
+    """
+    session = request.config.pluginmanager.get_plugin(SESSION_PLUGIN_NAME)
+    perf_object: Perf = session.perf_for(request.node)
+    return perf_object

@@ -1,0 +1,1 @@
+"""Outputs of a run: the terminal summary (and, with the history, HTML and JSON)."""

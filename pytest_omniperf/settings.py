@@ -1,0 +1,311 @@
+"""Resolution and validation of every setting of the plugin.
+
+One resolver per level, precedence marker > command line > environment > ini > default. Each
+error names where the bad value came from: the test and marker, the option, the variable or the
+ini key. Imports no pytest: callers turn :class:`SettingError` into the right pytest error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
+
+from pytest_omniperf.units import UNIT_SECONDS
+
+T = TypeVar("T")
+
+CLOCK_NAMES = ("real", "virtual")
+DEFAULT_ROUNDS = 10
+DEFAULT_WARMUP = 1
+DEFAULT_CLOCK = "real"
+# Virtual seconds a single round may take before it is stopped as "never finishes".
+DEFAULT_VIRTUAL_HORIZON_S = 3600.0
+
+LATENCY_STATISTICS = ("p50", "p90", "p95", "p99", "mean", "max")
+
+LATENCY_SIGNATURE = "latency(p50=None, p90=None, p95=None, p99=None, mean=None, max=None, unit='ms')"
+SPEEDUP_SIGNATURE = "speedup(min)"
+OMNIPERF_SIGNATURE = (
+    "omniperf(rounds=None, warmup=None, clock=None, name=None, group=None, "
+    "patch_gather=None, horizon=None)"
+)
+
+
+class SettingError(ValueError):
+    """A setting has a value the plugin cannot use; the message says where it came from."""
+
+
+class Marker(Protocol):
+    """The part of ``pytest.Mark`` the resolver reads."""
+
+    @property
+    def args(self) -> tuple[Any, ...]: ...
+
+    @property
+    def kwargs(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Session-wide settings: command line > environment > ini > default."""
+
+    rounds: int = DEFAULT_ROUNDS
+    warmup: int = DEFAULT_WARMUP
+    clock: str = DEFAULT_CLOCK
+    patch_gather: bool = True
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How one test is measured: its ``omniperf`` marker over the run settings."""
+
+    rounds: int
+    warmup: int
+    clock: str
+    patch_gather: bool
+    horizon_s: float = DEFAULT_VIRTUAL_HORIZON_S
+    name: str | None = None
+    group: str | None = None
+    clock_from_marker: bool = False
+
+
+@dataclass(frozen=True)
+class LatencyBudget:
+    """Upper bounds on latency statistics, in seconds; ``unit`` is how they were written."""
+
+    limits_s: dict[str, float]
+    unit: str = "ms"
+
+
+@dataclass(frozen=True)
+class SpeedupBudget:
+    minimum: float
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    """Everything the plugin needs to know about one test before it runs."""
+
+    measure: MeasureSettings
+    latency: LatencyBudget | None = None
+    speedup: SpeedupBudget | None = None
+    markers: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_budget(self) -> bool:
+        return self.latency is not None or self.speedup is not None
+
+
+# -- run level ---------------------------------------------------------------------------------
+
+Lookup = Callable[[str], object]
+
+
+def resolve_run_settings(
+    option: Lookup, ini: Lookup, environ: Mapping[str, str] | None = None
+) -> RunSettings:
+    """Resolve the session's settings; ``option``/``ini`` look up by name without prefix."""
+    environ = os.environ if environ is None else environ
+
+    def pick(key: str, parse: Callable[[object, str], T], default: T) -> T:
+        cli_value = option(key)
+        if cli_value is not None:
+            return parse(cli_value, f"--omniperf-{key.replace('_', '-')}")
+        env_name = f"OMNIPERF_{key.upper()}"
+        if environ.get(env_name, "") != "":
+            return parse(environ[env_name], f"environment variable {env_name}")
+        ini_value = ini(key)
+        if ini_value not in (None, ""):
+            return parse(ini_value, f"ini option omniperf_{key}")
+        return default
+
+    return RunSettings(
+        rounds=pick("rounds", _parse_rounds, DEFAULT_ROUNDS),
+        warmup=pick("warmup", _parse_warmup, DEFAULT_WARMUP),
+        clock=pick("clock", _parse_clock, DEFAULT_CLOCK),
+        patch_gather=pick("patch_gather", _parse_bool, True),
+        disabled=pick("disable", _parse_bool, False),
+    )
+
+
+def _parse_int(value: object, where: str, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise SettingError(f"{where}: expected a whole number >= {minimum}, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise SettingError(
+                f"{where}: expected a whole number >= {minimum}, got {value!r}"
+            ) from None
+    if not isinstance(value, int) or value < minimum:
+        raise SettingError(f"{where}: expected a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _parse_rounds(value: object, where: str) -> int:
+    return _parse_int(value, where, 1)
+
+
+def _parse_warmup(value: object, where: str) -> int:
+    return _parse_int(value, where, 0)
+
+
+def _parse_clock(value: object, where: str) -> str:
+    if value not in CLOCK_NAMES:
+        raise SettingError(
+            f"{where}: {value!r} is not a valid clock; valid: {', '.join(CLOCK_NAMES)}"
+        )
+    return str(value)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingError(f"{where}: expected true or false, got {value!r}")
+
+
+# -- test level --------------------------------------------------------------------------------
+
+
+def resolve_test_plan(
+    nodeid: str,
+    run: RunSettings,
+    *,
+    omniperf: Marker | None = None,
+    latency: Marker | None = None,
+    speedup: Marker | None = None,
+) -> TestPlan:
+    """Validate a test's markers and combine them with the run settings."""
+    markers = tuple(
+        name
+        for name, mark in (("omniperf", omniperf), ("latency", latency), ("speedup", speedup))
+        if mark is not None
+    )
+    return TestPlan(
+        measure=_measure_settings(nodeid, run, omniperf),
+        latency=_latency_budget(nodeid, latency) if latency is not None else None,
+        speedup=_speedup_budget(nodeid, speedup) if speedup is not None else None,
+        markers=markers,
+    )
+
+
+def _where(marker: str, nodeid: str) -> str:
+    return f"@pytest.mark.{marker} on {nodeid}"
+
+
+def _check_keys(marker_name: str, nodeid: str, mark: Marker, allowed: tuple[str, ...]) -> None:
+    if mark.args:
+        raise SettingError(
+            f"{_where(marker_name, nodeid)}: takes keyword arguments only, "
+            f"got positional {mark.args!r}; signature: {_signature(marker_name)}"
+        )
+    unknown = sorted(set(mark.kwargs) - set(allowed))
+    if unknown:
+        raise SettingError(
+            f"{_where(marker_name, nodeid)}: unknown argument {unknown[0]!r}; "
+            f"valid: {', '.join(allowed)}"
+        )
+
+
+def _signature(marker_name: str) -> str:
+    return {
+        "latency": LATENCY_SIGNATURE,
+        "speedup": SPEEDUP_SIGNATURE,
+        "omniperf": OMNIPERF_SIGNATURE,
+    }[marker_name]
+
+
+def _positive_number(value: object, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SettingError(f"{where}: {what} must be a positive number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise SettingError(f"{where}: {what} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> MeasureSettings:
+    settings = MeasureSettings(
+        rounds=run.rounds, warmup=run.warmup, clock=run.clock, patch_gather=run.patch_gather
+    )
+    if mark is None:
+        return settings
+    allowed = ("rounds", "warmup", "clock", "name", "group", "patch_gather", "horizon")
+    _check_keys("omniperf", nodeid, mark, allowed)
+    where = _where("omniperf", nodeid)
+    kwargs = mark.kwargs
+    changes: dict[str, Any] = {}
+    if kwargs.get("rounds") is not None:
+        changes["rounds"] = _strict_int(kwargs["rounds"], f"{where}: rounds", 1)
+    if kwargs.get("warmup") is not None:
+        changes["warmup"] = _strict_int(kwargs["warmup"], f"{where}: warmup", 0)
+    if kwargs.get("clock") is not None:
+        changes["clock"] = _parse_clock(kwargs["clock"], f"{where}: clock")
+        changes["clock_from_marker"] = True
+    for key in ("name", "group"):
+        if kwargs.get(key) is not None:
+            if not isinstance(kwargs[key], str) or not kwargs[key].strip():
+                raise SettingError(f"{where}: {key} must be a non-empty string, got {kwargs[key]!r}")
+            changes[key] = kwargs[key]
+    if kwargs.get("patch_gather") is not None:
+        if not isinstance(kwargs["patch_gather"], bool):
+            raise SettingError(
+                f"{where}: patch_gather must be True or False, got {kwargs['patch_gather']!r}"
+            )
+        changes["patch_gather"] = kwargs["patch_gather"]
+    if kwargs.get("horizon") is not None:
+        changes["horizon_s"] = _positive_number(kwargs["horizon"], where, "horizon (seconds)")
+    return replace(settings, **changes)
+
+
+def _strict_int(value: object, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SettingError(f"{where} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
+    _check_keys("latency", nodeid, mark, (*LATENCY_STATISTICS, "unit"))
+    where = _where("latency", nodeid)
+    unit = mark.kwargs.get("unit", "ms")
+    if unit not in UNIT_SECONDS:
+        raise SettingError(
+            f"{where}: {unit!r} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
+        )
+    limits_s = {
+        statistic: _positive_number(mark.kwargs[statistic], where, f"{statistic} (in {unit})")
+        * UNIT_SECONDS[unit]
+        for statistic in LATENCY_STATISTICS
+        if mark.kwargs.get(statistic) is not None
+    }
+    if not limits_s:
+        raise SettingError(
+            f"{where}: give at least one threshold ({', '.join(LATENCY_STATISTICS)}), "
+            f"e.g. @pytest.mark.latency(p95=50)"
+        )
+    return LatencyBudget(limits_s=limits_s, unit=unit)
+
+
+def _speedup_budget(nodeid: str, mark: Marker) -> SpeedupBudget:
+    where = _where("speedup", nodeid)
+    if len(mark.args) == 1 and not mark.kwargs:
+        minimum: object = mark.args[0]  # @pytest.mark.speedup(1.8) reads naturally too
+    else:
+        _check_keys("speedup", nodeid, mark, ("min",))
+        if "min" not in mark.kwargs:
+            raise SettingError(f"{where}: missing min, e.g. @pytest.mark.speedup(min=1.8)")
+        minimum = mark.kwargs["min"]
+    return SpeedupBudget(minimum=_positive_number(minimum, where, "min"))
