@@ -34,7 +34,22 @@ _EXPORTS = {
     "VirtualHorizonExceeded": "sampling",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "Clock",
+    "Measurement",
+    "Mode",
+    "Perf",
+    "RealClock",
+    "SpeedupComparison",
+    "VirtualClock",
+    "VirtualHorizonExceeded",
+    "__version__",
+    "current_mode",
+    "gather",
+    "patched_asyncio_gather",
+    "use_mode",
+    "virtual_clock",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,7 +25,10 @@ def check(
     measurement.budgets = budget_table(latency, speedup)
     if latency:
         measurement.unit = latency.unit
-    violations = [*_latency_violations(measurement, latency), *_speedup_violations(measurement, speedup)]
+    violations = [
+        *_latency_violations(measurement, latency),
+        *_speedup_violations(measurement, speedup),
+    ]
     if not measurement.budgets:
         measurement.verdict = RECORDED
     else:
@@ -72,4 +75,8 @@ def _speedup_violations(measurement: Measurement, budget: SpeedupBudget | None) 
 
 
 def _name_suffix(measurement: Measurement) -> str:
-    return "" if measurement.name == measurement.test_id.rsplit("::", 1)[-1] else f" [{measurement.name}]"
+    return (
+        ""
+        if measurement.name == measurement.test_id.rsplit("::", 1)[-1]
+        else f" [{measurement.name}]"
+    )

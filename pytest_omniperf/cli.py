@@ -21,3 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
     parser.print_help()
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

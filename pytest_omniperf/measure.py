@@ -170,7 +170,7 @@ class Perf:
     # -- measuring ---------------------------------------------------------------------------
 
     def measure(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Time ``fn(*args, **kwargs)``; returns its result, or an awaitable of it if ``fn`` is async."""
+        """Time ``fn(*args, **kwargs)``; returns its result (an awaitable of it if fn is async)."""
         return self._run(fn, args, kwargs, speedup=False, what="perf.measure")
 
     def speedup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -224,7 +224,12 @@ class Perf:
         return self._run_sync(call, name, speedup, first_done=False, first_result=None)
 
     def _run_sync(
-        self, call: Callable[[], Any], name: str, speedup: bool, *, first_done: bool,
+        self,
+        call: Callable[[], Any],
+        name: str,
+        speedup: bool,
+        *,
+        first_done: bool,
         first_result: Any,
     ) -> Any:
         if self._disabled:

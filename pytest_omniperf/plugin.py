@@ -46,17 +46,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("omniperf", "performance budgets (pytest-omniperf)")
     for key, metavar, help_text in _VALUE_OPTIONS:
         group.addoption(
-            f"--omniperf-{key}", dest=f"omniperf_{key}", metavar=metavar, default=None,
+            f"--omniperf-{key}",
+            dest=f"omniperf_{key}",
+            metavar=metavar,
+            default=None,
             help=f"{help_text}; ini: omniperf_{key}, env: OMNIPERF_{key.upper()}",
         )
         parser.addini(f"omniperf_{key}", help_text, default="")
     group.addoption(
-        "--omniperf-disable", dest="omniperf_disable", action="store_true", default=None,
+        "--omniperf-disable",
+        dest="omniperf_disable",
+        action="store_true",
+        default=None,
         help="run perf tests once, measuring and checking nothing; env: OMNIPERF_DISABLE",
     )
     parser.addini("omniperf_disable", "run perf tests once, measuring nothing", default="")
     group.addoption(
-        "--omniperf-no-patch-gather", dest="omniperf_patch_gather", action="store_false",
+        "--omniperf-no-patch-gather",
+        dest="omniperf_patch_gather",
+        action="store_false",
         default=None,
         help="do not serialize asyncio.gather during sequential rounds (only "
         "pytest_omniperf.gather and the executor follow the mode)",
@@ -96,6 +104,8 @@ def perf(request: pytest.FixtureRequest) -> Perf:
 
     Budget markers on the test apply to what it measures.
     """
+    from pytest_omniperf.session import OmniperfSession
+
     session = request.config.pluginmanager.get_plugin(SESSION_PLUGIN_NAME)
-    perf_object: Perf = session.perf_for(request.node)
-    return perf_object
+    assert isinstance(session, OmniperfSession)
+    return session.perf_for(request.node)

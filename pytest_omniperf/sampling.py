@@ -118,7 +118,9 @@ async def sample_async(
     return sampled
 
 
-async def _sample_async_one_mode(call: AsyncCall, rounds: int, warmup: int, clock: Clock) -> Sampled:
+async def _sample_async_one_mode(
+    call: AsyncCall, rounds: int, warmup: int, clock: Clock
+) -> Sampled:
     now = clock.now
     result = None
     for _ in range(warmup):

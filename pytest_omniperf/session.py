@@ -91,12 +91,11 @@ class OmniperfSession:
         plan = item.stash.get(PLAN_KEY, None)
         if plan is None or self.settings.disabled:
             return (yield)
+        assert isinstance(item, pytest.Function)  # plans are only made for functions
         sink = item.stash[SINK_KEY]
-        uses_perf_fixture = "perf" in item.fixturenames
-        if uses_perf_fixture:
+        if "perf" in item.fixturenames:
             result = yield
         else:
-            assert isinstance(item, pytest.Function)
             from pytest_omniperf.body import measured_body
 
             test_function = item.obj

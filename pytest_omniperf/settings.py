@@ -26,7 +26,9 @@ DEFAULT_VIRTUAL_HORIZON_S = 3600.0
 
 LATENCY_STATISTICS = ("p50", "p90", "p95", "p99", "mean", "max")
 
-LATENCY_SIGNATURE = "latency(p50=None, p90=None, p95=None, p99=None, mean=None, max=None, unit='ms')"
+LATENCY_SIGNATURE = (
+    "latency(p50=None, p90=None, p95=None, p99=None, mean=None, max=None, unit='ms')"
+)
 SPEEDUP_SIGNATURE = "speedup(min)"
 OMNIPERF_SIGNATURE = (
     "omniperf(rounds=None, warmup=None, clock=None, name=None, group=None, "
@@ -258,7 +260,9 @@ def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> Mea
     for key in ("name", "group"):
         if kwargs.get(key) is not None:
             if not isinstance(kwargs[key], str) or not kwargs[key].strip():
-                raise SettingError(f"{where}: {key} must be a non-empty string, got {kwargs[key]!r}")
+                raise SettingError(
+                    f"{where}: {key} must be a non-empty string, got {kwargs[key]!r}"
+                )
             changes[key] = kwargs[key]
     if kwargs.get("patch_gather") is not None:
         if not isinstance(kwargs["patch_gather"], bool):

@@ -19,7 +19,8 @@ def summarize(samples_s: Sequence[float]) -> dict[str, float]:
     if values.size == 0:
         raise ValueError("no samples to summarize")
     summary = {
-        name: float(q) for name, q in zip(QUANTILES, np.percentile(values, list(QUANTILES.values())))
+        name: float(q)
+        for name, q in zip(QUANTILES, np.percentile(values, list(QUANTILES.values())), strict=True)
     }
     mean = float(values.mean())
     stdev = float(values.std(ddof=1)) if values.size > 1 else 0.0

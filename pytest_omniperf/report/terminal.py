@@ -23,7 +23,10 @@ def summary_lines(measurements: Iterable[Measurement]) -> list[str]:
     ordered = sorted(measurements, key=lambda m: (m.verdict != BUDGET_FAILED, m.test_id, m.name))
     rows = [HEADINGS, *(_row(m) for m in ordered)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(HEADINGS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     notes = [
         f"note: {m.test_id} [{m.name}] is noisy (coefficient of variation "
         f"{m.stats['cv']:.0%}); its numbers are too spread to trust"

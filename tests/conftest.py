@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+
+# pytester's in-process runs drop modules first imported inside them, and numpy cannot be loaded
+# twice in one process: load it here, before any inner run does.
+import pytest_omniperf.stats  # noqa: F401
+
+pytest_plugins = ["pytester"]
+
+INI = """
+[pytest]
+asyncio_mode = {mode}
+asyncio_default_fixture_loop_scope = function
+asyncio_default_test_loop_scope = function
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester in strict asyncio mode; tests add their files and run it."""
+    pytester.makeini(INI.format(mode="strict"))
+    return pytester
+
+
+@pytest.fixture
+def auto_suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(INI.format(mode="auto"))
+    return pytester
