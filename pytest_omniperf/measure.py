@@ -13,7 +13,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
@@ -140,7 +140,7 @@ class Perf:
             changes |= {"clock": clock, "clock_from_marker": True}
         view = Perf(
             self._test_id,
-            replace(self._settings, **changes),
+            self._settings._replace(**changes),
             disabled=self._disabled,
             sink=self._sink,
             name=name,

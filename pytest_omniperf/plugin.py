@@ -104,8 +104,9 @@ def perf(request: pytest.FixtureRequest) -> Perf:
 
     Budget markers on the test apply to what it measures.
     """
-    from pytest_omniperf.session import OmniperfSession
+    from pytest_omniperf.perf_hooks import PerfTestHooks
+    from pytest_omniperf.session import PERF_HOOKS_NAME
 
-    session = request.config.pluginmanager.get_plugin(SESSION_PLUGIN_NAME)
-    assert isinstance(session, OmniperfSession)
-    return session.perf_for(request.node)
+    hooks = request.config.pluginmanager.get_plugin(PERF_HOOKS_NAME)
+    assert isinstance(hooks, PerfTestHooks)  # registered at collection: this test uses perf
+    return hooks.perf_for(request.node)

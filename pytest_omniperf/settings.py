@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pytest_omniperf.units import UNIT_SECONDS
 
@@ -50,8 +49,11 @@ class Marker(Protocol):
     def kwargs(self) -> Mapping[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class RunSettings:
+# NamedTuples rather than dataclasses: this module loads at pytest start-up, and each dataclass
+# costs about a millisecond to create.
+
+
+class RunSettings(NamedTuple):
     """Session-wide settings: command line > environment > ini > default."""
 
     rounds: int = DEFAULT_ROUNDS
@@ -61,8 +63,7 @@ class RunSettings:
     disabled: bool = False
 
 
-@dataclass(frozen=True)
-class MeasureSettings:
+class MeasureSettings(NamedTuple):
     """How one test is measured: its ``omniperf`` marker over the run settings."""
 
     rounds: int
@@ -75,27 +76,24 @@ class MeasureSettings:
     clock_from_marker: bool = False
 
 
-@dataclass(frozen=True)
-class LatencyBudget:
+class LatencyBudget(NamedTuple):
     """Upper bounds on latency statistics, in seconds; ``unit`` is how they were written."""
 
     limits_s: dict[str, float]
     unit: str = "ms"
 
 
-@dataclass(frozen=True)
-class SpeedupBudget:
+class SpeedupBudget(NamedTuple):
     minimum: float
 
 
-@dataclass(frozen=True)
-class TestPlan:
+class TestPlan(NamedTuple):
     """Everything the plugin needs to know about one test before it runs."""
 
     measure: MeasureSettings
     latency: LatencyBudget | None = None
     speedup: SpeedupBudget | None = None
-    markers: tuple[str, ...] = field(default_factory=tuple)
+    markers: tuple[str, ...] = ()
 
     @property
     def has_budget(self) -> bool:
@@ -272,7 +270,7 @@ def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> Mea
         changes["patch_gather"] = kwargs["patch_gather"]
     if kwargs.get("horizon") is not None:
         changes["horizon_s"] = _positive_number(kwargs["horizon"], where, "horizon (seconds)")
-    return replace(settings, **changes)
+    return settings._replace(**changes)
 
 
 def _strict_int(value: object, where: str, minimum: int) -> int:

@@ -1,0 +1,146 @@
+"""Hooks that measure perf tests: plan at setup, measure during the call, check budgets.
+
+Registered by the session only when collection found a perf test (a perf marker or the ``perf``
+fixture), so a suite without any pays nothing per test.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_omniperf.budgets import check
+from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.session import PERF_MARKERS, REPORT_ATTRIBUTE
+from pytest_omniperf.settings import RunSettings, SettingError, TestPlan, resolve_test_plan
+
+if TYPE_CHECKING:
+    from pytest_omniperf.measure import Perf
+
+PLAN_KEY = pytest.StashKey[TestPlan]()
+SINK_KEY = pytest.StashKey[list[Measurement]]()
+CONCLUDED_KEY = pytest.StashKey[list[Measurement]]()
+
+NOTHING_MEASURED = (
+    "{budget} budget cannot be evaluated: {test} uses the perf fixture but measured nothing "
+    "(call perf.measure, perf.speedup or perf.span, or drop the perf fixture to time the test body)"
+)
+NO_SPEEDUP_MEASURED = (
+    "speedup budget cannot be evaluated: {test} measured nothing in both modes; "
+    "use perf.speedup(fn) instead of perf.measure(fn)"
+)
+VIRTUAL_ON_SYNC_TEST = (
+    "@pytest.mark.omniperf(clock='virtual') on {test}: the virtual clock runs on the event loop "
+    "and needs an async test (async def); use clock='real' for synchronous tests"
+)
+
+
+class PerfTestHooks:
+    def __init__(self, config: pytest.Config, settings: RunSettings) -> None:
+        self.config = config
+        self.settings = settings
+
+    # -- which tests, and how ----------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if not isinstance(item, pytest.Function):
+            return
+        marks = {name: item.get_closest_marker(name) for name in PERF_MARKERS}
+        if not any(marks.values()) and "perf" not in item.fixturenames:
+            return
+        try:
+            plan = resolve_test_plan(item.nodeid, self.settings, **marks)
+        except SettingError as error:
+            pytest.fail(str(error), pytrace=False)
+        measure = plan.measure
+        if (
+            measure.clock == "virtual"
+            and measure.clock_from_marker
+            and "perf" not in item.fixturenames
+            and not inspect.iscoroutinefunction(item.obj)
+        ):
+            pytest.fail(VIRTUAL_ON_SYNC_TEST.format(test=item.nodeid), pytrace=False)
+        item.stash[PLAN_KEY] = plan
+        item.stash[SINK_KEY] = []
+
+    def perf_for(self, item: pytest.Item) -> Perf:
+        """The ``perf`` fixture's object for ``item``."""
+        from pytest_omniperf.measure import Perf
+
+        return Perf(
+            item.nodeid,
+            item.stash[PLAN_KEY].measure,
+            disabled=self.settings.disabled,
+            sink=item.stash[SINK_KEY],
+        )
+
+    # -- measuring ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        plan = item.stash.get(PLAN_KEY, None)
+        if plan is None or self.settings.disabled:
+            return (yield)
+        assert isinstance(item, pytest.Function)  # plans are only made for functions
+        sink = item.stash[SINK_KEY]
+        if "perf" in item.fixturenames:
+            result = yield
+        else:
+            from pytest_omniperf.body import measured_body
+
+            test_function = item.obj
+            item.obj = measured_body(test_function, item.nodeid, plan, sink)
+            try:
+                result = yield
+            finally:
+                item.obj = test_function
+        violations = self._conclude(item, plan, sink)
+        if violations:
+            pytest.fail("\n".join(violations), pytrace=False)
+        return result
+
+    def _conclude(self, item: pytest.Item, plan: TestPlan, sink: list[Measurement]) -> list[str]:
+        """Check the budgets of a test whose body completed; keep its measurements."""
+        from pytest_omniperf.measure import summarize_measurement
+
+        for measurement in sink:
+            summarize_measurement(measurement)
+        item.stash[CONCLUDED_KEY] = sink
+        if plan.has_budget and not sink:
+            budget = "latency" if plan.latency else "speedup"
+            return [NOTHING_MEASURED.format(budget=budget, test=item.nodeid)]
+        if plan.speedup and not any(m.kind == "speedup" for m in sink):
+            return [NO_SPEEDUP_MEASURED.format(test=item.nodeid)]
+        violations: list[str] = []
+        for measurement in sink:
+            violations += check(measurement, plan.latency, plan.speedup)
+            self._add_junit_properties(item, measurement)
+            self.config.hook.pytest_omniperf_measurement(item=item, measurement=measurement)
+        return violations
+
+    @staticmethod
+    def _add_junit_properties(item: pytest.Item, measurement: Measurement) -> None:
+        prefix = f"omniperf.{measurement.name}"
+        item.user_properties += [
+            (f"{prefix}.p50_s", measurement.stats["p50"]),
+            (f"{prefix}.p95_s", measurement.stats["p95"]),
+            (f"{prefix}.verdict", measurement.verdict),
+        ]
+        if measurement.kind == "speedup":
+            item.user_properties.append((f"{prefix}.speedup", measurement.stats["speedup"]))
+
+    # -- collecting --------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        concluded = item.stash.get(CONCLUDED_KEY, None)
+        if call.when == "call" and concluded:
+            setattr(report, REPORT_ATTRIBUTE, [m.to_dict() for m in concluded])
+        return report
