@@ -146,3 +146,11 @@ def test_version_command():
         [sys.executable, "-m", "pytest_omniperf.cli", "--version"], capture_output=True, text=True
     )
     assert output.stdout.startswith("omniperf 0.")
+
+
+def test_measurements_travel_from_xdist_workers(suite):
+    pytest.importorskip("xdist")
+    suite.makepyfile(TWO_TESTS.replace("p95=5)", "p95=50)"))
+    result = suite.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*omniperf: 2 measurements*"])
