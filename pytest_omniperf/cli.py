@@ -1,26 +1,274 @@
-"""The ``omniperf`` console script."""
+"""The ``omniperf`` console script: inspect, compare, merge and report the run history.
+
+Exit status: 0 on success, 1 when ``compare`` finds a regression (so a pipeline can gate outside
+pytest), 2 on a usage or history error (one line on stderr).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_omniperf import __version__
+from pytest_omniperf.settings import DEFAULT_HISTORY
+
+if TYPE_CHECKING:
+    from pytest_omniperf.history.provenance import RunInfo
+    from pytest_omniperf.history.store import HistoryStore
+
+
+class CommandError(Exception):
+    """A one-line error for the user; exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="omniperf", description="pytest-omniperf: performance history, comparison and reports"
+        prog="omniperf",
+        description="pytest-omniperf: performance history, comparison and reports",
     )
     parser.add_argument("--version", action="version", version=f"omniperf {__version__}")
+    history = argparse.ArgumentParser(add_help=False)
+    history.add_argument(
+        "--history",
+        default=os.environ.get("OMNIPERF_HISTORY") or DEFAULT_HISTORY,
+        help=f"history database (default: $OMNIPERF_HISTORY or {DEFAULT_HISTORY})",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    runs = commands.add_parser("runs", parents=[history], help="list stored runs, newest first")
+    runs.add_argument("--label", help="only runs with this label")
+    runs.add_argument("--last", type=int, default=20, metavar="N", help="at most N runs (20)")
+
+    show = commands.add_parser("show", parents=[history], help="one run and its measurements")
+    show.add_argument("run", help="run id, or 'latest'")
+
+    compare = commands.add_parser(
+        "compare",
+        parents=[history],
+        help="compare a run with a baseline; exit status 1 on regression",
+    )
+    compare.add_argument("base", nargs="?", help="run id or label (default: label 'main')")
+    compare.add_argument("head", nargs="?", default="latest", help="run id (default: latest)")
+    compare.add_argument("--runs", type=int, default=5, metavar="K", help="baseline runs per label")
+    compare.add_argument("--threshold", type=float, default=0.10, help="regression threshold")
+    compare.add_argument("--any-machine", action="store_true", help="baseline from any machine")
+
+    merge = commands.add_parser("merge", help="add runs from other databases or JSON exports")
+    merge.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
+    merge.add_argument("--into", required=True, type=Path, metavar="DB")
+
+    export = commands.add_parser("export", parents=[history], help="runs as JSON on stdout")
+    export.add_argument("--json", action="store_true", required=True, help="JSON (the format)")
+    export.add_argument("--last", type=int, metavar="N", help="only the newest N runs")
+
+    prune = commands.add_parser(
+        "prune", parents=[history], help="keep the newest N runs per label and machine"
+    )
+    prune.add_argument("--keep", type=int, required=True, metavar="N")
+
+    report = commands.add_parser("report", parents=[history], help="write the HTML trend report")
+    report.add_argument("--html", type=Path, default=Path("reports/omniperf.html"), metavar="PATH")
+    report.add_argument("--last", type=int, default=50, metavar="N", help="newest N runs (50)")
+    report.add_argument("--label", help="only runs with this label")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
+    arguments = parser.parse_args(argv)
+    if arguments.command is None:
+        parser.print_help()
+        return 0
+    from pytest_omniperf.history.store import HistoryError
+
+    try:
+        handler = COMMANDS[arguments.command]
+        return handler(arguments)
+    except (HistoryError, CommandError) as error:
+        print(f"omniperf {arguments.command}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
+
+
+def _open(arguments: argparse.Namespace) -> HistoryStore:
+    from pytest_omniperf.history.store import HistoryStore
+
+    return HistoryStore.open(Path(arguments.history), create=False)
+
+
+def _resolve_run(store: HistoryStore, reference: str) -> RunInfo:
+    if reference == "latest":
+        runs = store.runs(limit=1)
+        if not runs:
+            raise CommandError(f"{store.path} holds no runs yet")
+        return runs[0]
+    try:
+        return store.run(int(reference.removeprefix("#").removeprefix("run:")))
+    except ValueError:
+        raise CommandError(f"{reference!r} is not a run id (see: omniperf runs)") from None
+
+
+def _positive(value: int, name: str) -> int:
+    if value < 1:
+        raise CommandError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def cmd_runs(arguments: argparse.Namespace) -> int:
+    with _open(arguments) as store:
+        runs = store.runs(label=arguments.label, limit=_positive(arguments.last, "--last"))
+        counts = {
+            run_id: len(items)
+            for run_id, items in store.measurements(r.id for r in runs if r.id).items()
+        }
+    print(
+        f"{'id':>5}  {'started (UTC)':<25}  {'label':<16} {'commit':<9} {'dirty':<5} "
+        f"{'measured':>8}  flags"
+    )
+    for run in runs:
+        flags = [
+            flag
+            for flag, on in (
+                ("gated", run.gated),
+                ("regressed", run.regressed),
+                ("not-a-baseline", not run.baseline_eligible),
+            )
+            if on
+        ]
+        print(
+            f"{run.id:>5}  {run.started_at:<25}  {run.label[:16]:<16} {run.short_commit:<9} "
+            f"{'yes' if run.git_dirty else 'no':<5} {counts.get(run.id or 0, 0):>8}  "
+            f"{' '.join(flags)}"
+        )
     return 0
+
+
+def cmd_show(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.report.terminal import summary_lines
+
+    with _open(arguments) as store:
+        run = _resolve_run(store, arguments.run)
+        measurements = store.measurements([run.id or 0])[run.id or 0]
+    machine = run.machine
+    print(
+        f"run #{run.id}  label {run.label!r}  started {run.started_at}  finished {run.finished_at}"
+    )
+    print(
+        f"commit {run.git_commit or '-'}  branch {run.git_branch or '-'}  "
+        f"dirty {run.git_dirty}  exit status {run.exit_status}"
+    )
+    print(
+        f"machine {machine.get('cpu')}, {machine.get('cores')} cores, "
+        f"{machine.get('memory_gib')} GiB, {machine.get('os')}, {machine.get('python')} "
+        f"(fingerprint {run.machine_fingerprint})"
+    )
+    if run.ci_provider:
+        print(f"CI {run.ci_provider} job {run.ci_job or '-'} {run.ci_url or ''}".rstrip())
+    print()
+    for line in summary_lines(measurements):
+        print(line)
+    return 0
+
+
+def cmd_compare(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.history.compare import Baseline, BaselineSpec, select_baseline_runs
+    from pytest_omniperf.report.terminal import summary_lines
+
+    with _open(arguments) as store:
+        head = _resolve_run(store, arguments.head)
+        base = arguments.base or "main"
+        count = _positive(arguments.runs, "--runs")
+        run_reference = base.removeprefix("#").removeprefix("run:")
+        if run_reference.isdigit():
+            spec = BaselineSpec(run_id=int(run_reference))
+        else:
+            # one extra, in case the head run itself carries the baseline label
+            spec = BaselineSpec(label=base, any_machine=arguments.any_machine, count=count + 1)
+        candidates = select_baseline_runs(store, spec, head.machine_fingerprint)
+        runs = [run for run in candidates if run.id != head.id][:count]
+        if not runs:
+            raise CommandError(f"no baseline runs for {spec.describe()} in {store.path}")
+        baseline = Baseline.load(store, runs, spec)
+        measurements = store.measurements([head.id or 0])[head.id or 0]
+    for measurement in measurements:
+        measurement.comparison = baseline.compare(measurement, arguments.threshold)
+    print(f"run #{head.id} ({head.short_commit}, {head.label!r}) against {baseline.describe()}")
+    for line in summary_lines(measurements):
+        print(line)
+    regressed = [m for m in measurements if (m.comparison or {}).get("verdict") == "regressed"]
+    if regressed:
+        print(f"{len(regressed)} regressed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_merge(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.history.store import HistoryStore, read_document
+
+    total = 0
+    with HistoryStore.open(arguments.into) as target:
+        for source in arguments.sources:
+            if not source.exists():
+                raise CommandError(f"no such file: {source}")
+            if source.suffix == ".json":
+                runs = read_document(source)
+            else:
+                with HistoryStore.open(source, create=False) as origin:
+                    stored = origin.runs()
+                    by_run = origin.measurements(run.id for run in stored if run.id is not None)
+                    runs = [(run, by_run.get(run.id or 0, [])) for run in stored]
+            added = target.merge_from(reversed(runs))  # oldest first keeps ids in time order
+            print(f"{source}: {added} new run{'s' if added != 1 else ''} of {len(runs)}")
+            total += added
+    print(f"{arguments.into}: {total} run{'s' if total != 1 else ''} added")
+    return 0
+
+
+def cmd_export(arguments: argparse.Namespace) -> int:
+    with _open(arguments) as store:
+        limit = _positive(arguments.last, "--last") if arguments.last is not None else None
+        document = store.export(store.runs(limit=limit))
+    json.dump(document, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+def cmd_prune(arguments: argparse.Namespace) -> int:
+    with _open(arguments) as store:
+        removed = store.prune(_positive(arguments.keep, "--keep"))
+    print(f"removed {removed} run{'s' if removed != 1 else ''}")
+    return 0
+
+
+def cmd_report(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.report.html import write_report
+
+    path = write_report(
+        Path(arguments.history),
+        arguments.html,
+        last=_positive(arguments.last, "--last"),
+        label=arguments.label,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {
+    "runs": cmd_runs,
+    "show": cmd_show,
+    "compare": cmd_compare,
+    "merge": cmd_merge,
+    "export": cmd_export,
+    "prune": cmd_prune,
+    "report": cmd_report,
+}
 
 
 if __name__ == "__main__":

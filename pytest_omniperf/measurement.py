@@ -44,6 +44,8 @@ class Measurement:
     message: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     """Derived metrics from instrumentation (cache hit rate, executor efficiency, ...)."""
+    comparison: dict[str, Any] | None = None
+    """The comparison with the baseline, when one was made (see history.compare)."""
 
     @property
     def speedup(self) -> float | None:

@@ -14,8 +14,8 @@ import pytest
 
 from pytest_omniperf.budgets import check
 from pytest_omniperf.measurement import Measurement
-from pytest_omniperf.session import PERF_MARKERS, REPORT_ATTRIBUTE
-from pytest_omniperf.settings import RunSettings, SettingError, TestPlan, resolve_test_plan
+from pytest_omniperf.session import PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
+from pytest_omniperf.settings import MergedMarker, SettingError, TestPlan, resolve_test_plan
 
 if TYPE_CHECKING:
     from pytest_omniperf.measure import Perf
@@ -39,9 +39,10 @@ VIRTUAL_ON_SYNC_TEST = (
 
 
 class PerfTestHooks:
-    def __init__(self, config: pytest.Config, settings: RunSettings) -> None:
-        self.config = config
-        self.settings = settings
+    def __init__(self, session: OmniperfSession) -> None:
+        self.session = session
+        self.config = session.config
+        self.settings = session.settings
 
     # -- which tests, and how ----------------------------------------------------------------
 
@@ -49,7 +50,7 @@ class PerfTestHooks:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if not isinstance(item, pytest.Function):
             return
-        marks = {name: item.get_closest_marker(name) for name in PERF_MARKERS}
+        marks = {name: MergedMarker.merge(list(item.iter_markers(name))) for name in PERF_MARKERS}
         if not any(marks.values()) and "perf" not in item.fixturenames:
             return
         try:
@@ -118,9 +119,20 @@ class PerfTestHooks:
         violations: list[str] = []
         for measurement in sink:
             violations += check(measurement, plan.latency, plan.speedup)
+            if self.settings.comparing:
+                violations += self._compare(measurement, plan)
             self._add_junit_properties(item, measurement)
             self.config.hook.pytest_omniperf_measurement(item=item, measurement=measurement)
         return violations
+
+    def _compare(self, measurement: Measurement, plan: TestPlan) -> list[str]:
+        from pytest_omniperf.history.compare import regression_message
+
+        self.session.run_history.compare(measurement, plan.measure.regression)
+        verdict = (measurement.comparison or {}).get("verdict")
+        if self.settings.gate and verdict == "regressed":
+            return [regression_message(measurement)]
+        return []
 
     @staticmethod
     def _add_junit_properties(item: pytest.Item, measurement: Measurement) -> None:
@@ -132,6 +144,10 @@ class PerfTestHooks:
         ]
         if measurement.kind == "speedup":
             item.user_properties.append((f"{prefix}.speedup", measurement.stats["speedup"]))
+        if measurement.comparison:
+            item.user_properties.append((f"{prefix}.comparison", measurement.comparison["verdict"]))
+            if "change" in measurement.comparison:
+                item.user_properties.append((f"{prefix}.change", measurement.comparison["change"]))
 
     # -- collecting --------------------------------------------------------------------------
 

@@ -29,6 +29,23 @@ _VALUE_OPTIONS = (
     ("rounds", "N", "timed rounds per measurement (default 10)"),
     ("warmup", "N", "untimed warmup calls before the rounds (default 1)"),
     ("clock", "real|virtual", "clock for async measurements (default real)"),
+    ("history", "PATH", "history database (default .omniperf/history.sqlite, from the rootdir)"),
+    ("label", "LABEL", "label of this run in the history (default: the git branch, else 'local')"),
+    (
+        "baseline",
+        "LABEL|run:ID",
+        "what to compare with: runs with this label, or one run (default main)",
+    ),
+    ("baseline-runs", "K", "how many of the latest runs with the baseline label (default 5)"),
+    ("threshold", "FRACTION", "slowdown that counts as a regression: 0.1 or 10% (default 10%)"),
+    ("json", "PATH", "write this run and its measurements as JSON"),
+    ("markdown", "PATH", "write a Markdown summary (default: $GITHUB_STEP_SUMMARY when set)"),
+    ("html", "PATH", "write the HTML trend report at the end of the session"),
+)
+_FLAG_OPTIONS = (
+    ("compare", "compare with the baseline and show every change in the summary"),
+    ("gate", "compare, and fail each test that regressed against the baseline"),
+    ("baseline-any-machine", "take baseline runs from any machine, not only this kind"),
 )
 
 MARKERS = (
@@ -45,14 +62,33 @@ MARKERS = (
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("omniperf", "performance budgets (pytest-omniperf)")
     for key, metavar, help_text in _VALUE_OPTIONS:
+        name = key.replace("-", "_")
         group.addoption(
             f"--omniperf-{key}",
-            dest=f"omniperf_{key}",
+            dest=f"omniperf_{name}",
             metavar=metavar,
             default=None,
-            help=f"{help_text}; ini: omniperf_{key}, env: OMNIPERF_{key.upper()}",
+            help=f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}",
         )
-        parser.addini(f"omniperf_{key}", help_text, default="")
+        parser.addini(f"omniperf_{name}", help_text, default="")
+    for key, help_text in _FLAG_OPTIONS:
+        name = key.replace("-", "_")
+        group.addoption(
+            f"--omniperf-{key}",
+            dest=f"omniperf_{name}",
+            action="store_true",
+            default=None,
+            help=f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}",
+        )
+        parser.addini(f"omniperf_{name}", help_text, default="")
+    group.addoption(
+        "--omniperf-no-save",
+        dest="omniperf_save",
+        action="store_false",
+        default=None,
+        help="do not store this run in the history; env: OMNIPERF_SAVE=0",
+    )
+    parser.addini("omniperf_save", "store runs in the history (default true)", default="")
     group.addoption(
         "--omniperf-disable",
         dest="omniperf_disable",

@@ -6,11 +6,16 @@ Registered by ``plugin.pytest_configure``. The hooks that measure tests live in
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_omniperf.settings import RunSettings
+
+if TYPE_CHECKING:
+    from pytest_omniperf.measurement import Measurement
+    from pytest_omniperf.run_history import RunHistory
 
 PERF_MARKERS = ("omniperf", "latency", "speedup")
 PERF_HOOKS_NAME = "omniperf-perf-tests"
@@ -33,7 +38,18 @@ class OmniperfSession:
     def __init__(self, config: pytest.Config, settings: RunSettings) -> None:
         self.config = config
         self.settings = settings
-        self.measurements: list[Any] = []
+        self.measurements: list[Measurement] = []
+        self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self._run_history: RunHistory | None = None
+
+    @property
+    def run_history(self) -> RunHistory:
+        """The history link, made on first use (no history work in runs that measure nothing)."""
+        if self._run_history is None:
+            from pytest_omniperf.run_history import RunHistory
+
+            self._run_history = RunHistory(self.config, self.settings, self.started_at)
+        return self._run_history
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -42,7 +58,7 @@ class OmniperfSession:
             return
         from pytest_omniperf.perf_hooks import PerfTestHooks
 
-        manager.register(PerfTestHooks(self.config, self.settings), PERF_HOOKS_NAME)
+        manager.register(PerfTestHooks(self), PERF_HOOKS_NAME)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         records: list[dict[str, Any]] | None = getattr(report, REPORT_ATTRIBUTE, None)
@@ -53,20 +69,38 @@ class OmniperfSession:
 
     # -- output ------------------------------------------------------------------------------
 
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput") or not self.measurements:
+            return  # xdist workers send their measurements to the controller, which saves
+        self.run_history.finish(self.measurements, int(exitstatus))
+
+    # -- output ------------------------------------------------------------------------------
+
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         settings = self.settings
         if settings.disabled:
             return ["omniperf: disabled (perf tests run once, nothing is measured or checked)"]
-        return [
+        lines = [
             f"omniperf: rounds={settings.rounds} warmup={settings.warmup} clock={settings.clock} "
             f"gather-patch={'on' if settings.patch_gather else 'off'}"
         ]
+        history = f"omniperf: history={settings.history}" + (
+            "" if settings.save else " (not saving)"
+        )
+        if settings.comparing:
+            where = "any machine" if settings.baseline_any_machine else "this machine"
+            history += (
+                f" baseline={settings.baseline} (last {settings.baseline_runs}, {where}) "
+                f"threshold={settings.threshold:.0%} {'gate' if settings.gate else 'compare'}"
+            )
+        return [*lines, history]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.measurements:
             return
         from pytest_omniperf.report.terminal import summary_lines, summary_title
 
+        notes = self._run_history.notes if self._run_history else []
         terminalreporter.write_sep("=", summary_title(self.measurements))
-        for line in summary_lines(self.measurements):
+        for line in summary_lines(self.measurements, notes):
             terminalreporter.write_line(line)

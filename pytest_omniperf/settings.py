@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pytest_omniperf.units import UNIT_SECONDS
@@ -22,6 +22,10 @@ DEFAULT_WARMUP = 1
 DEFAULT_CLOCK = "real"
 # Virtual seconds a single round may take before it is stopped as "never finishes".
 DEFAULT_VIRTUAL_HORIZON_S = 3600.0
+DEFAULT_HISTORY = ".omniperf/history.sqlite"
+DEFAULT_BASELINE = "main"
+DEFAULT_BASELINE_RUNS = 5
+DEFAULT_THRESHOLD = 0.10
 
 LATENCY_STATISTICS = ("p50", "p90", "p95", "p99", "mean", "max")
 
@@ -31,7 +35,7 @@ LATENCY_SIGNATURE = (
 SPEEDUP_SIGNATURE = "speedup(min)"
 OMNIPERF_SIGNATURE = (
     "omniperf(rounds=None, warmup=None, clock=None, name=None, group=None, "
-    "patch_gather=None, horizon=None)"
+    "patch_gather=None, horizon=None, regression=None)"
 )
 
 
@@ -49,6 +53,22 @@ class Marker(Protocol):
     def kwargs(self) -> Mapping[str, Any]: ...
 
 
+class MergedMarker(NamedTuple):
+    """Several marks of one name (test, class, module) merged: the closest wins per keyword."""
+
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+
+    @classmethod
+    def merge(cls, closest_first: Sequence[Marker]) -> MergedMarker | None:
+        if not closest_first:
+            return None
+        kwargs: dict[str, Any] = {}
+        for mark in reversed(closest_first):
+            kwargs.update(mark.kwargs)
+        return cls(closest_first[0].args, kwargs)
+
+
 # NamedTuples rather than dataclasses: this module loads at pytest start-up, and each dataclass
 # costs about a millisecond to create.
 
@@ -61,6 +81,23 @@ class RunSettings(NamedTuple):
     clock: str = DEFAULT_CLOCK
     patch_gather: bool = True
     disabled: bool = False
+    history: str = DEFAULT_HISTORY
+    save: bool = True
+    label: str | None = None
+    baseline: str = DEFAULT_BASELINE
+    """A label, or ``run:ID`` for one stored run."""
+    baseline_runs: int = DEFAULT_BASELINE_RUNS
+    baseline_any_machine: bool = False
+    compare: bool = False
+    gate: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+    json: str | None = None
+    markdown: str | None = None
+    html: str | None = None
+
+    @property
+    def comparing(self) -> bool:
+        return (self.compare or self.gate) and not self.disabled
 
 
 class MeasureSettings(NamedTuple):
@@ -74,6 +111,8 @@ class MeasureSettings(NamedTuple):
     name: str | None = None
     group: str | None = None
     clock_from_marker: bool = False
+    regression: float | None = DEFAULT_THRESHOLD
+    """Relative slowdown that counts as a regression; None exempts the test."""
 
 
 class LatencyBudget(NamedTuple):
@@ -129,6 +168,18 @@ def resolve_run_settings(
         clock=pick("clock", _parse_clock, DEFAULT_CLOCK),
         patch_gather=pick("patch_gather", _parse_bool, True),
         disabled=pick("disable", _parse_bool, False),
+        history=pick("history", _parse_text, DEFAULT_HISTORY),
+        save=pick("save", _parse_bool, True),
+        label=pick("label", _parse_optional_text, None),
+        baseline=pick("baseline", _parse_baseline, DEFAULT_BASELINE),
+        baseline_runs=pick("baseline_runs", _parse_rounds, DEFAULT_BASELINE_RUNS),
+        baseline_any_machine=pick("baseline_any_machine", _parse_bool, False),
+        compare=pick("compare", _parse_bool, False),
+        gate=pick("gate", _parse_bool, False),
+        threshold=pick("threshold", _parse_threshold, DEFAULT_THRESHOLD),
+        json=pick("json", _parse_optional_text, None),
+        markdown=pick("markdown", _parse_optional_text, None),
+        html=pick("html", _parse_optional_text, None),
     )
 
 
@@ -161,6 +212,38 @@ def _parse_clock(value: object, where: str) -> str:
             f"{where}: {value!r} is not a valid clock; valid: {', '.join(CLOCK_NAMES)}"
         )
     return str(value)
+
+
+def _parse_text(value: object, where: str) -> str:
+    text = str(value).strip()
+    if not text:
+        raise SettingError(f"{where}: expected a non-empty value")
+    return text
+
+
+def _parse_optional_text(value: object, where: str) -> str | None:
+    return _parse_text(value, where)
+
+
+def _parse_baseline(value: object, where: str) -> str:
+    text = _parse_text(value, where)
+    if text.startswith("run:"):
+        _parse_int(text[4:], f"{where} (run id in {text!r})", 1)
+    return text
+
+
+def _parse_threshold(value: object, where: str) -> float:
+    """``0.1``, ``10%``: a relative slowdown, above 0 and below 10 (1000%)."""
+    text = str(value).strip()
+    try:
+        number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not 0 < number < 10:
+        raise SettingError(
+            f"{where}: expected a relative slowdown such as 0.1 or 10%, got {value!r}"
+        )
+    return number
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -239,11 +322,24 @@ def _positive_number(value: object, where: str, what: str) -> float:
 
 def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> MeasureSettings:
     settings = MeasureSettings(
-        rounds=run.rounds, warmup=run.warmup, clock=run.clock, patch_gather=run.patch_gather
+        rounds=run.rounds,
+        warmup=run.warmup,
+        clock=run.clock,
+        patch_gather=run.patch_gather,
+        regression=run.threshold,
     )
     if mark is None:
         return settings
-    allowed = ("rounds", "warmup", "clock", "name", "group", "patch_gather", "horizon")
+    allowed = (
+        "rounds",
+        "warmup",
+        "clock",
+        "name",
+        "group",
+        "patch_gather",
+        "horizon",
+        "regression",
+    )
     _check_keys("omniperf", nodeid, mark, allowed)
     where = _where("omniperf", nodeid)
     kwargs = mark.kwargs
@@ -268,9 +364,22 @@ def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> Mea
                 f"{where}: patch_gather must be True or False, got {kwargs['patch_gather']!r}"
             )
         changes["patch_gather"] = kwargs["patch_gather"]
+    if kwargs.get("regression") is not None:
+        changes["regression"] = _regression(kwargs["regression"], where)
     if kwargs.get("horizon") is not None:
         changes["horizon_s"] = _positive_number(kwargs["horizon"], where, "horizon (seconds)")
     return settings._replace(**changes)
+
+
+def _regression(value: object, where: str) -> float | None:
+    if value is False:
+        return None  # exempt from regression gating
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 10:
+        raise SettingError(
+            f"{where}: regression must be a relative slowdown such as 0.25, or False to exempt "
+            f"the test, got {value!r}"
+        )
+    return float(value)
 
 
 def _strict_int(value: object, where: str, minimum: int) -> int:

@@ -5,7 +5,9 @@ Imported only once something was measured, so a suite without perf tests never l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,3 +43,166 @@ def speedup_ratio(sequential_s: Sequence[float], parallel_s: Sequence[float]) ->
     if parallel_median <= 0:
         return float("inf") if sequential_median > 0 else 1.0
     return sequential_median / parallel_median
+
+
+# -- comparison with a baseline ----------------------------------------------------------------
+#
+# Work on the log scale: a change is a ratio, and run-to-run drift on a shared machine is
+# multiplicative. The difference between the new run's log-median and the baseline's centre
+# has two sources of noise:
+#
+#   * sampling error inside each run: estimated by bootstrapping the median of its samples;
+#   * drift between runs (another process on the CI host, CPU frequency, cache state): estimated
+#     from the spread of the baseline runs' medians, shrunk toward a prior so that two or three
+#     baseline runs that happen to agree do not make the gate hair-triggered.
+#
+# A measurement regresses only when its change exceeds the threshold *and* the interval for the
+# change excludes zero at a confidence corrected for the number of measurements in the suite
+# (Bonferroni), so the suite-wide false-alarm rate stays near FAMILY_ALPHA.
+
+FAMILY_ALPHA = 0.01
+BOOTSTRAP_RESAMPLES = 1000
+# Prior run-to-run spread (standard deviation of log medians) and its weight in pseudo-runs.
+PRIOR_RUN_SPREAD = {"real": 0.03, "virtual": 0.0}
+PRIOR_WEIGHT_RUNS = 2.0
+
+REGRESSED = "regressed"
+IMPROVED = "improved"
+UNCHANGED = "unchanged"
+NOISY = "noisy"
+
+
+def bootstrap_log_median(
+    samples_s: Sequence[float], rng: np.random.Generator
+) -> tuple[float, float]:
+    """Log of the median and the bootstrap variance of that log-median."""
+    values = np.asarray(samples_s, dtype=float)
+    values = np.maximum(values, np.finfo(float).tiny)
+    centre = float(np.log(np.median(values)))
+    if values.size < 2 or np.all(values == values[0]):
+        return centre, 0.0
+    resampled = rng.choice(values, size=(BOOTSTRAP_RESAMPLES, values.size), replace=True)
+    return centre, float(np.var(np.log(np.median(resampled, axis=1)), ddof=1))
+
+
+def bootstrap_log_speedup(
+    sequential_s: Sequence[float], parallel_s: Sequence[float], rng: np.random.Generator
+) -> tuple[float, float]:
+    """Log of the speedup ratio of medians and its bootstrap variance.
+
+    Rounds are resampled as pairs: the two modes of one round ran back to back and share the
+    machine's state at that moment, which is what makes the ratio robust to drift.
+    """
+    sequential = np.maximum(np.asarray(sequential_s, dtype=float), np.finfo(float).tiny)
+    parallel = np.maximum(np.asarray(parallel_s, dtype=float), np.finfo(float).tiny)
+    centre = float(np.log(np.median(sequential)) - np.log(np.median(parallel)))
+    pairs = min(sequential.size, parallel.size)
+    if pairs < 2:
+        return centre, 0.0
+    index = rng.integers(0, pairs, size=(BOOTSTRAP_RESAMPLES, pairs))
+    ratios = np.log(np.median(sequential[index], axis=1)) - np.log(
+        np.median(parallel[index], axis=1)
+    )
+    return centre, float(np.var(ratios, ddof=1))
+
+
+def _normal_quantile(probability: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(probability)
+
+
+def _student_quantile(probability: float, degrees_of_freedom: float) -> float:
+    """Student-t quantile by the Cornish-Fisher expansion (scipy is not a dependency)."""
+    z = _normal_quantile(probability)
+    if not math.isfinite(degrees_of_freedom):
+        return z
+    nu = degrees_of_freedom
+    return (
+        z
+        + (z**3 + z) / (4 * nu)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * nu**3)
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    """A relative change with its interval and verdict: ``change=0.2`` means 20% larger."""
+
+    change: float
+    low: float
+    high: float
+    verdict: str
+
+
+def compare_log_estimates(
+    new: tuple[float, float],
+    baseline_runs: Sequence[tuple[float, float]],
+    *,
+    threshold: float,
+    family_size: int,
+    prior_run_spread: float,
+    samples_per_run: int = 10,
+    higher_is_worse: bool = True,
+) -> Change:
+    """Compare a new (log estimate, variance) with baseline runs' estimates.
+
+    ``higher_is_worse`` is True for times and False for speedup ratios; ``change`` is always
+    new/baseline - 1 and the verdict is from the user's point of view.
+    """
+    if not baseline_runs:
+        raise ValueError("no baseline runs to compare with")
+    new_centre, new_variance = new
+    centres = np.array([centre for centre, _ in baseline_runs])
+    within = float(np.mean([variance for _, variance in baseline_runs]))
+    runs = centres.size
+    observed_spread = float(np.var(centres, ddof=1)) if runs > 1 else 0.0
+    run_dof = max(runs - 1, 0)
+    excess_spread = max(observed_spread - within, 0.0)
+    run_variance = (run_dof * excess_spread + PRIOR_WEIGHT_RUNS * prior_run_spread**2) / (
+        run_dof + PRIOR_WEIGHT_RUNS
+    )
+    # variance of (new - baseline centre), by component, with the degrees of freedom of each
+    components = [
+        (new_variance, max(samples_per_run - 1, 1)),
+        (run_variance * (1 + 1 / runs), run_dof + PRIOR_WEIGHT_RUNS),
+        (within / runs, max(runs * (samples_per_run - 1), 1)),
+    ]
+    variance = sum(value for value, _ in components)
+    difference = new_centre - float(centres.mean())
+    tail = FAMILY_ALPHA / (2 * max(family_size, 1))
+    if variance > 0:
+        # Welch-Satterthwaite: only the run-to-run part rests on few observations
+        dof = variance**2 / sum(value**2 / df for value, df in components if value > 0)
+        critical = _student_quantile(1 - tail, dof)
+    else:
+        critical = 0.0
+    half_width = critical * math.sqrt(variance)
+    return _verdict(difference, half_width, threshold, higher_is_worse)
+
+
+def _verdict(
+    difference: float, half_width: float, threshold: float, higher_is_worse: bool
+) -> Change:
+    sign = 1.0 if higher_is_worse else -1.0
+    worse, worse_low, worse_high = (
+        sign * difference,
+        sign * difference - half_width,
+        sign * difference + half_width,
+    )
+    limit = math.log1p(threshold)
+    if worse > limit and worse_low > 0:
+        verdict = REGRESSED
+    elif -worse > limit and worse_high < 0:
+        verdict = IMPROVED
+    elif abs(difference) > limit or half_width > limit:
+        verdict = NOISY
+    else:
+        verdict = UNCHANGED
+    return Change(
+        change=math.expm1(difference),
+        low=math.expm1(difference - half_width),
+        high=math.expm1(difference + half_width),
+        verdict=verdict,
+    )

@@ -21,3 +21,9 @@ def format_duration(seconds: float, unit: str | None = None) -> str:
 def _significant(value: float) -> str:
     # three significant digits, never scientific notation: 62.1, 2, 0.125, 1500
     return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def format_change(change: float) -> str:
+    """``0.218`` -> ``"+21.8%"``; changes that round to zero show as ``+0.0%``."""
+    percent = round(change * 100, 1)
+    return f"{percent + 0.0:+.1f}%"  # + 0.0 turns -0.0 into 0.0

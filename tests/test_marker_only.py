@@ -261,3 +261,29 @@ def test_class_methods_and_parametrized_tests(suite):
     result.stdout.fnmatch_lines(
         ["*TestGroup::test_sized[[]1[]]*pass*", "*TestGroup::test_sized[[]2[]]*pass*"]
     )
+
+
+def test_markers_at_module_class_and_test_level_merge(suite):
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.omniperf(clock="virtual", rounds=5)]
+
+        class TestMerged:
+            pytestmark = [pytest.mark.latency(p95=300)]
+
+            @pytest.mark.omniperf(rounds=2)
+            @pytest.mark.latency(p50=150)
+            async def test_both(self, perf):
+                await perf.measure(asyncio.sleep, 0.2)
+                assert perf.last.clock == "virtual" and perf.last.rounds == 2
+        """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*latency budget exceeded: p50 = 200 ms > 150 ms (2 rounds, virtual clock)*"]
+    )
+    result.stdout.fnmatch_lines(["*p50<=150 ms, p95<=300 ms*"])

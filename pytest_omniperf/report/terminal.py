@@ -5,35 +5,66 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, Measurement
-from pytest_omniperf.units import format_duration
+from pytest_omniperf.units import format_change, format_duration
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
+COMPARISON_HEADINGS = ("baseline p50", "change [interval]", "vs baseline")
 
 _VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", "recorded": "-"}
+# Problems first: failed budgets, then regressions, then what cannot be told.
+_PRIORITY = {"regressed": 1, "noisy": 2, "improved": 3, "new": 4}
 
 
 def summary_title(measurements: Sequence[Measurement]) -> str:
     failed = sum(1 for m in measurements if m.verdict == BUDGET_FAILED)
+    regressed = sum(1 for m in measurements if _comparison_verdict(m) == "regressed")
     title = f"omniperf: {len(measurements)} measurement{'s' if len(measurements) != 1 else ''}"
-    return title + (f", {failed} over budget" if failed else "")
+    title += f", {failed} over budget" if failed else ""
+    return title + (f", {regressed} regressed" if regressed else "")
 
 
-def summary_lines(measurements: Iterable[Measurement]) -> list[str]:
-    """An aligned table, budget failures first, then by test."""
-    ordered = sorted(measurements, key=lambda m: (m.verdict != BUDGET_FAILED, m.test_id, m.name))
-    rows = [HEADINGS, *(_row(m) for m in ordered)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(HEADINGS))]
+def _comparison_verdict(measurement: Measurement) -> str:
+    return str((measurement.comparison or {}).get("verdict", ""))
+
+
+def ordered(measurements: Iterable[Measurement]) -> list[Measurement]:
+    def priority(measurement: Measurement) -> tuple[int, str, str]:
+        rank = (
+            0
+            if measurement.verdict == BUDGET_FAILED
+            else _PRIORITY.get(_comparison_verdict(measurement), 5)
+        )
+        return rank, measurement.test_id, measurement.name
+
+    return sorted(measurements, key=priority)
+
+
+def row_cells(
+    measurements: Sequence[Measurement], *, comparing: bool
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    headings = HEADINGS + (COMPARISON_HEADINGS if comparing else ())
+    rows = [_row(m) + (_comparison_cells(m) if comparing else ()) for m in measurements]
+    return headings, rows
+
+
+def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()) -> list[str]:
+    """An aligned table, problems first, then notes."""
+    in_order = ordered(measurements)
+    comparing = any(m.comparison for m in in_order)
+    headings, rows = row_cells(in_order, comparing=comparing)
+    table = [headings, *rows]
+    widths = [max(len(row[column]) for row in table) for column in range(len(headings))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        for row in table
     ]
-    notes = [
+    lines += [
         f"note: {m.test_id} [{m.name}] is noisy (coefficient of variation "
         f"{m.stats['cv']:.0%}); its numbers are too spread to trust"
-        for m in ordered
+        for m in in_order
         if m.noisy
     ]
-    return lines + notes
+    return lines + [f"omniperf: {note}" for note in notes]
 
 
 def _row(measurement: Measurement) -> tuple[str, ...]:
@@ -56,6 +87,16 @@ def _row(measurement: Measurement) -> tuple[str, ...]:
     )
 
 
+def _comparison_cells(measurement: Measurement) -> tuple[str, str, str]:
+    record = measurement.comparison or {}
+    baseline = record.get("baseline_p50")
+    return (
+        format_duration(baseline) if isinstance(baseline, float) else "-",
+        change_cell(measurement),
+        record.get("verdict", "-"),
+    )
+
+
 def _speedup_cell(measurement: Measurement) -> str:
     if measurement.kind != "speedup":
         return "-"
@@ -75,3 +116,18 @@ def _budget_cell(measurement: Measurement) -> str:
     if "speedup_min" in measurement.budgets:
         parts.append(f"speedup>={measurement.budgets['speedup_min']:g}x")
     return ", ".join(parts) or "-"
+
+
+def change_cell(measurement: Measurement) -> str:
+    """``+21.8% [+15.2%, +28.9%]``, ``speedup -71.0% [...]`` or ``new``."""
+    record = measurement.comparison
+    if not record:
+        return "-"
+    if "change" not in record:
+        return str(record.get("verdict", "-"))
+    key = "speedup_change" if "speedup_change" in record else "change"
+    label = "speedup " if key == "speedup_change" else ""
+    return (
+        f"{label}{format_change(record[key])} "
+        f"[{format_change(record[key + '_low'])}, {format_change(record[key + '_high'])}]"
+    )

@@ -1,0 +1,1 @@
+"""Run history: the SQLite store, where a run happened, and comparison with a baseline."""

@@ -1,0 +1,197 @@
+"""Where and from what a run came: git commit and branch, machine, Python, packages, CI job.
+
+The machine fingerprint identifies the *kind* of machine (CPU model, core count, memory, OS,
+Python version), stable across reboots and CI jobs: runs are compared only with baselines from
+the same kind of machine. It is not a noisy reading (no load, no frequency, no hostname).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("pytest-omniperf", "pytest", "pytest-asyncio", "pluggy", "numpy")
+
+
+@dataclass
+class RunInfo:
+    """One pytest session's identity in the history."""
+
+    label: str
+    started_at: str
+    finished_at: str = ""
+    uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    git_commit: str | None = None
+    git_branch: str | None = None
+    git_dirty: bool | None = None
+    machine_fingerprint: str = ""
+    machine: dict[str, Any] = field(default_factory=dict)
+    python: str = platform.python_version()
+    packages: dict[str, str] = field(default_factory=dict)
+    ci_provider: str | None = None
+    ci_job: str | None = None
+    ci_url: str | None = None
+    gated: bool = False
+    regressed: bool = False
+    baseline_eligible: bool = True
+    exit_status: int | None = None
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    @property
+    def short_commit(self) -> str:
+        return (self.git_commit or "")[:8] or "no commit"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def collect_run_info(
+    root: Path, label: str | None, environ: Mapping[str, str] | None = None
+) -> RunInfo:
+    """Everything known about this run, from git, the machine and the CI environment."""
+    environ = os.environ if environ is None else environ
+    commit, branch, dirty = git_state(root)
+    ci = ci_info(environ)
+    branch = ci.branch or branch
+    machine = machine_description()
+    return RunInfo(
+        label=label or branch or "local",
+        started_at=now_iso(),
+        git_commit=ci.commit or commit,
+        git_branch=branch,
+        git_dirty=dirty,
+        machine_fingerprint=fingerprint(machine),
+        machine=machine,
+        packages=package_versions(),
+        ci_provider=ci.provider,
+        ci_job=ci.job,
+        ci_url=ci.url,
+    )
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() if completed.returncode == 0 else None
+
+
+def git_state(root: Path) -> tuple[str | None, str | None, bool | None]:
+    """(commit, branch, dirty) of the checkout at ``root``; Nones outside a git checkout."""
+    commit = _git(root, "rev-parse", "HEAD")
+    if commit is None:
+        return None, None, None
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return (
+        commit,
+        (None if branch in (None, "HEAD") else branch),
+        (None if status is None else bool(status)),
+    )
+
+
+@dataclass(frozen=True)
+class CiInfo:
+    provider: str | None = None
+    job: str | None = None
+    url: str | None = None
+    branch: str | None = None
+    """The branch CI built: CI checkouts are usually detached heads."""
+    commit: str | None = None
+
+
+def ci_info(environ: Mapping[str, str]) -> CiInfo:
+    """CI provider, job, URL, and the branch and commit CI checked out."""
+    if environ.get("GITHUB_ACTIONS") == "true":
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        repository, run_id = environ.get("GITHUB_REPOSITORY"), environ.get("GITHUB_RUN_ID")
+        return CiInfo(
+            provider="github",
+            job=environ.get("GITHUB_JOB"),
+            url=f"{server}/{repository}/actions/runs/{run_id}" if repository and run_id else None,
+            branch=environ.get("GITHUB_HEAD_REF") or environ.get("GITHUB_REF_NAME"),
+            commit=environ.get("GITHUB_SHA"),
+        )
+    if environ.get("GITLAB_CI") == "true":
+        return CiInfo(
+            provider="gitlab",
+            job=environ.get("CI_JOB_NAME"),
+            url=environ.get("CI_JOB_URL"),
+            branch=environ.get("CI_COMMIT_REF_NAME"),
+            commit=environ.get("CI_COMMIT_SHA"),
+        )
+    if environ.get("CI", "").lower() in ("true", "1"):
+        return CiInfo(provider="generic")
+    return CiInfo()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> int | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def machine_description() -> dict[str, Any]:
+    """The stable traits of this machine (plus its hostname, which the fingerprint ignores)."""
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": _memory_gib(),
+        "os": f"{platform.system()} {platform.machine()}",
+        "python": f"{platform.python_implementation()} {_python_minor()}",
+        "hostname": platform.node(),
+    }
+
+
+def _python_minor() -> str:
+    return ".".join(platform.python_version_tuple()[:2])
+
+
+def fingerprint(machine: Mapping[str, Any]) -> str:
+    """A short hash of the machine's traits, all but the hostname (CI hosts change per job);
+    traits added by the pytest_omniperf_machine_info hook count too."""
+    stable = {key: value for key, value in machine.items() if key != "hostname"}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,72 @@
+"""The history database schema and its forward migrations (imports neither pytest nor sqlite-utils).
+
+The schema version is SQLite's ``user_version``. A database at a lower version is migrated
+forward in one immediate transaction; one at a higher version was written by a newer release
+and is refused, untouched.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# MIGRATIONS[n] takes a database from version n to n + 1.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        label TEXT NOT NULL,
+        git_commit TEXT,
+        git_branch TEXT,
+        git_dirty INTEGER,
+        machine_fingerprint TEXT NOT NULL,
+        machine TEXT NOT NULL,
+        python TEXT NOT NULL,
+        packages TEXT NOT NULL,
+        ci_provider TEXT,
+        ci_job TEXT,
+        ci_url TEXT,
+        gated INTEGER NOT NULL DEFAULT 0,
+        regressed INTEGER NOT NULL DEFAULT 0,
+        baseline_eligible INTEGER NOT NULL DEFAULT 1,
+        exit_status INTEGER
+    );
+    CREATE INDEX runs_by_label ON runs (label, machine_fingerprint, started_at);
+    CREATE TABLE measurements (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        test_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        clock TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        group_name TEXT,
+        rounds INTEGER NOT NULL,
+        warmup INTEGER NOT NULL,
+        wall_s REAL NOT NULL,
+        samples TEXT NOT NULL,
+        sequential_samples TEXT NOT NULL,
+        p50 REAL,
+        p95 REAL,
+        speedup REAL,
+        stats TEXT NOT NULL,
+        budgets TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        message TEXT NOT NULL,
+        comparison TEXT
+    );
+    CREATE INDEX measurements_by_run ON measurements (run_id);
+    CREATE INDEX measurements_by_key ON measurements (test_id, name);
+    CREATE TABLE metrics (
+        measurement_id INTEGER NOT NULL REFERENCES measurements (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (measurement_id, name)
+    );
+    """,
+)
+
+assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,169 @@
+"""A pytest run's use of the history: the baseline, loaded once per process when the first
+measurement is compared, and the run, saved once by the controller at session end.
+
+Failures of the store never change a test's verdict: they are kept as one-line messages that the
+terminal summary shows, and a run that cannot be saved is written to a JSON file beside the
+database instead, to be added later with ``omniperf merge``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.settings import RunSettings
+
+if TYPE_CHECKING:
+    from pytest_omniperf.history.compare import Baseline
+    from pytest_omniperf.history.provenance import RunInfo
+
+REGRESSED = "regressed"
+
+
+class RunHistory:
+    def __init__(self, config: pytest.Config, settings: RunSettings, started_at: str) -> None:
+        self.config = config
+        self.settings = settings
+        self.started_at = started_at
+        self.path = Path(config.rootpath, settings.history)
+        self._baseline: Baseline | None = None
+        self._baseline_loaded = False
+        self.notes: list[str] = []
+        """One-line messages for the terminal summary (baseline used, saved run, problems)."""
+        self.saved_run: RunInfo | None = None
+
+    # -- where this run happens --------------------------------------------------------------
+
+    def _machine(self) -> tuple[dict[str, object], str]:
+        from pytest_omniperf.history.provenance import fingerprint, machine_description
+
+        machine = machine_description()
+        self.config.hook.pytest_omniperf_machine_info(config=self.config, machine=machine)
+        return machine, fingerprint(machine)
+
+    def run_info(self, exit_status: int | None = None) -> RunInfo:
+        from pytest_omniperf.history.provenance import collect_run_info, now_iso
+
+        run = collect_run_info(self.config.rootpath, self.settings.label)
+        run.machine, run.machine_fingerprint = self._machine()
+        run.started_at, run.finished_at = self.started_at, now_iso()
+        run.exit_status = exit_status
+        return run
+
+    # -- baseline ----------------------------------------------------------------------------
+
+    def baseline(self) -> Baseline | None:
+        """The baseline of this run, or None when the history cannot be read."""
+        if not self._baseline_loaded:
+            self._baseline_loaded = True
+            self._baseline = self._load_baseline()
+        return self._baseline
+
+    def _load_baseline(self) -> Baseline | None:
+        from pytest_omniperf.history.compare import Baseline, BaselineSpec, select_baseline_runs
+        from pytest_omniperf.history.store import HistoryError, HistoryStore
+
+        baseline_setting = self.settings.baseline
+        spec = BaselineSpec(
+            label=None if baseline_setting.startswith("run:") else baseline_setting,
+            run_id=int(baseline_setting[4:]) if baseline_setting.startswith("run:") else None,
+            any_machine=self.settings.baseline_any_machine,
+            count=self.settings.baseline_runs,
+        )
+        if not self.path.exists():
+            self.notes.append(
+                f"baseline: none yet ({self.path} does not exist); verdicts are 'new'"
+            )
+            return Baseline(runs=[], spec=spec)
+        try:
+            with HistoryStore.open(self.path, create=False) as store:
+                _, machine_fingerprint = self._machine()
+                runs = self.config.hook.pytest_omniperf_select_baseline(
+                    config=self.config, store=store, spec=spec, fingerprint=machine_fingerprint
+                )
+                if runs is None:
+                    runs = select_baseline_runs(store, spec, machine_fingerprint)
+                baseline = Baseline.load(store, runs, spec)
+        except HistoryError as error:
+            self.notes.append(f"baseline unavailable, nothing compared: {error}")
+            return None
+        self.notes.append(f"compared with {baseline.describe()}")
+        return baseline
+
+    def compare(self, measurement: Measurement, threshold: float | None) -> None:
+        baseline = self.baseline()
+        if baseline is not None:
+            measurement.comparison = baseline.compare(measurement, threshold)
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def finish(self, measurements: list[Measurement], exit_status: int) -> RunInfo:
+        """Save the run (unless saving is off) and write the requested files."""
+        run = self.run_info(exit_status)
+        regressed = any((m.comparison or {}).get("verdict") == REGRESSED for m in measurements)
+        run.gated, run.regressed = self.settings.gate, regressed
+        # a gated run that regressed is kept for the record but never becomes a baseline
+        run.baseline_eligible = not (self.settings.gate and regressed)
+        if self.settings.save:
+            self._save(run, measurements)
+        self.saved_run = run
+        self._write_outputs(run, measurements)
+        return run
+
+    def _save(self, run: RunInfo, measurements: list[Measurement]) -> None:
+        from pytest_omniperf.history.store import HistoryError, HistoryStore
+
+        try:
+            with HistoryStore.open(self.path) as store:
+                run_id = store.save_run(run, measurements)
+        except HistoryError as error:
+            self.notes.append(f"run not saved: {error}; {self._save_elsewhere(run, measurements)}")
+            return
+        self.notes.append(f"saved as run #{run_id} (label {run.label!r}) in {self.path}")
+
+    def _save_elsewhere(self, run: RunInfo, measurements: list[Measurement]) -> str:
+        from pytest_omniperf.history.store import export_document
+
+        document = json.dumps(export_document([(run, measurements)]), indent=1)
+        name = f"omniperf-unsaved-run-{run.uuid[:12]}.json"
+        for folder in (self.path.parent, Path.cwd()):
+            try:
+                (folder / name).write_text(document)
+            except OSError:
+                continue
+            return (
+                f"it was written to {folder / name} instead "
+                f"(add it later: omniperf merge {folder / name} --into {self.path})"
+            )
+        return "it could not be written anywhere else either"
+
+    def _write_outputs(self, run: RunInfo, measurements: list[Measurement]) -> None:
+        import os
+
+        from pytest_omniperf.history.store import export_document
+        from pytest_omniperf.report.markdown import markdown_summary
+
+        if self.settings.json:
+            self._write(
+                Path(self.settings.json),
+                json.dumps(export_document([(run, measurements)]), indent=1),
+            )
+        markdown_path = self.settings.markdown or os.environ.get("GITHUB_STEP_SUMMARY")
+        if markdown_path:
+            self._write(
+                Path(markdown_path), markdown_summary(run, measurements, self.notes), append=True
+            )
+
+    def _write(self, path: Path, text: str, append: bool = False) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a" if append else "w") as handle:
+                handle.write(text)
+        except OSError as error:
+            self.notes.append(f"could not write {path}: {error.strerror}")
+            return
+        self.notes.append(f"wrote {path}")
