@@ -7,6 +7,7 @@ pytest), 2 on a usage or history error (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -189,9 +190,10 @@ def cmd_compare(arguments: argparse.Namespace) -> int:
         if run_reference.isdigit():
             spec = BaselineSpec(run_id=int(run_reference))
         else:
-            # one extra, in case the head run itself carries the baseline label
-            spec = BaselineSpec(label=base, any_machine=arguments.any_machine, count=count + 1)
-        candidates = select_baseline_runs(store, spec, head.machine_fingerprint)
+            spec = BaselineSpec(label=base, any_machine=arguments.any_machine, count=count)
+        # one extra, in case the head run itself carries the baseline label
+        wider = dataclasses.replace(spec, count=count + 1)
+        candidates = select_baseline_runs(store, wider, head.machine_fingerprint)
         runs = [run for run in candidates if run.id != head.id][:count]
         if not runs:
             raise CommandError(f"no baseline runs for {spec.describe()} in {store.path}")

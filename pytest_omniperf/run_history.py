@@ -157,6 +157,20 @@ class RunHistory:
             self._write(
                 Path(markdown_path), markdown_summary(run, measurements, self.notes), append=True
             )
+        if self.settings.html:
+            self._write_html(Path(self.settings.html), run, measurements)
+
+    def _write_html(self, path: Path, run: RunInfo, measurements: list[Measurement]) -> None:
+        from pytest_omniperf.history.store import HistoryError
+        from pytest_omniperf.report.html import write_report
+
+        try:
+            # the run just finished is included even when it could not be saved
+            write_report(self.path, path, extra_run=(run, measurements))
+        except (HistoryError, OSError) as error:
+            self.notes.append(f"could not write the HTML report {path}: {error}")
+            return
+        self.notes.append(f"wrote {path}")
 
     def _write(self, path: Path, text: str, append: bool = False) -> None:
         try:

@@ -1,0 +1,217 @@
+"""What the HTML report shows, as plain data: runs in time order, one series per measurement,
+and the latest run's comparison with its baseline (imports neither pytest nor matplotlib)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_omniperf.history.compare import (
+    DEFAULT_BASELINE_RUNS,
+    DEFAULT_THRESHOLD,
+    Baseline,
+    BaselineSpec,
+    select_baseline_runs,
+)
+from pytest_omniperf.history.provenance import RunInfo
+from pytest_omniperf.history.store import HistoryStore
+from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
+
+RunWithMeasurements = tuple[RunInfo, list[Measurement]]
+
+
+@dataclass
+class Point:
+    """One measurement in one run."""
+
+    run_index: int
+    p25: float
+    p50: float
+    p75: float
+    measurement: Measurement
+    regressed: bool = False
+    """Slower than the runs before it (see :func:`mark_regressions`)."""
+    speedup_regressed: bool = False
+
+
+@dataclass
+class Series:
+    """A measurement across runs, oldest first."""
+
+    test_id: str
+    name: str
+    kind: str
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.test_id, self.name
+
+    @property
+    def latest(self) -> Measurement:
+        return self.points[-1].measurement
+
+    @property
+    def metric_names(self) -> list[str]:
+        return sorted({name for point in self.points for name in point.measurement.metrics})
+
+
+@dataclass
+class ReportData:
+    source: str
+    runs: list[RunInfo]
+    """Oldest first; the charts' x axis."""
+    series: list[Series]
+    latest_baseline: str = ""
+
+    @property
+    def latest_run(self) -> RunInfo | None:
+        return self.runs[-1] if self.runs else None
+
+    def latest_measurements(self) -> list[Measurement]:
+        last = len(self.runs) - 1
+        return [s.latest for s in self.series if s.points and s.points[-1].run_index == last]
+
+    def verdict_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("regressed", "improved", "unchanged", "noisy", "new"), 0)
+        counts["failed budgets"] = 0
+        for measurement in self.latest_measurements():
+            verdict = (measurement.comparison or {}).get("verdict")
+            if verdict in counts:
+                counts[verdict] += 1
+            if measurement.verdict == BUDGET_FAILED:
+                counts["failed budgets"] += 1
+        return counts
+
+
+def load_report_data(
+    history: Path,
+    *,
+    last: int = 50,
+    label: str | None = None,
+    extra_run: RunWithMeasurements | None = None,
+) -> ReportData:
+    """The newest ``last`` runs (with ``label``), plus ``extra_run`` if it was not saved."""
+    runs: list[RunWithMeasurements] = []
+    latest_baseline = ""
+    if history.exists():
+        with HistoryStore.open(history, create=False) as store:
+            stored = list(reversed(store.runs(label=label, limit=last)))
+            by_run = store.measurements(run.id for run in stored if run.id is not None)
+            runs = [(run, by_run.get(run.id or 0, [])) for run in stored]
+            if extra_run and all(run.uuid != extra_run[0].uuid for run, _ in runs):
+                runs = [*runs[-(last - 1) :], extra_run] if last > 1 else [extra_run]
+            if runs:
+                latest_baseline = _compare_latest(store, runs[-1])
+    elif extra_run:
+        runs = [extra_run]
+    series = _series(runs)
+    for one in series:
+        mark_regressions(one, [run for run, _ in runs])
+    return ReportData(
+        source=str(history),
+        runs=[run for run, _ in runs],
+        series=series,
+        latest_baseline=latest_baseline,
+    )
+
+
+def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
+    """Flag each point that regressed against the (up to five) unflagged points before it on
+    the same machine, so the report can show where a regression started even for runs that
+    were not compared when they ran. Uses the fast analytic variance of the median."""
+    from pytest_omniperf import stats
+
+    history: dict[str, list[Point]] = {}
+    for point in series.points:
+        machine = runs[point.run_index].machine_fingerprint
+        earlier = [p for p in history.setdefault(machine, []) if not p.regressed][
+            -DEFAULT_BASELINE_RUNS:
+        ]
+        if earlier:
+            measurement = point.measurement
+            change = stats.compare_log_estimates(
+                stats.log_median_estimate(measurement.samples_s),
+                [stats.log_median_estimate(p.measurement.samples_s) for p in earlier],
+                threshold=DEFAULT_THRESHOLD,
+                family_size=1,
+                prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
+                samples_per_run=max(measurement.rounds, 2),
+            )
+            point.regressed = change.verdict == stats.REGRESSED
+            if series.kind == "speedup":
+                point.speedup_regressed = _speedup_regressed(point, earlier)
+        history[machine].append(point)
+
+
+def _speedup_regressed(point: Point, earlier: list[Point]) -> bool:
+    from pytest_omniperf import stats
+
+    def estimate(measurement: Measurement) -> tuple[float, float]:
+        sequential = stats.log_median_estimate(measurement.sequential_samples_s)
+        parallel = stats.log_median_estimate(measurement.samples_s)
+        return sequential[0] - parallel[0], sequential[1] + parallel[1]
+
+    usable = [p for p in earlier if p.measurement.sequential_samples_s]
+    if not usable or not point.measurement.sequential_samples_s:
+        return False
+    change = stats.compare_log_estimates(
+        estimate(point.measurement),
+        [estimate(p.measurement) for p in usable],
+        threshold=DEFAULT_THRESHOLD,
+        family_size=1,
+        prior_run_spread=0.02 if point.measurement.clock == "real" else 0.0,
+        samples_per_run=max(point.measurement.rounds, 2),
+        higher_is_worse=False,
+    )
+    return change.verdict == stats.REGRESSED
+
+
+def _compare_latest(store: HistoryStore, latest: RunWithMeasurements) -> str:
+    """Compare the latest run with its default baseline, unless pytest compared it already
+    (then its stored verdicts, against the baseline it was gated on, are shown as they were)."""
+    run, measurements = latest
+    stored = [m.comparison for m in measurements if m.comparison]
+    if measurements and len(stored) == len(measurements):
+        return str(stored[0].get("baseline", ""))
+    wider = BaselineSpec(count=DEFAULT_BASELINE_RUNS + 1)  # the run itself may be among them
+    candidates = select_baseline_runs(store, wider, run.machine_fingerprint)
+    runs = [r for r in candidates if r.uuid != run.uuid][:DEFAULT_BASELINE_RUNS]
+    baseline = Baseline.load(store, runs, BaselineSpec())
+    for measurement in measurements:
+        measurement.comparison = baseline.compare(measurement, DEFAULT_THRESHOLD)
+    return baseline.describe()
+
+
+def _quartiles(samples: list[float]) -> tuple[float, float, float]:
+    import numpy as np
+
+    if not samples:
+        nan = float("nan")
+        return nan, nan, nan
+    q25, q50, q75 = np.percentile(np.asarray(samples, dtype=float), [25, 50, 75])
+    return float(q25), float(q50), float(q75)
+
+
+def _series(runs: list[RunWithMeasurements]) -> list[Series]:
+    by_key: dict[tuple[str, str], Series] = {}
+    for index, (_, measurements) in enumerate(runs):
+        for measurement in measurements:
+            key = (measurement.test_id, measurement.name)
+            series = by_key.setdefault(
+                key, Series(measurement.test_id, measurement.name, measurement.kind)
+            )
+            series.kind = measurement.kind
+            p25, p50, p75 = _quartiles(measurement.samples_s)
+            series.points.append(Point(index, p25, p50, p75, measurement))
+    return list(by_key.values())
+
+
+def run_title(run: RunInfo) -> str:
+    """Hover text of a run: id, commit, branch and date."""
+    parts: list[Any] = [f"run #{run.id}" if run.id else "this run", run.short_commit]
+    if run.git_branch:
+        parts.append(run.git_branch)
+    parts.append(run.started_at.replace("T", " ")[:19])
+    return " · ".join(str(part) for part in parts)

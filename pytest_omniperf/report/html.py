@@ -1,0 +1,252 @@
+"""The self-contained HTML trend report: one file, charts inlined as SVG, no scripts, no network.
+
+Answers at a glance: what got slower, since when, by how much, and is parallelism still paying
+off. Every piece of text that comes from tests or runs is escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from html import escape
+from pathlib import Path
+
+from pytest_omniperf.history.provenance import RunInfo
+from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
+from pytest_omniperf.report.history_view import (
+    ReportData,
+    RunWithMeasurements,
+    Series,
+    load_report_data,
+)
+from pytest_omniperf.report.terminal import change_cell
+from pytest_omniperf.units import format_duration
+
+_VERDICT_ORDER = {"regressed": 1, "noisy": 2, "improved": 3, "new": 4, "unchanged": 5, "exempt": 6}
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0}
+body{color:#111827;background:#f9fafb}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}
+h2{font-size:18px;margin:32px 0 8px}
+h3{font-size:15px;margin:0 0 4px;word-break:break-all}
+.muted{color:#6b7280}
+.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:14px 16px;margin:12px 0}
+.counts{display:flex;gap:10px;flex-wrap:wrap;margin:12px 0}
+.count{border-radius:8px;padding:8px 14px;background:#fff;border:1px solid #e5e7eb;min-width:92px}
+.count b{display:block;font-size:22px}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
+th,td{border-bottom:1px solid #e5e7eb;padding:6px 8px;text-align:left;vertical-align:middle}
+th{background:#f3f4f6;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.test{word-break:break-all;max-width:380px}
+.v{display:inline-block;border-radius:999px;padding:1px 9px;font-size:12px}
+.v{font-weight:600;white-space:nowrap}
+.v-regressed,.v-budget-failed,.v-failed{background:#fee2e2;color:#991b1b}
+.v-improved{background:#dcfce7;color:#166534}
+.v-noisy{background:#fef3c7;color:#92400e}
+.v-new{background:#e0e7ff;color:#3730a3}
+.v-unchanged,.v-pass,.v-exempt,.v-recorded{background:#f3f4f6;color:#374151}
+svg{max-width:100%;height:auto}
+.spark{vertical-align:middle}
+a{color:#1d4ed8}
+"""
+
+
+def write_report(
+    history: Path,
+    out: Path,
+    *,
+    last: int = 50,
+    label: str | None = None,
+    extra_run: RunWithMeasurements | None = None,
+) -> Path:
+    """Render the report of ``history`` into ``out`` (folders are created); returns ``out``."""
+    data = load_report_data(history, last=last, label=label, extra_run=extra_run)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(data), encoding="utf-8")
+    return out
+
+
+def render(data: ReportData) -> str:
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>pytest-omniperf report</title><style>{STYLE}</style></head><body><main>"
+        "<h1>pytest-omniperf report</h1>"
+        f'<div class="muted">{escape(data.source)} · {len(data.runs)} runs · '
+        f"generated {generated}</div>"
+    )
+    if not data.runs:
+        body = (
+            '<div class="card"><h2>No runs stored yet</h2><p>The history holds no measured run. '
+            "Add <code>@pytest.mark.latency</code>, <code>@pytest.mark.speedup</code> or "
+            "<code>@pytest.mark.omniperf</code> to a test and run pytest; each run is saved to "
+            "the history and appears here.</p></div>"
+        )
+    else:
+        body = _overview(data) + _measurement_sections(data) + _runs_table(data.runs)
+    return head + body + "</main></body></html>\n"
+
+
+def _verdict_badge(verdict: str) -> str:
+    label = {"budget-failed": "budget failed", "recorded": "-"}.get(verdict, verdict)
+    return f'<span class="v v-{escape(verdict)}">{escape(label)}</span>'
+
+
+def _problem_rank(measurement: Measurement) -> tuple[int, str, str]:
+    verdict = (measurement.comparison or {}).get("verdict", "")
+    rank = 0 if measurement.verdict == BUDGET_FAILED else _VERDICT_ORDER.get(verdict, 7)
+    return rank, measurement.test_id, measurement.name
+
+
+def _label(measurement: Measurement) -> str:
+    own = measurement.name == measurement.test_id.rsplit("::", 1)[-1]
+    return measurement.test_id if own else f"{measurement.test_id} [{measurement.name}]"
+
+
+def _overview(data: ReportData) -> str:
+    run = data.latest_run
+    assert run is not None
+    counts = "".join(
+        f'<div class="count"><b>{number}</b>{escape(name)}</div>'
+        for name, number in data.verdict_counts().items()
+    )
+    series_by_key = {s.key: (index, s) for index, s in enumerate(data.series)}
+    rows = []
+    for measurement in sorted(data.latest_measurements(), key=_problem_rank):
+        index, series = series_by_key[(measurement.test_id, measurement.name)]
+        record = measurement.comparison or {}
+        alarm = record.get("verdict") == "regressed" or measurement.verdict == BUDGET_FAILED
+        rows.append(
+            "<tr>"
+            f'<td class="test"><a href="#m{index}">{escape(_label(measurement))}</a></td>'
+            f"<td>{escape(measurement.kind)}</td>"
+            f'<td class="num">{escape(_current(measurement))}</td>'
+            f'<td class="num">{escape(_baseline(record, measurement.kind))}</td>'
+            f'<td class="num">{escape(change_cell(measurement))}</td>'
+            f"<td>{escape(_budget(measurement))}</td>"
+            f"<td>{_verdict_badge(measurement.verdict)} "
+            f"{_verdict_badge(str(record.get('verdict', '-')))}</td>"
+            f"<td>{_spark(series, alarm)}</td>"
+            "</tr>"
+        )
+    return (
+        f'<div class="card"><b>Latest run</b> {escape(_run_line(run))}<br>'
+        f'<span class="muted">compared with {escape(data.latest_baseline or "nothing")}'
+        "</span></div>"
+        f'<div class="counts">{counts}</div>'
+        "<h2>Measurements of the latest run</h2>"
+        "<table><thead><tr><th>test</th><th>kind</th><th>current</th><th>baseline</th>"
+        "<th>change [interval]</th><th>budget</th><th>verdict: budget · baseline</th><th>trend</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _current(measurement: Measurement) -> str:
+    if measurement.kind == "speedup":
+        return f"{measurement.stats['speedup']:.2f}x ({format_duration(measurement.stats['p50'])})"
+    return format_duration(measurement.stats["p50"])
+
+
+def _baseline(record: dict[str, object], kind: str) -> str:
+    speedup, p50 = record.get("baseline_speedup"), record.get("baseline_p50")
+    if kind == "speedup" and isinstance(speedup, float) and math.isfinite(speedup):
+        return f"{speedup:.2f}x"
+    return format_duration(p50) if isinstance(p50, float) else "-"
+
+
+def _budget(measurement: Measurement) -> str:
+    parts = [
+        f"{name} ≤ {format_duration(limit, measurement.unit)}"
+        for name, limit in measurement.budgets.items()
+        if name != "speedup_min"
+    ]
+    if "speedup_min" in measurement.budgets:
+        parts.append(f"speedup ≥ {measurement.budgets['speedup_min']:g}x")
+    return ", ".join(parts) or "-"
+
+
+def _spark(series: Series, alarm: bool) -> str:
+    from pytest_omniperf.report.charts import sparkline
+
+    if series.kind == "speedup":
+        values = [p.measurement.stats.get("speedup", math.nan) for p in series.points]
+    else:
+        values = [p.p50 for p in series.points]
+    return sparkline(values, alarm=alarm)
+
+
+def _measurement_sections(data: ReportData) -> str:
+    from pytest_omniperf.report.charts import trend_chart
+
+    sections = ["<h2>Trends</h2>"]
+    latest_index = len(data.runs) - 1
+    for index, series in enumerate(data.series):
+        latest = series.latest
+        note = "" if series.points[-1].run_index == latest_index else " · not in the latest run"
+        metrics = ", ".join(f"{escape(k)} {v:.3g}" for k, v in sorted(latest.metrics.items()))
+        sections.append(
+            f'<section class="card" id="m{index}"><h3>{escape(_label(latest))}</h3>'
+            f'<div class="muted">{escape(latest.kind)} · {escape(latest.clock)} clock · '
+            f"{len(series.points)} runs{escape(note)}"
+            f"{' · latest metrics: ' + metrics if metrics else ''}</div>"
+            f"{trend_chart(series, data.runs, f'c{index}')}</section>"
+        )
+    return "".join(sections)
+
+
+def _run_line(run: RunInfo) -> str:
+    dirty = " (dirty)" if run.git_dirty else ""
+    return (
+        f"#{run.id} · {run.short_commit}{dirty} · branch {run.git_branch or '-'} · "
+        f"label {run.label} · {run.started_at.replace('T', ' ')[:19]}"
+    )
+
+
+def _ci_link(run: RunInfo) -> str:
+    url = run.ci_url or ""
+    if not url.startswith(("https://", "http://")):
+        return escape(run.ci_provider or "-")
+    text = f"{run.ci_provider or 'CI'} {run.ci_job or ''}".strip()
+    return f'<a href="{escape(url)}" rel="noopener">{escape(text)}</a>'
+
+
+def _machine_text(run: RunInfo) -> str:
+    machine = run.machine
+    return (
+        f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('python', '')}"
+    )
+
+
+def _runs_table(runs: list[RunInfo]) -> str:
+    rows = []
+    for run in reversed(runs):
+        flags = [
+            name
+            for name, on in (
+                ("gated", run.gated),
+                ("regressed", run.regressed),
+                ("not a baseline", not run.baseline_eligible),
+            )
+            if on
+        ]
+        rows.append(
+            "<tr>"
+            f"<td>#{run.id if run.id is not None else '-'}</td>"
+            f"<td>{escape(run.started_at.replace('T', ' ')[:19])}</td>"
+            f"<td>{escape(run.label)}</td>"
+            f"<td><code>{escape(run.short_commit)}</code>{' dirty' if run.git_dirty else ''}</td>"
+            f"<td>{escape(run.git_branch or '-')}</td>"
+            f"<td>{escape(_machine_text(run))}</td>"
+            f"<td>{_ci_link(run)}</td>"
+            f"<td>{escape(', '.join(flags))}</td>"
+            "</tr>"
+        )
+    return (
+        "<h2>Runs</h2><table><thead><tr><th>run</th><th>started (UTC)</th><th>label</th>"
+        "<th>commit</th><th>branch</th><th>machine</th><th>CI</th><th>flags</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
