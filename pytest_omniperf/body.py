@@ -13,45 +13,73 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from pytest_omniperf.measure import make_measurement
+from pytest_omniperf.measure import REMEASURED_METRIC, Confirm, make_measurement, needs_confirmation
 from pytest_omniperf.measurement import Measurement
-from pytest_omniperf.sampling import sample_async, sample_sync
+from pytest_omniperf.sampling import Sampled, sample_async, sample_sync
 from pytest_omniperf.settings import TestPlan
 
 
 def measured_body(
-    test_function: Callable[..., Any], test_id: str, plan: TestPlan, sink: list[Measurement]
+    test_function: Callable[..., Any],
+    test_id: str,
+    plan: TestPlan,
+    sink: list[Measurement],
+    confirm: Confirm | None = None,
 ) -> Callable[..., Any]:
-    """A stand-in for ``test_function`` that measures it and appends the result to ``sink``."""
+    """A stand-in for ``test_function`` that measures it and appends the result to ``sink``.
+
+    With ``confirm``, a measurement that looks regressed is measured again and the second batch
+    is kept (see :func:`pytest_omniperf.measure.needs_confirmation`).
+    """
     settings = plan.measure
     speedup = plan.speedup is not None
     name = settings.name or test_id.rsplit("::", 1)[-1]
+
+    def looks_regressed(sampled: Sampled) -> bool:
+        if confirm is None:
+            return False
+        draft = make_measurement(test_id, name, settings, sampled, warmup=settings.warmup)
+        return needs_confirmation(draft, confirm)
+
+    def keep(sampled: Sampled, remeasured: bool) -> None:
+        measurement = make_measurement(test_id, name, settings, sampled, warmup=settings.warmup)
+        if remeasured:
+            measurement.metrics[REMEASURED_METRIC] = 1.0
+        sink.append(measurement)
 
     if inspect.iscoroutinefunction(test_function):
 
         @functools.wraps(test_function)
         async def measured_async(*args: Any, **kwargs: Any) -> None:
-            sampled = await sample_async(
-                lambda: test_function(*args, **kwargs),
-                settings.rounds,
-                settings.warmup,
-                clock=settings.clock,
-                speedup=speedup,
-                patch_gather=settings.patch_gather,
-                horizon_s=settings.horizon_s,
-            )
-            sink.append(make_measurement(test_id, name, settings, sampled, warmup=settings.warmup))
+            async def sample() -> Sampled:
+                return await sample_async(
+                    lambda: test_function(*args, **kwargs),
+                    settings.rounds,
+                    settings.warmup,
+                    clock=settings.clock,
+                    speedup=speedup,
+                    patch_gather=settings.patch_gather,
+                    horizon_s=settings.horizon_s,
+                )
+
+            sampled = await sample()
+            remeasure = looks_regressed(sampled)
+            keep(await sample() if remeasure else sampled, remeasure)
 
         return measured_async
 
     @functools.wraps(test_function)
     def measured_sync(*args: Any, **kwargs: Any) -> None:
-        sampled = sample_sync(
-            lambda: test_function(*args, **kwargs),
-            settings.rounds,
-            settings.warmup,
-            speedup=speedup,
-        )
-        sink.append(make_measurement(test_id, name, settings, sampled, warmup=settings.warmup))
+        def sample() -> Sampled:
+            return sample_sync(
+                lambda: test_function(*args, **kwargs),
+                settings.rounds,
+                settings.warmup,
+                speedup=speedup,
+            )
+
+        sampled = sample()
+        remeasure = looks_regressed(sampled)
+        keep(sample() if remeasure else sampled, remeasure)
 
     return measured_sync

@@ -18,7 +18,7 @@ from pytest_omniperf.session import PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSess
 from pytest_omniperf.settings import MergedMarker, SettingError, TestPlan, resolve_test_plan
 
 if TYPE_CHECKING:
-    from pytest_omniperf.measure import Perf
+    from pytest_omniperf.measure import Confirm, Perf
 
 PLAN_KEY = pytest.StashKey[TestPlan]()
 SINK_KEY = pytest.StashKey[list[Measurement]]()
@@ -72,12 +72,28 @@ class PerfTestHooks:
         """The ``perf`` fixture's object for ``item``."""
         from pytest_omniperf.measure import Perf
 
+        plan = item.stash[PLAN_KEY]
         return Perf(
             item.nodeid,
-            item.stash[PLAN_KEY].measure,
+            plan.measure,
             disabled=self.settings.disabled,
             sink=item.stash[SINK_KEY],
+            confirm=self._confirmer(plan),
         )
+
+    def _confirmer(self, plan: TestPlan) -> Confirm | None:
+        """When comparing: a check that a fresh measurement looks regressed (see
+        :func:`pytest_omniperf.measure.needs_confirmation`)."""
+        threshold = plan.measure.regression
+        if not self.settings.comparing or threshold is None:
+            return None
+        run_history = self.session.run_history
+
+        def looks_regressed(measurement: Measurement) -> bool:
+            run_history.compare(measurement, threshold)
+            return (measurement.comparison or {}).get("verdict") == "regressed"
+
+        return looks_regressed
 
     # -- measuring ---------------------------------------------------------------------------
 
@@ -94,7 +110,9 @@ class PerfTestHooks:
             from pytest_omniperf.body import measured_body
 
             test_function = item.obj
-            item.obj = measured_body(test_function, item.nodeid, plan, sink)
+            item.obj = measured_body(
+                test_function, item.nodeid, plan, sink, confirm=self._confirmer(plan)
+            )
             try:
                 result = yield
             finally:

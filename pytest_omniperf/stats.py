@@ -157,20 +157,25 @@ def compare_log_estimates(
     centres = np.array([centre for centre, _ in baseline_runs])
     within = float(np.mean([variance for _, variance in baseline_runs]))
     runs = centres.size
-    observed_spread = float(np.var(centres, ddof=1)) if runs > 1 else 0.0
+    # Robust centre and spread: one baseline run caught in a noisy episode (a neighbour on the
+    # CI host, a frequency drop) must neither move the centre nor blow up the spread.
+    baseline_centre = float(np.median(centres))
+    observed_spread = _robust_variance(centres)
     run_dof = max(runs - 1, 0)
     excess_spread = max(observed_spread - within, 0.0)
     run_variance = (run_dof * excess_spread + PRIOR_WEIGHT_RUNS * prior_run_spread**2) / (
         run_dof + PRIOR_WEIGHT_RUNS
     )
+    # a median of runs is less efficient than a mean: pi/2 times the variance
+    centre_factor = math.pi / 2 if runs >= 3 else 1.0
     # variance of (new - baseline centre), by component, with the degrees of freedom of each
     components = [
         (new_variance, max(samples_per_run - 1, 1)),
-        (run_variance * (1 + 1 / runs), run_dof + PRIOR_WEIGHT_RUNS),
-        (within / runs, max(runs * (samples_per_run - 1), 1)),
+        (run_variance * (1 + centre_factor / runs), run_dof + PRIOR_WEIGHT_RUNS),
+        (within * centre_factor / runs, max(runs * (samples_per_run - 1), 1)),
     ]
     variance = sum(value for value, _ in components)
-    difference = new_centre - float(centres.mean())
+    difference = new_centre - baseline_centre
     tail = FAMILY_ALPHA / (2 * max(family_size, 1))
     if variance > 0:
         # Welch-Satterthwaite: only the run-to-run part rests on few observations
@@ -180,6 +185,14 @@ def compare_log_estimates(
         critical = 0.0
     half_width = critical * math.sqrt(variance)
     return _verdict(difference, half_width, threshold, higher_is_worse)
+
+
+def _robust_variance(values: np.ndarray) -> float:
+    """Variance from the median absolute deviation (3 values or more), else the plain one."""
+    if values.size >= 3:
+        mad = float(np.median(np.abs(values - np.median(values))))
+        return (1.4826 * mad) ** 2
+    return float(np.var(values, ddof=1)) if values.size == 2 else 0.0
 
 
 def _verdict(
@@ -196,7 +209,9 @@ def _verdict(
         verdict = REGRESSED
     elif -worse > limit and worse_high < 0:
         verdict = IMPROVED
-    elif abs(difference) > limit or half_width > limit:
+    elif abs(difference) > limit or half_width > 2 * limit:
+        # a large change that is not clear, or an interval so wide that a change of twice
+        # the threshold could hide in it: the data cannot tell
         verdict = NOISY
     else:
         verdict = UNCHANGED

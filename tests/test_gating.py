@@ -297,3 +297,38 @@ def test_bad_history_options_are_usage_errors(history_suite):
     )
     result = history_suite.runpytest("test_bad.py")
     result.stdout.fnmatch_lines(["*regression must be a relative slowdown such as 0.25, or False*"])
+
+
+CONFIRMATION_SUITE = """
+import os
+import time
+import pytest
+
+CALLS = []
+
+@pytest.mark.omniperf(rounds=3, warmup=0, regression=2.0)
+def test_io():
+    CALLS.append(1)
+    slow_calls = int(os.environ.get("SLOW_CALLS", "0"))
+    time.sleep(0.05 if len(CALLS) <= slow_calls else 0.01)
+"""
+
+
+@pytest.mark.parametrize(
+    ("slow_calls", "verdict"),
+    [(3, "unchanged"), (6, "regressed")],
+    ids=["slow-episode-not-confirmed", "slowdown-confirmed"],
+)
+def test_real_clock_regression_is_confirmed_by_a_second_batch(
+    suite, monkeypatch, slow_calls, verdict
+):
+    suite.makepyfile(test_io=CONFIRMATION_SUITE)
+    for _ in range(2):
+        suite.runpytest_subprocess("--omniperf-label=main").assert_outcomes(passed=1)
+    monkeypatch.setenv("SLOW_CALLS", str(slow_calls))
+    result = suite.runpytest_subprocess("--omniperf-gate", "--omniperf-json=run.json")
+    document = json.loads((suite.path / "run.json").read_text())
+    (measurement,) = document["runs"][0]["measurements"]
+    assert measurement["metrics"] == {"omniperf.remeasured": 1.0}
+    assert measurement["comparison"]["verdict"] == verdict
+    result.assert_outcomes(**({"passed": 1} if verdict == "unchanged" else {"failed": 1}))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from history_helpers import synthetic_history  # noqa: E402
+from history_helpers import synthetic_history
 
-from pytest_omniperf.cli import main  # noqa: E402
+from pytest_omniperf.cli import main
 
 
 def bench_report(runs: int = 100, latency: int = 90, speedups: int = 10) -> None:
@@ -24,7 +24,12 @@ def bench_report(runs: int = 100, latency: int = 90, speedups: int = 10) -> None
         history = Path(directory) / "history.sqlite"
         started = time.perf_counter()
         synthetic_history(
-            history, runs=runs, measurements=latency, speedups=speedups, regress_from=80, collapse_from=90
+            history,
+            runs=runs,
+            measurements=latency,
+            speedups=speedups,
+            regress_from=80,
+            collapse_from=90,
         )
         built = time.perf_counter() - started
         out = Path(directory) / "report.html"
