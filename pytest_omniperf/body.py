@@ -8,12 +8,20 @@ tests the wrapper is itself a coroutine function, so pytest-asyncio runs it on t
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 
-from pytest_omniperf.measure import REMEASURED_METRIC, Confirm, make_measurement, needs_confirmation
+from pytest_omniperf.measure import (
+    CONFIRMATION_PAUSE_S,
+    REMEASURED_METRIC,
+    Confirm,
+    make_measurement,
+    needs_confirmation,
+)
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync
 from pytest_omniperf.settings import TestPlan
@@ -64,7 +72,10 @@ def measured_body(
 
             sampled = await sample()
             remeasure = looks_regressed(sampled)
-            keep(await sample() if remeasure else sampled, remeasure)
+            if remeasure:
+                await asyncio.sleep(CONFIRMATION_PAUSE_S)
+                sampled = await sample()
+            keep(sampled, remeasure)
 
         return measured_async
 
@@ -80,6 +91,9 @@ def measured_body(
 
         sampled = sample()
         remeasure = looks_regressed(sampled)
-        keep(sample() if remeasure else sampled, remeasure)
+        if remeasure:
+            time.sleep(CONFIRMATION_PAUSE_S)
+            sampled = sample()
+        keep(sampled, remeasure)
 
     return measured_sync

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ Confirm = Callable[[Measurement], bool]
 """Compares a measurement with the baseline; True when it looks regressed."""
 
 REMEASURED_METRIC = "omniperf.remeasured"
+# The second batch waits this long, so that a noise episode of the machine that caught the
+# first batch has likely passed.
+CONFIRMATION_PAUSE_S = 0.5
 
 
 def needs_confirmation(measurement: Measurement, confirm: Confirm) -> bool:
@@ -258,6 +262,7 @@ class Perf:
         sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup)
         remeasure = self._looks_regressed(name, sampled)
         if remeasure:
+            time.sleep(CONFIRMATION_PAUSE_S)
             sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup)
         return self._record(name, sampled, speedup, remeasured=remeasure)
 
@@ -288,6 +293,7 @@ class Perf:
         sampled = await sample()
         remeasure = self._looks_regressed(name, sampled)
         if remeasure:
+            await asyncio.sleep(CONFIRMATION_PAUSE_S)  # real clock: confirmation is never virtual
             sampled = await sample()
         return self._record(name, sampled, speedup, remeasured=remeasure)
 

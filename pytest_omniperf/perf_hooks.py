@@ -14,7 +14,9 @@ import pytest
 
 from pytest_omniperf.budgets import check
 from pytest_omniperf.measurement import Measurement
-from pytest_omniperf.session import PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
+from pytest_omniperf.runtime.kit import RuntimeKit
+from pytest_omniperf.runtime.trace import Recorder, use_recorder
+from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
 from pytest_omniperf.settings import MergedMarker, SettingError, TestPlan, resolve_test_plan
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 PLAN_KEY = pytest.StashKey[TestPlan]()
 SINK_KEY = pytest.StashKey[list[Measurement]]()
 CONCLUDED_KEY = pytest.StashKey[list[Measurement]]()
+RECORDER_KEY = pytest.StashKey[Recorder]()
+KIT_KEY = pytest.StashKey[RuntimeKit]()
 
 NOTHING_MEASURED = (
     "{budget} budget cannot be evaluated: {test} uses the perf fixture but measured nothing "
@@ -51,7 +55,7 @@ class PerfTestHooks:
         if not isinstance(item, pytest.Function):
             return
         marks = {name: MergedMarker.merge(list(item.iter_markers(name))) for name in PERF_MARKERS}
-        if not any(marks.values()) and "perf" not in item.fixturenames:
+        if not any(marks.values()) and PERF_FIXTURES.isdisjoint(item.fixturenames):
             return
         try:
             plan = resolve_test_plan(item.nodeid, self.settings, **marks)
@@ -67,6 +71,14 @@ class PerfTestHooks:
             pytest.fail(VIRTUAL_ON_SYNC_TEST.format(test=item.nodeid), pytrace=False)
         item.stash[PLAN_KEY] = plan
         item.stash[SINK_KEY] = []
+        item.stash[RECORDER_KEY] = Recorder(item.nodeid)
+
+    def runtime_for(self, item: pytest.Item) -> RuntimeKit:
+        """The primitives of ``item``, bound to its recorder (the ``perf_*`` fixtures)."""
+        kit = item.stash.get(KIT_KEY, None)
+        if kit is None:
+            kit = item.stash[KIT_KEY] = RuntimeKit(item.stash[RECORDER_KEY])
+        return kit
 
     def perf_for(self, item: pytest.Item) -> Perf:
         """The ``perf`` fixture's object for ``item``."""
@@ -90,7 +102,7 @@ class PerfTestHooks:
         run_history = self.session.run_history
 
         def looks_regressed(measurement: Measurement) -> bool:
-            run_history.compare(measurement, threshold)
+            run_history.compare(measurement, threshold, two_stage=True)
             return (measurement.comparison or {}).get("verdict") == "regressed"
 
         return looks_regressed
@@ -104,19 +116,20 @@ class PerfTestHooks:
             return (yield)
         assert isinstance(item, pytest.Function)  # plans are only made for functions
         sink = item.stash[SINK_KEY]
-        if "perf" in item.fixturenames:
-            result = yield
-        else:
-            from pytest_omniperf.body import measured_body
+        with use_recorder(item.stash[RECORDER_KEY]):
+            if not plan.markers or "perf" in item.fixturenames:
+                result = yield  # measured by the perf fixture, or not at all
+            else:
+                from pytest_omniperf.body import measured_body
 
-            test_function = item.obj
-            item.obj = measured_body(
-                test_function, item.nodeid, plan, sink, confirm=self._confirmer(plan)
-            )
-            try:
-                result = yield
-            finally:
-                item.obj = test_function
+                test_function = item.obj
+                item.obj = measured_body(
+                    test_function, item.nodeid, plan, sink, confirm=self._confirmer(plan)
+                )
+                try:
+                    result = yield
+                finally:
+                    item.obj = test_function
         violations = self._conclude(item, plan, sink)
         if violations:
             pytest.fail("\n".join(violations), pytrace=False)
@@ -126,8 +139,11 @@ class PerfTestHooks:
         """Check the budgets of a test whose body completed; keep its measurements."""
         from pytest_omniperf.measure import summarize_measurement
 
+        kit = item.stash.get(KIT_KEY, None)
+        runtime_metrics = kit.metrics() if kit is not None else {}
         for measurement in sink:
             summarize_measurement(measurement)
+            measurement.metrics.update(runtime_metrics)
         item.stash[CONCLUDED_KEY] = sink
         if plan.has_budget and not sink:
             budget = "latency" if plan.latency else "speedup"
@@ -145,8 +161,10 @@ class PerfTestHooks:
 
     def _compare(self, measurement: Measurement, plan: TestPlan) -> list[str]:
         from pytest_omniperf.history.compare import regression_message
+        from pytest_omniperf.measure import REMEASURED_METRIC
 
-        self.session.run_history.compare(measurement, plan.measure.regression)
+        remeasured = bool(measurement.metrics.get(REMEASURED_METRIC))
+        self.session.run_history.compare(measurement, plan.measure.regression, two_stage=remeasured)
         verdict = (measurement.comparison or {}).get("verdict")
         if self.settings.gate and verdict == "regressed":
             return [regression_message(measurement)]

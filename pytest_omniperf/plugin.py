@@ -21,6 +21,16 @@ from pytest_omniperf.settings import (
 
 if TYPE_CHECKING:
     from pytest_omniperf.measure import Perf
+    from pytest_omniperf.perf_hooks import PerfTestHooks
+    from pytest_omniperf.runtime import (
+        CircuitBreaker,
+        Executor,
+        RateLimiter,
+        Recorder,
+        ResponseCache,
+        Retry,
+        RuntimeKit,
+    )
 
 SETTINGS_KEY = pytest.StashKey[RunSettings]()
 SESSION_PLUGIN_NAME = "omniperf-session"
@@ -134,15 +144,78 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(OmniperfSession(config, settings), SESSION_PLUGIN_NAME)
 
 
+def _hooks(request: pytest.FixtureRequest) -> PerfTestHooks:
+    from pytest_omniperf.perf_hooks import PerfTestHooks
+    from pytest_omniperf.session import PERF_HOOKS_NAME
+
+    hooks = request.config.pluginmanager.get_plugin(PERF_HOOKS_NAME)
+    assert isinstance(hooks, PerfTestHooks)  # registered at collection: this test uses perf
+    return hooks
+
+
 @pytest.fixture
 def perf(request: pytest.FixtureRequest) -> Perf:
     """Measure parts of the test: ``perf.measure(fn)``, ``perf.speedup(fn)``, ``perf.span(name)``.
 
     Budget markers on the test apply to what it measures.
     """
-    from pytest_omniperf.perf_hooks import PerfTestHooks
-    from pytest_omniperf.session import PERF_HOOKS_NAME
+    return _hooks(request).perf_for(request.node)
 
-    hooks = request.config.pluginmanager.get_plugin(PERF_HOOKS_NAME)
-    assert isinstance(hooks, PerfTestHooks)  # registered at collection: this test uses perf
-    return hooks.perf_for(request.node)
+
+@pytest.fixture
+def perf_recorder(request: pytest.FixtureRequest) -> Recorder:
+    """The test's recorder: the spans of the perf_* primitives and of ``instrument()`` proxies."""
+    from pytest_omniperf.perf_hooks import RECORDER_KEY
+
+    recorder: Recorder = request.node.stash[RECORDER_KEY]
+    return recorder
+
+
+@pytest.fixture
+def perf_runtime(request: pytest.FixtureRequest) -> RuntimeKit:
+    """Factories for primitives bound to the test: ``perf_runtime.cache(ttl_s=60)``..."""
+    return _hooks(request).runtime_for(request.node)
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, object]:
+    """Options of a primitive fixture, from ``@pytest.mark.parametrize(..., indirect=True)``."""
+    options = getattr(request, "param", None)
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: indirect parameters of {request.fixturename} must be dicts "
+            f"of its options, got {options!r}"
+        )
+    return options
+
+
+@pytest.fixture
+def perf_executor(request: pytest.FixtureRequest, perf_runtime: RuntimeKit) -> Executor:
+    """A DAG executor bound to the test; its last run's efficiency goes to the measurements."""
+    return perf_runtime.executor(**_options(request))
+
+
+@pytest.fixture
+def perf_cache(request: pytest.FixtureRequest, perf_runtime: RuntimeKit) -> ResponseCache:
+    """A response cache bound to the test; hit rate and cost saved go to the measurements."""
+    return perf_runtime.cache(**_options(request))
+
+
+@pytest.fixture
+def perf_breaker(request: pytest.FixtureRequest, perf_runtime: RuntimeKit) -> CircuitBreaker:
+    """A circuit breaker bound to the test; rejections and transitions go to the measurements."""
+    return perf_runtime.breaker(**_options(request))
+
+
+@pytest.fixture
+def perf_retry(request: pytest.FixtureRequest, perf_runtime: RuntimeKit) -> Retry:
+    """Retries with backoff bound to the test; attempts go to the measurements."""
+    return perf_runtime.retry(**_options(request))
+
+
+@pytest.fixture
+def perf_limiter(request: pytest.FixtureRequest, perf_runtime: RuntimeKit) -> RateLimiter:
+    """A rate limiter (default 600 requests a minute) bound to the test."""
+    options = _options(request) or {"requests_per_minute": 600}
+    return perf_runtime.limiter(**options)

@@ -94,10 +94,12 @@ class RunHistory:
         self.notes.append(f"compared with {baseline.describe()}")
         return baseline
 
-    def compare(self, measurement: Measurement, threshold: float | None) -> None:
+    def compare(
+        self, measurement: Measurement, threshold: float | None, *, two_stage: bool = False
+    ) -> None:
         baseline = self.baseline()
         if baseline is not None:
-            measurement.comparison = baseline.compare(measurement, threshold)
+            measurement.comparison = baseline.compare(measurement, threshold, two_stage=two_stage)
 
     # -- saving ------------------------------------------------------------------------------
 

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from pytest_omniperf.run_history import RunHistory
 
 PERF_MARKERS = ("omniperf", "latency", "speedup")
+PERF_FIXTURES = frozenset(
+    {
+        *("perf", "perf_runtime", "perf_recorder"),
+        *("perf_executor", "perf_cache", "perf_breaker", "perf_retry", "perf_limiter"),
+    }
+)
 PERF_HOOKS_NAME = "omniperf-perf-tests"
 
 # Report attribute carrying the measurements of a call phase; it travels with the report, so
@@ -29,7 +35,7 @@ def is_perf_test(item: pytest.Item) -> bool:
     """Does the plugin have anything to do for this test?"""
     if not isinstance(item, pytest.Function):
         return False
-    return "perf" in item.fixturenames or any(
+    return not PERF_FIXTURES.isdisjoint(item.fixturenames) or any(
         mark.name in PERF_MARKERS for mark in item.iter_markers()
     )
 

@@ -145,11 +145,13 @@ def compare_log_estimates(
     prior_run_spread: float,
     samples_per_run: int = 10,
     higher_is_worse: bool = True,
+    two_stage: bool = False,
 ) -> Change:
     """Compare a new (log estimate, variance) with baseline runs' estimates.
 
     ``higher_is_worse`` is True for times and False for speedup ratios; ``change`` is always
-    new/baseline - 1 and the verdict is from the user's point of view.
+    new/baseline - 1 and the verdict is from the user's point of view. ``two_stage`` is for a
+    batch that is one of two which must both look regressed (see :func:`tail_probability`).
     """
     if not baseline_runs:
         raise ValueError("no baseline runs to compare with")
@@ -176,7 +178,7 @@ def compare_log_estimates(
     ]
     variance = sum(value for value, _ in components)
     difference = new_centre - baseline_centre
-    tail = FAMILY_ALPHA / (2 * max(family_size, 1))
+    tail = tail_probability(family_size, two_stage=two_stage)
     if variance > 0:
         # Welch-Satterthwaite: only the run-to-run part rests on few observations
         dof = variance**2 / sum(value**2 / df for value, df in components if value > 0)
@@ -185,6 +187,21 @@ def compare_log_estimates(
         critical = 0.0
     half_width = critical * math.sqrt(variance)
     return _verdict(difference, half_width, threshold, higher_is_worse)
+
+
+def tail_probability(family_size: int, *, two_stage: bool = False) -> float:
+    """The tail probability of each side of the interval.
+
+    One batch: FAMILY_ALPHA over the suite (Bonferroni), split over two sides. Two batches that
+    must both look regressed, measured apart in time: each may use the square root of the
+    per-measurement budget, were they independent; noise episodes make them somewhat alike, so
+    the root is taken of the budget times the family size instead (a middle way between
+    one-batch Bonferroni and full independence).
+    """
+    per_measurement = FAMILY_ALPHA / (2 * max(family_size, 1))
+    if not two_stage:
+        return per_measurement
+    return min(math.sqrt(per_measurement * FAMILY_ALPHA / 2), FAMILY_ALPHA / 2)
 
 
 def _robust_variance(values: np.ndarray) -> float:

@@ -95,8 +95,14 @@ class Baseline:
             f"(newest #{newest.id}, {newest.short_commit}, {newest.started_at[:10]})"
         )
 
-    def compare(self, measurement: Measurement, threshold: float | None) -> dict[str, Any]:
-        """The comparison record stored with ``measurement`` (see the module docstring)."""
+    def compare(
+        self, measurement: Measurement, threshold: float | None, *, two_stage: bool = False
+    ) -> dict[str, Any]:
+        """The comparison record stored with ``measurement`` (see the module docstring).
+
+        ``two_stage``: the measurement is one of two batches that must both look regressed
+        (real-clock confirmation), so each may use a less extreme quantile.
+        """
         history = [
             m for m in self.by_key.get((measurement.test_id, measurement.name), []) if m.samples_s
         ]
@@ -113,6 +119,7 @@ class Baseline:
             family_size=self.family_size,
             prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
             samples_per_run=rounds,
+            two_stage=two_stage,
         )
         record: dict[str, Any] = {
             "baseline": self.describe(),
@@ -122,6 +129,7 @@ class Baseline:
             "change_low": latency.low,
             "change_high": latency.high,
             "latency_verdict": latency.verdict,
+            "confirmed_by_second_batch": two_stage,
         }
         verdicts = [latency.verdict]
         speedup_history = [m for m in history if m.kind == "speedup" and m.sequential_samples_s]
@@ -139,6 +147,7 @@ class Baseline:
                 prior_run_spread=PRIOR_SPEEDUP_SPREAD.get(measurement.clock, 0.02),
                 samples_per_run=rounds,
                 higher_is_worse=False,
+                two_stage=two_stage,
             )
             record |= {
                 "baseline_speedup": _geometric_mean([m.stats["speedup"] for m in speedup_history]),

@@ -1,0 +1,306 @@
+"""A dependency-aware parallel executor: tasks form a DAG and each starts as soon as its own
+dependencies are done (no level barriers), under a concurrency limit.
+
+Built on the standard library: ``graphlib.TopologicalSorter`` hands out ready tasks as others
+finish, ``asyncio.TaskGroup`` runs them and cancels everything cleanly. A failed or timed-out
+task marks its dependents ``skipped`` and the rest goes on. In sequential mode (the baseline
+rounds of a speedup measurement) tasks run one at a time in topological order, so
+``@pytest.mark.speedup`` works on code that uses the executor without any change.
+
+Each run reports wall time, work (sum of task durations), critical path, achieved speedup
+(work / wall), the ideal (work / critical path, bounded by the concurrency limit) and
+efficiency (achieved / ideal), and the dependency levels for display.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import graphlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_omniperf.mode import Mode, current_mode
+from pytest_omniperf.runtime.trace import Recorder, Span, current_recorder, now
+
+TaskFunction = Callable[..., Awaitable[Any]]
+
+OK, FAILED, TIMED_OUT, SKIPPED = "ok", "failed", "timeout", "skipped"
+
+
+class PlanError(ValueError):
+    """The plan cannot run: a cycle, an unknown dependency, or a bad task."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A task of a plan: ``function(*results_of_dependencies)`` in the order of ``after``."""
+
+    function: TaskFunction
+    after: tuple[str, ...] = ()
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated DAG of steps."""
+
+    steps: Mapping[str, Step]
+    levels: tuple[tuple[str, ...], ...]
+    """Names by dependency depth: what could run together with unlimited concurrency."""
+
+
+@dataclass
+class TaskOutcome:
+    name: str
+    status: str
+    result: Any = None
+    error: BaseException | None = None
+    start: float = 0.0
+    end: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class RunReport:
+    """What one run of a plan did and how well it used parallelism."""
+
+    outcomes: dict[str, TaskOutcome]
+    wall_s: float
+    work_s: float
+    critical_path_s: float
+    max_concurrency: int | None
+    levels: tuple[tuple[str, ...], ...]
+    mode: str
+
+    @property
+    def results(self) -> dict[str, Any]:
+        return {name: o.result for name, o in self.outcomes.items() if o.status == OK}
+
+    def names(self, status: str) -> list[str]:
+        return [name for name, outcome in self.outcomes.items() if outcome.status == status]
+
+    @property
+    def achieved_speedup(self) -> float:
+        return self.work_s / self.wall_s if self.wall_s > 0 else 1.0
+
+    @property
+    def ideal_speedup(self) -> float:
+        if self.critical_path_s <= 0:
+            return 1.0
+        ideal = self.work_s / self.critical_path_s
+        return min(ideal, self.max_concurrency) if self.max_concurrency else ideal
+
+    @property
+    def efficiency(self) -> float:
+        return self.achieved_speedup / self.ideal_speedup if self.ideal_speedup > 0 else 1.0
+
+
+@dataclass
+class ExecutorStats:
+    runs: int = 0
+    tasks: int = 0
+    failed: int = 0
+    skipped: int = 0
+    timed_out: int = 0
+
+
+@dataclass
+class Executor:
+    """Runs plans of async steps with dependencies. See the module docstring."""
+
+    max_concurrency: int | None = None
+    default_timeout_s: float | None = None
+    recorder: Recorder | None = None
+    name: str = "executor"
+    last: RunReport | None = field(default=None, init=False)
+    stats: ExecutorStats = field(default_factory=ExecutorStats, init=False)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {self.max_concurrency}")
+
+    def plan(
+        self, steps: Mapping[str, Step | TaskFunction | tuple[TaskFunction, tuple[str, ...]]]
+    ) -> Plan:
+        """Validate steps (a ``Step``, a function, or ``(function, dependencies)`` each)."""
+        normalized = {name: _as_step(name, value) for name, value in steps.items()}
+        for name, step in normalized.items():
+            unknown = [dependency for dependency in step.after if dependency not in normalized]
+            if unknown:
+                raise PlanError(f"step {name!r} depends on unknown step {unknown[0]!r}")
+        sorter = graphlib.TopologicalSorter({name: step.after for name, step in normalized.items()})
+        try:
+            order = list(sorter.static_order())
+        except graphlib.CycleError as error:
+            cycle = " -> ".join(error.args[1])
+            raise PlanError(f"the plan has a cycle: {cycle}") from None
+        depth: dict[str, int] = {}
+        for name in order:
+            depth[name] = 1 + max((depth[d] for d in normalized[name].after), default=-1)
+        levels = tuple(
+            tuple(name for name in order if depth[name] == level)
+            for level in range(max(depth.values(), default=-1) + 1)
+        )
+        return Plan(steps=normalized, levels=levels)
+
+    async def run(self, plan: Plan | Mapping[str, Any]) -> RunReport:
+        """Run a plan; returns its report (also kept as ``executor.last``)."""
+        if not isinstance(plan, Plan):
+            plan = self.plan(plan)
+        recorder = self.recorder or current_recorder()
+        outcomes: dict[str, TaskOutcome] = {}
+        started = now()
+        sequential = current_mode() is Mode.SEQUENTIAL
+        if sequential:
+            await self._run_in_order(plan, outcomes, recorder)
+        else:
+            await self._run_as_ready(plan, outcomes, recorder)
+        report = RunReport(
+            outcomes=outcomes,
+            wall_s=now() - started,
+            work_s=sum(o.duration_s for o in outcomes.values() if o.status != SKIPPED),
+            critical_path_s=_critical_path(plan, outcomes),
+            max_concurrency=self.max_concurrency,
+            levels=plan.levels,
+            mode="sequential" if sequential else "parallel",
+        )
+        recorder.record(
+            Span(
+                f"{self.name}.run",
+                started,
+                started + report.wall_s,
+                attributes={"tasks": len(outcomes)},
+            )
+        )
+        self._count(report)
+        self.last = report
+        return report
+
+    def _count(self, report: RunReport) -> None:
+        self.stats.runs += 1
+        self.stats.tasks += len(report.outcomes)
+        self.stats.failed += len(report.names(FAILED))
+        self.stats.timed_out += len(report.names(TIMED_OUT))
+        self.stats.skipped += len(report.names(SKIPPED))
+
+    async def _run_in_order(
+        self, plan: Plan, outcomes: dict[str, TaskOutcome], recorder: Recorder
+    ) -> None:
+        for level in plan.levels:
+            for name in level:
+                outcomes[name] = await self._execute(name, plan.steps[name], outcomes, recorder)
+
+    async def _run_as_ready(
+        self, plan: Plan, outcomes: dict[str, TaskOutcome], recorder: Recorder
+    ) -> None:
+        sorter = graphlib.TopologicalSorter({name: step.after for name, step in plan.steps.items()})
+        sorter.prepare()
+        finished: asyncio.Queue[str] = asyncio.Queue()
+        limit = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
+        running = 0
+
+        async def run_one(name: str) -> None:
+            try:
+                if limit is None:
+                    outcomes[name] = await self._execute(name, plan.steps[name], outcomes, recorder)
+                else:
+                    async with limit:
+                        outcomes[name] = await self._execute(
+                            name, plan.steps[name], outcomes, recorder
+                        )
+            finally:
+                finished.put_nowait(name)
+
+        async with asyncio.TaskGroup() as group:
+            while sorter.is_active():
+                for name in sorter.get_ready():
+                    group.create_task(run_one(name), name=f"{self.name}:{name}")
+                    running += 1
+                if running == 0:
+                    break  # unreachable for a validated plan; guards against a spin
+                done = await finished.get()
+                running -= 1
+                sorter.done(done)
+
+    async def _execute(
+        self, name: str, step: Step, outcomes: dict[str, TaskOutcome], recorder: Recorder
+    ) -> TaskOutcome:
+        blocked = [d for d in step.after if outcomes[d].status != OK]
+        if blocked:
+            moment = now()
+            recorder.record(
+                Span(f"{self.name}.{name}", moment, moment, SKIPPED, f"after {blocked[0]}")
+            )
+            return TaskOutcome(name, SKIPPED, start=moment, end=moment)
+        timeout_s = step.timeout_s if step.timeout_s is not None else self.default_timeout_s
+        started = now()
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await step.function(*(outcomes[d].result for d in step.after))
+        except TimeoutError as error:
+            outcome = TaskOutcome(name, TIMED_OUT, error=error, start=started, end=now())
+        except Exception as error:  # isolated: dependents are skipped, the rest goes on
+            outcome = TaskOutcome(name, FAILED, error=error, start=started, end=now())
+        else:
+            outcome = TaskOutcome(name, OK, result=result, start=started, end=now())
+        recorder.record(
+            Span(
+                f"{self.name}.{name}",
+                outcome.start,
+                outcome.end,
+                "ok" if outcome.status == OK else "error",
+                None
+                if outcome.error is None
+                else f"{type(outcome.error).__name__}: {outcome.error}",
+            )
+        )
+        return outcome
+
+    def metrics(self) -> dict[str, float]:
+        """Figures of the last run for the test's measurements."""
+        report = self.last
+        if report is None:
+            return {}
+        return {
+            f"{self.name}.wall_s": report.wall_s,
+            f"{self.name}.work_s": report.work_s,
+            f"{self.name}.critical_path_s": report.critical_path_s,
+            f"{self.name}.achieved_speedup": report.achieved_speedup,
+            f"{self.name}.ideal_speedup": report.ideal_speedup,
+            f"{self.name}.efficiency": report.efficiency,
+            f"{self.name}.failed": float(self.stats.failed),
+            f"{self.name}.skipped": float(self.stats.skipped),
+        }
+
+
+def _as_step(name: str, value: Any) -> Step:
+    if isinstance(value, Step):
+        step = value
+    elif isinstance(value, tuple) and len(value) == 2:
+        step = Step(value[0], tuple(value[1]))
+    elif callable(value):
+        step = Step(value)
+    else:
+        raise PlanError(
+            f"step {name!r}: expected a Step, an async function or (function, dependencies)"
+        )
+    if not callable(step.function):
+        raise PlanError(f"step {name!r}: {step.function!r} is not callable")
+    if step.timeout_s is not None and step.timeout_s <= 0:
+        raise PlanError(f"step {name!r}: timeout_s must be positive, got {step.timeout_s}")
+    return step
+
+
+def _critical_path(plan: Plan, outcomes: Mapping[str, TaskOutcome]) -> float:
+    """Longest chain of measured task durations through the DAG."""
+    longest: dict[str, float] = {}
+    for level in plan.levels:
+        for name in level:
+            before = max((longest[d] for d in plan.steps[name].after), default=0.0)
+            outcome = outcomes.get(name)
+            longest[name] = before + (outcome.duration_s if outcome else 0.0)
+    return max(longest.values(), default=0.0)
