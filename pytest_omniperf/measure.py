@@ -398,6 +398,7 @@ class PerfSpan:
             measurement = self._perf._span_measurement(self._name, self._clock)
             measurement.samples_s.append(elapsed)
             measurement.rounds = len(measurement.samples_s)
+            summarize_measurement(measurement)  # readable in the test at once
 
     async def __aenter__(self) -> PerfSpan:
         return self.__enter__()

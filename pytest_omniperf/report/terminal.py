@@ -64,7 +64,22 @@ def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()
         for m in in_order
         if m.noisy
     ]
-    return lines + [f"omniperf: {note}" for note in notes]
+    return lines + _metric_lines(in_order) + [f"omniperf: {note}" for note in notes]
+
+
+def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
+    """Derived metrics, once per test (every measurement of a test carries the same)."""
+    lines, seen = [], set()
+    for measurement in sorted(measurements, key=lambda m: m.test_id):
+        if not measurement.metrics or measurement.test_id in seen:
+            continue
+        seen.add(measurement.test_id)
+        figures = ", ".join(
+            f"{name}={format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
+            for name, value in sorted(measurement.metrics.items())
+        )
+        lines.append(f"metrics of {measurement.test_id}: {figures}")
+    return lines
 
 
 def _row(measurement: Measurement) -> tuple[str, ...]:

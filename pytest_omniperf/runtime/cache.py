@@ -183,6 +183,10 @@ class ResponseCache:
         if self._store is not None:
             self._store.delete(key)
 
+    def invalidate_all(self) -> None:
+        for key in list(self._entries):
+            self.invalidate(key)
+
     def metrics(self) -> dict[str, float]:
         stats = self.stats
         figures = {

@@ -117,6 +117,8 @@ class Executor:
     recorder: Recorder | None = None
     name: str = "executor"
     last: RunReport | None = field(default=None, init=False)
+    last_parallel: RunReport | None = field(default=None, init=False)
+    """The last run in parallel mode: what the metrics describe, also during a speedup."""
     stats: ExecutorStats = field(default_factory=ExecutorStats, init=False)
 
     def __post_init__(self) -> None:
@@ -178,6 +180,8 @@ class Executor:
         )
         self._count(report)
         self.last = report
+        if not sequential:
+            self.last_parallel = report
         return report
 
     def _count(self, report: RunReport) -> None:
@@ -261,8 +265,8 @@ class Executor:
         return outcome
 
     def metrics(self) -> dict[str, float]:
-        """Figures of the last run for the test's measurements."""
-        report = self.last
+        """Figures of the last parallel run (else the last run) for the test's measurements."""
+        report = self.last_parallel or self.last
         if report is None:
             return {}
         return {
