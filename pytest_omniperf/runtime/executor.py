@@ -203,12 +203,16 @@ class Executor:
     ) -> None:
         sorter = graphlib.TopologicalSorter({name: step.after for name, step in plan.steps.items()})
         sorter.prepare()
-        finished: asyncio.Queue[str] = asyncio.Queue()
         limit = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
-        running = 0
 
-        async def run_one(name: str) -> None:
-            try:
+        async with asyncio.TaskGroup() as group:
+
+            def launch_ready() -> None:
+                for name in sorter.get_ready():
+                    group.create_task(run_one(name), name=f"{self.name}:{name}")
+
+            async def run_one(name: str) -> None:
+                # each finished task launches what it unblocked: no level barrier, no central loop
                 if limit is None:
                     outcomes[name] = await self._execute(name, plan.steps[name], outcomes, recorder)
                 else:
@@ -216,19 +220,10 @@ class Executor:
                         outcomes[name] = await self._execute(
                             name, plan.steps[name], outcomes, recorder
                         )
-            finally:
-                finished.put_nowait(name)
+                sorter.done(name)
+                launch_ready()
 
-        async with asyncio.TaskGroup() as group:
-            while sorter.is_active():
-                for name in sorter.get_ready():
-                    group.create_task(run_one(name), name=f"{self.name}:{name}")
-                    running += 1
-                if running == 0:
-                    break  # unreachable for a validated plan; guards against a spin
-                done = await finished.get()
-                running -= 1
-                sorter.done(done)
+            launch_ready()
 
     async def _execute(
         self, name: str, step: Step, outcomes: dict[str, TaskOutcome], recorder: Recorder
@@ -242,9 +237,13 @@ class Executor:
             return TaskOutcome(name, SKIPPED, start=moment, end=moment)
         timeout_s = step.timeout_s if step.timeout_s is not None else self.default_timeout_s
         started = now()
+        arguments = [outcomes[d].result for d in step.after]
         try:
-            async with asyncio.timeout(timeout_s):
-                result = await step.function(*(outcomes[d].result for d in step.after))
+            if timeout_s is None:
+                result = await step.function(*arguments)
+            else:
+                async with asyncio.timeout(timeout_s):
+                    result = await step.function(*arguments)
         except TimeoutError as error:
             outcome = TaskOutcome(name, TIMED_OUT, error=error, start=started, end=now())
         except Exception as error:  # isolated: dependents are skipped, the rest goes on
