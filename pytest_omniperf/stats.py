@@ -193,10 +193,12 @@ def tail_probability(family_size: int, *, two_stage: bool = False) -> float:
     """The tail probability of each side of the interval.
 
     One batch: FAMILY_ALPHA over the suite (Bonferroni), split over two sides. Two batches that
-    must both look regressed, measured apart in time: each may use the square root of the
-    per-measurement budget, were they independent; noise episodes make them somewhat alike, so
-    the root is taken of the budget times the family size instead (a middle way between
-    one-batch Bonferroni and full independence).
+    must both look regressed, the second measured after a pause: were they independent, each
+    could use the square root of the per-measurement budget; noise episodes and per-process
+    effects make them somewhat alike, so each uses the root of the budget times the one-batch
+    level of a suite of one instead, between Bonferroni and independence. (The square root
+    alone raised alarms in 5 of 30 unchanged runs in tests/benchmarks/bench_gate_quality.py;
+    this level in none of 30.)
     """
     per_measurement = FAMILY_ALPHA / (2 * max(family_size, 1))
     if not two_stage:

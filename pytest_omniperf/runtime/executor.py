@@ -48,9 +48,11 @@ class Plan:
     steps: Mapping[str, Step]
     levels: tuple[tuple[str, ...], ...]
     """Names by dependency depth: what could run together with unlimited concurrency."""
+    dependents: Mapping[str, tuple[str, ...]]
+    """The steps waiting for each step."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskOutcome:
     name: str
     status: str
@@ -147,7 +149,15 @@ class Executor:
             tuple(name for name in order if depth[name] == level)
             for level in range(max(depth.values(), default=-1) + 1)
         )
-        return Plan(steps=normalized, levels=levels)
+        dependents: dict[str, list[str]] = {name: [] for name in normalized}
+        for name in order:
+            for dependency in normalized[name].after:
+                dependents[dependency].append(name)
+        return Plan(
+            steps=normalized,
+            levels=levels,
+            dependents={name: tuple(names) for name, names in dependents.items()},
+        )
 
     async def run(self, plan: Plan | Mapping[str, Any]) -> RunReport:
         """Run a plan; returns its report (also kept as ``executor.last``)."""
@@ -196,48 +206,70 @@ class Executor:
     ) -> None:
         for level in plan.levels:
             for name in level:
-                outcomes[name] = await self._execute(name, plan.steps[name], outcomes, recorder)
+                await self._execute(name, plan.steps[name], outcomes, recorder)
 
     async def _run_as_ready(
         self, plan: Plan, outcomes: dict[str, TaskOutcome], recorder: Recorder
     ) -> None:
-        sorter = graphlib.TopologicalSorter({name: step.after for name, step in plan.steps.items()})
-        sorter.prepare()
+        # the plan is validated (graphlib found no cycle): counting unfinished dependencies is
+        # enough to know what is ready, without sorting again on every run
+        waiting_for = {name: len(step.after) for name, step in plan.steps.items()}
         limit = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
 
         async with asyncio.TaskGroup() as group:
 
-            def launch_ready() -> None:
-                for name in sorter.get_ready():
-                    group.create_task(run_one(name), name=f"{self.name}:{name}")
-
-            async def run_one(name: str) -> None:
-                # each finished task launches what it unblocked: no level barrier, no central loop
-                if limit is None:
-                    outcomes[name] = await self._execute(name, plan.steps[name], outcomes, recorder)
-                else:
-                    async with limit:
-                        outcomes[name] = await self._execute(
-                            name, plan.steps[name], outcomes, recorder
+            def finished(name: str) -> None:
+                # each finished step launches what it unblocked: no level barrier, no central loop
+                for dependent in plan.dependents[name]:
+                    waiting_for[dependent] -= 1
+                    if waiting_for[dependent] == 0:
+                        group.create_task(
+                            self._execute(
+                                dependent,
+                                plan.steps[dependent],
+                                outcomes,
+                                recorder,
+                                limit,
+                                finished,
+                            )
                         )
-                sorter.done(name)
-                launch_ready()
 
-            launch_ready()
+            for name, count in waiting_for.items():
+                if count == 0:
+                    group.create_task(
+                        self._execute(name, plan.steps[name], outcomes, recorder, limit, finished)
+                    )
 
     async def _execute(
-        self, name: str, step: Step, outcomes: dict[str, TaskOutcome], recorder: Recorder
-    ) -> TaskOutcome:
-        blocked = [d for d in step.after if outcomes[d].status != OK]
-        if blocked:
-            moment = now()
-            recorder.record(
-                Span(f"{self.name}.{name}", moment, moment, SKIPPED, f"after {blocked[0]}")
-            )
-            return TaskOutcome(name, SKIPPED, start=moment, end=moment)
+        self,
+        name: str,
+        step: Step,
+        outcomes: dict[str, TaskOutcome],
+        recorder: Recorder,
+        limit: asyncio.Semaphore | None = None,
+        finished: Callable[[str], None] | None = None,
+    ) -> None:
+        """Run one step, store its outcome, and tell ``finished`` (which launches dependents).
+
+        One coroutine a step, kept flat on purpose: this is the executor's per-task overhead.
+        """
+        clock = now
+        arguments: list[Any] = []
+        for dependency in step.after:
+            before = outcomes[dependency]
+            if before.status != OK:
+                moment = clock()
+                span = Span(f"{self.name}.{name}", moment, moment, SKIPPED, f"after {dependency}")
+                recorder.record(span)
+                outcomes[name] = TaskOutcome(name, SKIPPED, start=moment, end=moment)
+                if finished is not None:
+                    finished(name)
+                return
+            arguments.append(before.result)
         timeout_s = step.timeout_s if step.timeout_s is not None else self.default_timeout_s
-        started = now()
-        arguments = [outcomes[d].result for d in step.after]
+        if limit is not None:
+            await limit.acquire()
+        started = clock()
         try:
             if timeout_s is None:
                 result = await step.function(*arguments)
@@ -245,23 +277,22 @@ class Executor:
                 async with asyncio.timeout(timeout_s):
                     result = await step.function(*arguments)
         except TimeoutError as error:
-            outcome = TaskOutcome(name, TIMED_OUT, error=error, start=started, end=now())
+            outcome = TaskOutcome(name, TIMED_OUT, error=error, start=started, end=clock())
         except Exception as error:  # isolated: dependents are skipped, the rest goes on
-            outcome = TaskOutcome(name, FAILED, error=error, start=started, end=now())
+            outcome = TaskOutcome(name, FAILED, error=error, start=started, end=clock())
         else:
-            outcome = TaskOutcome(name, OK, result=result, start=started, end=now())
-        recorder.record(
-            Span(
-                f"{self.name}.{name}",
-                outcome.start,
-                outcome.end,
-                "ok" if outcome.status == OK else "error",
-                None
-                if outcome.error is None
-                else f"{type(outcome.error).__name__}: {outcome.error}",
-            )
-        )
-        return outcome
+            outcome = TaskOutcome(name, OK, result=result, start=started, end=clock())
+        finally:
+            if limit is not None:
+                limit.release()
+        if outcome.error is None:
+            recorder.record(Span(self.name + "." + name, started, outcome.end))
+        else:
+            error_text = f"{type(outcome.error).__name__}: {outcome.error}"
+            recorder.record(Span(self.name + "." + name, started, outcome.end, "error", error_text))
+        outcomes[name] = outcome
+        if finished is not None:
+            finished(name)
 
     def metrics(self) -> dict[str, float]:
         """Figures of the last parallel run (else the last run) for the test's measurements."""
@@ -303,7 +334,8 @@ def _critical_path(plan: Plan, outcomes: Mapping[str, TaskOutcome]) -> float:
     longest: dict[str, float] = {}
     for level in plan.levels:
         for name in level:
-            before = max((longest[d] for d in plan.steps[name].after), default=0.0)
+            after = plan.steps[name].after
+            before = max([longest[d] for d in after]) if after else 0.0
             outcome = outcomes.get(name)
             longest[name] = before + (outcome.duration_s if outcome else 0.0)
     return max(longest.values(), default=0.0)
