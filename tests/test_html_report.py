@@ -214,3 +214,15 @@ def test_report_renders_in_headless_chromium(tmp_path):
         timeout=120,
     )
     assert screenshot.stat().st_size > 20_000  # a page with charts, not a blank one
+
+
+def test_charts_drawn_in_a_process_pool_are_the_same(tmp_path, monkeypatch):
+    from pytest_omniperf.report import html
+
+    synthetic_history(tmp_path / "history.sqlite", runs=4, measurements=3, speedups=1)
+    monkeypatch.setattr(html, "PARALLEL_CHARTS_FROM", 1000)
+    sequential = render(tmp_path).split("<h2>Trends</h2>")[1]
+    monkeypatch.setattr(html, "PARALLEL_CHARTS_FROM", 2)
+    pooled = render(tmp_path).split("<h2>Trends</h2>")[1]
+    assert pooled == sequential
+    assert pooled.count("<svg") == 4

@@ -64,7 +64,8 @@ def _regression_starts(points: Sequence[Point], speedup: bool = False) -> list[P
 def _svg(figure: Figure, salt: str, tooltips: dict[str, list[str]]) -> str:
     buffer = io.StringIO()
     with rc_context({"svg.hashsalt": salt}):
-        figure.savefig(buffer, format="svg")  # the SVG backend, never pyplot or a GUI
+        # the SVG backend, never pyplot or a GUI; no timestamp, so equal data draws equal SVG
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = _SVG_START.sub("", buffer.getvalue(), count=1)
     for gid, titles in tooltips.items():
         svg = _titled(svg, gid, titles)

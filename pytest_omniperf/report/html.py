@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from html import escape
 from pathlib import Path
 
@@ -180,10 +185,9 @@ def _spark(series: Series, alarm: bool) -> str:
 
 
 def _measurement_sections(data: ReportData) -> str:
-    from pytest_omniperf.report.charts import trend_chart
-
     sections = ["<h2>Trends</h2>"]
     latest_index = len(data.runs) - 1
+    charts = _render_charts(data)
     for index, series in enumerate(data.series):
         latest = series.latest
         note = "" if series.points[-1].run_index == latest_index else " · not in the latest run"
@@ -193,9 +197,36 @@ def _measurement_sections(data: ReportData) -> str:
             f'<div class="muted">{escape(latest.kind)} · {escape(latest.clock)} clock · '
             f"{len(series.points)} runs{escape(note)}"
             f"{' · latest metrics: ' + metrics if metrics else ''}</div>"
-            f"{trend_chart(series, data.runs, f'c{index}')}</section>"
+            f"{charts[index]}</section>"
         )
     return "".join(sections)
+
+
+# Below this many charts a process pool costs more than it saves.
+PARALLEL_CHARTS_FROM = 24
+
+
+def _render_charts(data: ReportData) -> list[str]:
+    """Every trend chart; on a multi-core Linux machine in a small pool of forked processes
+    (the charts are independent and matplotlib is single-threaded), else one after another."""
+    from pytest_omniperf.report.charts import trend_chart
+
+    jobs = [(series, data.runs, f"c{index}") for index, series in enumerate(data.series)]
+    workers = min(os.cpu_count() or 1, 4)
+    if len(jobs) >= PARALLEL_CHARTS_FROM and workers > 1 and sys.platform == "linux":
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                return list(pool.map(_chart_job, jobs, chunksize=4))
+        except (OSError, BrokenProcessPool):
+            pass  # no processes to be had here: draw them in this one
+    return [trend_chart(*job) for job in jobs]
+
+
+def _chart_job(job: tuple[Series, list[RunInfo], str]) -> str:
+    from pytest_omniperf.report.charts import trend_chart
+
+    return trend_chart(*job)
 
 
 def _run_line(run: RunInfo) -> str:
