@@ -6,8 +6,9 @@ The public names below are loaded on first use, so ``import pytest_omniperf`` st
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pytest_omniperf.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -52,10 +53,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'pytest_omniperf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"pytest_omniperf.{module_name}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

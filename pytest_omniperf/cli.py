@@ -134,19 +134,10 @@ def cmd_runs(arguments: argparse.Namespace) -> int:
         f"{'measured':>8}  flags"
     )
     for run in runs:
-        flags = [
-            flag
-            for flag, on in (
-                ("gated", run.gated),
-                ("regressed", run.regressed),
-                ("not-a-baseline", not run.baseline_eligible),
-            )
-            if on
-        ]
         print(
             f"{run.id:>5}  {run.started_at:<25}  {run.label[:16]:<16} {run.short_commit:<9} "
             f"{'yes' if run.git_dirty else 'no':<5} {counts.get(run.id or 0, 0):>8}  "
-            f"{' '.join(flags)}"
+            f"{', '.join(run.flags)}"
         )
     return 0
 

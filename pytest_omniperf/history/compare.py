@@ -171,7 +171,7 @@ def _combine(verdicts: list[str]) -> str:
 def _geometric_mean(values: list[float]) -> float:
     positive = [value for value in values if value > 0]
     if not positive:
-        return float("nan")
+        return 0.0 if values and all(value == 0 for value in values) else float("nan")
     return math.exp(sum(math.log(value) for value in positive) / len(positive))
 
 

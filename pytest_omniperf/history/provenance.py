@@ -56,6 +56,19 @@ class RunInfo:
         return cls(**{key: value for key, value in data.items() if key in known})
 
     @property
+    def flags(self) -> list[str]:
+        """What is special about this run, for listings."""
+        return [
+            flag
+            for flag, on in (
+                ("gated", self.gated),
+                ("regressed", self.regressed),
+                ("not a baseline", not self.baseline_eligible),
+            )
+            if on
+        ]
+
+    @property
     def short_commit(self) -> str:
         return (self.git_commit or "")[:8] or "no commit"
 

@@ -24,7 +24,7 @@ from pytest_omniperf.report.history_view import (
     Series,
     load_report_data,
 )
-from pytest_omniperf.report.terminal import change_cell
+from pytest_omniperf.report.terminal import budget_text, change_cell
 from pytest_omniperf.units import format_duration
 
 _VERDICT_ORDER = {"regressed": 1, "noisy": 2, "improved": 3, "new": 4, "unchanged": 5, "exempt": 6}
@@ -132,7 +132,7 @@ def _overview(data: ReportData) -> str:
             f'<td class="num">{escape(_current(measurement))}</td>'
             f'<td class="num">{escape(_baseline(record, measurement.kind))}</td>'
             f'<td class="num">{escape(change_cell(measurement))}</td>'
-            f"<td>{escape(_budget(measurement))}</td>"
+            f"<td>{escape(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
             f"{_verdict_badge(str(record.get('verdict', '-')))}</td>"
             f"<td>{_spark(series, alarm)}</td>"
@@ -161,17 +161,6 @@ def _baseline(record: dict[str, object], kind: str) -> str:
     if kind == "speedup" and isinstance(speedup, float) and math.isfinite(speedup):
         return f"{speedup:.2f}x"
     return format_duration(p50) if isinstance(p50, float) else "-"
-
-
-def _budget(measurement: Measurement) -> str:
-    parts = [
-        f"{name} ≤ {format_duration(limit, measurement.unit)}"
-        for name, limit in measurement.budgets.items()
-        if name != "speedup_min"
-    ]
-    if "speedup_min" in measurement.budgets:
-        parts.append(f"speedup ≥ {measurement.budgets['speedup_min']:g}x")
-    return ", ".join(parts) or "-"
 
 
 def _spark(series: Series, alarm: bool) -> str:
@@ -255,15 +244,6 @@ def _machine_text(run: RunInfo) -> str:
 def _runs_table(runs: list[RunInfo]) -> str:
     rows = []
     for run in reversed(runs):
-        flags = [
-            name
-            for name, on in (
-                ("gated", run.gated),
-                ("regressed", run.regressed),
-                ("not a baseline", not run.baseline_eligible),
-            )
-            if on
-        ]
         rows.append(
             "<tr>"
             f"<td>#{run.id if run.id is not None else '-'}</td>"
@@ -273,7 +253,7 @@ def _runs_table(runs: list[RunInfo]) -> str:
             f"<td>{escape(run.git_branch or '-')}</td>"
             f"<td>{escape(_machine_text(run))}</td>"
             f"<td>{_ci_link(run)}</td>"
-            f"<td>{escape(', '.join(flags))}</td>"
+            f"<td>{escape(', '.join(run.flags))}</td>"
             "</tr>"
         )
     return (

@@ -97,7 +97,7 @@ def _row(measurement: Measurement) -> tuple[str, ...]:
         format_duration(stats["p50"]),
         format_duration(stats["p95"]),
         _speedup_cell(measurement),
-        _budget_cell(measurement),
+        budget_text(measurement),
         _VERDICT_LABELS.get(measurement.verdict, measurement.verdict),
     )
 
@@ -122,14 +122,15 @@ def _speedup_cell(measurement: Measurement) -> str:
     )
 
 
-def _budget_cell(measurement: Measurement) -> str:
+def budget_text(measurement: Measurement, *, at_most: str = "<=", at_least: str = ">=") -> str:
+    """The budgets of a measurement as written: ``p95<=50 ms, speedup>=1.8x``."""
     parts = [
-        f"{statistic}<={format_duration(limit, measurement.unit)}"
+        f"{statistic}{at_most}{format_duration(limit, measurement.unit)}"
         for statistic, limit in measurement.budgets.items()
         if statistic != "speedup_min"
     ]
     if "speedup_min" in measurement.budgets:
-        parts.append(f"speedup>={measurement.budgets['speedup_min']:g}x")
+        parts.append(f"speedup{at_least}{measurement.budgets['speedup_min']:g}x")
     return ", ".join(parts) or "-"
 
 

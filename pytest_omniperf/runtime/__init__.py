@@ -7,8 +7,9 @@ Names load on first use, so importing one primitive does not import the others.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pytest_omniperf.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pytest_omniperf.runtime.breaker import BreakerState, CircuitBreaker, CircuitOpenError
@@ -68,10 +69,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'pytest_omniperf.runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"pytest_omniperf.runtime.{module_name}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
