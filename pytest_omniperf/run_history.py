@@ -8,6 +8,7 @@ database instead, to be added later with ``omniperf merge``.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,12 +39,17 @@ class RunHistory:
 
     # -- where this run happens --------------------------------------------------------------
 
-    def _machine(self) -> tuple[dict[str, object], str]:
+    @functools.cached_property
+    def _machine_and_fingerprint(self) -> tuple[dict[str, object], str]:
         from pytest_omniperf.history.provenance import fingerprint, machine_description
 
         machine = machine_description()
         self.config.hook.pytest_omniperf_machine_info(config=self.config, machine=machine)
         return machine, fingerprint(machine)
+
+    def _machine(self) -> tuple[dict[str, object], str]:
+        machine, machine_fingerprint = self._machine_and_fingerprint
+        return dict(machine), machine_fingerprint
 
     def run_info(self, exit_status: int | None = None) -> RunInfo:
         from pytest_omniperf.history.provenance import collect_run_info, now_iso
