@@ -202,6 +202,14 @@ class Perf:
         (an awaitable of one if ``fn`` is async)."""
         return self._run(fn, args, kwargs, speedup=True, what="perf.speedup")
 
+    def measure_call(self, call: Callable[[], Any], *, asynchronous: bool, speedup: bool) -> Any:
+        """Measure a zero-argument call whose kind is known beforehand (no probing call): the
+        body of a marker-only test. Returns an awaitable when ``asynchronous``."""
+        name = self._unique_name(self._name or str(getattr(call, "__name__", "body")))
+        if asynchronous:
+            return self._run_async(call, name, speedup, first=None)
+        return self._run_sync(call, name, speedup, first_done=False, first_result=None)
+
     def span(self, name: str) -> PerfSpan:
         """A context manager (``with`` or ``async with``) timing its body at each entry."""
         return PerfSpan(self, name)
