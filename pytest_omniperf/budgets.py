@@ -54,7 +54,7 @@ def _latency_violations(measurement: Measurement, budget: LatencyBudget | None) 
         f"latency budget exceeded: {statistic} = "
         f"{format_duration(measurement.stats[statistic], budget.unit)} > "
         f"{format_duration(limit_s, budget.unit)} ({_context(measurement)})"
-        + _name_suffix(measurement)
+        + measurement.name_suffix
         for statistic, limit_s in budget.limits_s.items()
         if measurement.stats[statistic] > limit_s
     ]
@@ -70,13 +70,5 @@ def _speedup_violations(measurement: Measurement, budget: SpeedupBudget | None) 
         f"speedup budget not met: {ratio:.2f}x < {budget.minimum:g}x "
         f"(sequential median {format_duration(measurement.stats['sequential_p50'])}, "
         f"parallel median {format_duration(measurement.stats['p50'])}; {_context(measurement)})"
-        + _name_suffix(measurement)
+        + measurement.name_suffix
     ]
-
-
-def _name_suffix(measurement: Measurement) -> str:
-    return (
-        ""
-        if measurement.name == measurement.test_id.rsplit("::", 1)[-1]
-        else f" [{measurement.name}]"
-    )

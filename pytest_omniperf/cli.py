@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_omniperf import __version__
+from pytest_omniperf.measurement import REGRESSED
 from pytest_omniperf.settings import DEFAULT_HISTORY
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ def cmd_compare(arguments: argparse.Namespace) -> int:
     print(f"run #{head.id} ({head.short_commit}, {head.label!r}) against {baseline.describe()}")
     for line in summary_lines(measurements):
         print(line)
-    regressed = [m for m in measurements if (m.comparison or {}).get("verdict") == "regressed"]
+    regressed = [m for m in measurements if m.comparison_verdict == REGRESSED]
     if regressed:
         print(f"{len(regressed)} regressed", file=sys.stderr)
         return 1

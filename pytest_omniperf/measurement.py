@@ -16,6 +16,16 @@ PASSED = "pass"
 BUDGET_FAILED = "budget-failed"
 RECORDED = "recorded"  # measured, no budget declared
 
+# Comparison verdicts (against the baseline), the one place their names are spelled.
+REGRESSED = "regressed"
+IMPROVED = "improved"
+UNCHANGED = "unchanged"
+NOISY = "noisy"
+NEW = "new"
+EXEMPT = "exempt"
+# Problems first: a failed budget ranks 0, then these, then everything else.
+PROBLEM_ORDER = (REGRESSED, NOISY, IMPROVED, NEW, EXEMPT, UNCHANGED)
+
 # A real-clock measurement whose coefficient of variation exceeds this is flagged as noisy.
 NOISY_CV = 0.10
 
@@ -50,6 +60,32 @@ class Measurement:
     @property
     def speedup(self) -> float | None:
         return self.stats.get("speedup") if self.kind == "speedup" else None
+
+    @property
+    def comparison_verdict(self) -> str:
+        """The verdict against the baseline, or "" when it was not compared."""
+        return str((self.comparison or {}).get("verdict", ""))
+
+    @property
+    def name_suffix(self) -> str:
+        """`` [name]`` when the measurement's name is not its test's own, else ""."""
+        return "" if self.name == self.test_id.rsplit("::", 1)[-1] else f" [{self.name}]"
+
+    @property
+    def label(self) -> str:
+        """The test id, with the measurement's name when it is not the test's own."""
+        return self.test_id + self.name_suffix
+
+    @property
+    def problem_rank(self) -> tuple[int, str, str]:
+        """Sort key: failed budgets, then regressions, ..., then by test."""
+        if self.verdict == BUDGET_FAILED:
+            rank = 0
+        elif self.comparison_verdict in PROBLEM_ORDER:
+            rank = 1 + PROBLEM_ORDER.index(self.comparison_verdict)
+        else:
+            rank = 1 + len(PROBLEM_ORDER)
+        return rank, self.test_id, self.name
 
     @property
     def noisy(self) -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_omniperf.budgets import check
-from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement import REGRESSED, Measurement
 from pytest_omniperf.runtime.kit import RuntimeKit
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
 from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
@@ -103,7 +103,7 @@ class PerfTestHooks:
 
         def looks_regressed(measurement: Measurement) -> bool:
             run_history.compare(measurement, threshold, two_stage=True)
-            return (measurement.comparison or {}).get("verdict") == "regressed"
+            return measurement.comparison_verdict == REGRESSED
 
         return looks_regressed
 
@@ -165,8 +165,7 @@ class PerfTestHooks:
 
         remeasured = bool(measurement.metrics.get(REMEASURED_METRIC))
         self.session.run_history.compare(measurement, plan.measure.regression, two_stage=remeasured)
-        verdict = (measurement.comparison or {}).get("verdict")
-        if self.settings.gate and verdict == "regressed":
+        if self.settings.gate and measurement.comparison_verdict == REGRESSED:
             return [regression_message(measurement)]
         return []
 

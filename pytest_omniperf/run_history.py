@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement import REGRESSED, Measurement
 from pytest_omniperf.settings import RunSettings
 
 if TYPE_CHECKING:
     from pytest_omniperf.history.compare import Baseline
     from pytest_omniperf.history.provenance import RunInfo
-
-REGRESSED = "regressed"
 
 
 class RunHistory:
@@ -112,7 +110,7 @@ class RunHistory:
     def finish(self, measurements: list[Measurement], exit_status: int) -> RunInfo:
         """Save the run (unless saving is off) and write the requested files."""
         run = self.run_info(exit_status)
-        regressed = any((m.comparison or {}).get("verdict") == REGRESSED for m in measurements)
+        regressed = any(m.comparison_verdict == REGRESSED for m in measurements)
         run.gated, run.regressed = self.settings.gate, regressed
         # a gated run that regressed is kept for the record but never becomes a baseline
         run.baseline_eligible = not (self.settings.gate and regressed)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pytest_omniperf.measurement import IMPROVED, NOISY, REGRESSED, UNCHANGED
+
 # Quantiles use numpy's default (linear interpolation between closest ranks).
 QUANTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 
@@ -65,11 +67,6 @@ BOOTSTRAP_RESAMPLES = 1000
 # Prior run-to-run spread (standard deviation of log medians) and its weight in pseudo-runs.
 PRIOR_RUN_SPREAD = {"real": 0.03, "virtual": 0.0}
 PRIOR_WEIGHT_RUNS = 2.0
-
-REGRESSED = "regressed"
-IMPROVED = "improved"
-UNCHANGED = "unchanged"
-NOISY = "noisy"
 
 
 def bootstrap_log_median(

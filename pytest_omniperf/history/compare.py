@@ -17,11 +17,17 @@ import numpy as np
 from pytest_omniperf import stats
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
-from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement import (
+    EXEMPT,
+    IMPROVED,
+    NEW,
+    NOISY,
+    REGRESSED,
+    UNCHANGED,
+    Measurement,
+)
 from pytest_omniperf.units import format_change, format_duration
 
-NEW = "new"
-EXEMPT = "exempt"
 DEFAULT_BASELINE_LABEL = "main"
 DEFAULT_BASELINE_RUNS = 5
 DEFAULT_THRESHOLD = 0.10
@@ -162,10 +168,10 @@ class Baseline:
 
 
 def _combine(verdicts: list[str]) -> str:
-    for verdict in (stats.REGRESSED, stats.IMPROVED, stats.NOISY):
+    for verdict in (REGRESSED, IMPROVED, NOISY):
         if verdict in verdicts:
             return verdict
-    return stats.UNCHANGED
+    return UNCHANGED
 
 
 def _geometric_mean(values: list[float]) -> float:
@@ -185,16 +191,14 @@ def _change_text(record: dict[str, Any], key: str) -> str:
 def regression_message(measurement: Measurement) -> str:
     """The one line that fails a regressed test."""
     record = measurement.comparison or {}
-    own_name = measurement.name == measurement.test_id.rsplit("::", 1)[-1]
-    suffix = "" if own_name else f" [{measurement.name}]"
-    if record.get("speedup_verdict") == "regressed":
+    if record.get("speedup_verdict") == REGRESSED:
         return (
             f"speedup regression: {measurement.stats['speedup']:.2f}x vs baseline "
             f"{record['baseline_speedup']:.2f}x ({_change_text(record, 'speedup_change')}) "
-            f"against {record['baseline']}{suffix}"
+            f"against {record['baseline']}{measurement.name_suffix}"
         )
     return (
         f"performance regression: median {format_duration(measurement.stats['p50'])} vs baseline "
         f"{format_duration(record['baseline_p50'])} ({_change_text(record, 'change')}) "
-        f"against {record['baseline']}{suffix}"
+        f"against {record['baseline']}{measurement.name_suffix}"
     )

@@ -16,7 +16,15 @@ from pytest_omniperf.history.compare import (
 )
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
-from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
+from pytest_omniperf.measurement import (
+    BUDGET_FAILED,
+    IMPROVED,
+    NEW,
+    NOISY,
+    REGRESSED,
+    UNCHANGED,
+    Measurement,
+)
 
 RunWithMeasurements = tuple[RunInfo, list[Measurement]]
 
@@ -74,12 +82,11 @@ class ReportData:
         return [s.latest for s in self.series if s.points and s.points[-1].run_index == last]
 
     def verdict_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("regressed", "improved", "unchanged", "noisy", "new"), 0)
+        counts = dict.fromkeys((REGRESSED, IMPROVED, UNCHANGED, NOISY, NEW), 0)
         counts["failed budgets"] = 0
         for measurement in self.latest_measurements():
-            verdict = (measurement.comparison or {}).get("verdict")
-            if verdict in counts:
-                counts[verdict] += 1
+            if measurement.comparison_verdict in counts:
+                counts[measurement.comparison_verdict] += 1
             if measurement.verdict == BUDGET_FAILED:
                 counts["failed budgets"] += 1
         return counts
@@ -139,7 +146,7 @@ def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
                 prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
                 samples_per_run=max(measurement.rounds, 2),
             )
-            point.regressed = change.verdict == stats.REGRESSED
+            point.regressed = change.verdict == REGRESSED
             if series.kind == "speedup":
                 point.speedup_regressed = _speedup_regressed(point, earlier)
         history[machine].append(point)
@@ -165,7 +172,7 @@ def _speedup_regressed(point: Point, earlier: list[Point]) -> bool:
         samples_per_run=max(point.measurement.rounds, 2),
         higher_is_worse=False,
     )
-    return change.verdict == stats.REGRESSED
+    return change.verdict == REGRESSED
 
 
 def _compare_latest(store: HistoryStore, latest: RunWithMeasurements) -> str:

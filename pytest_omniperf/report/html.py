@@ -17,17 +17,15 @@ from html import escape
 from pathlib import Path
 
 from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
+from pytest_omniperf.measurement import BUDGET_FAILED, REGRESSED, Measurement
 from pytest_omniperf.report.history_view import (
     ReportData,
     RunWithMeasurements,
     Series,
     load_report_data,
 )
-from pytest_omniperf.report.terminal import budget_text, change_cell
+from pytest_omniperf.report.terminal import budget_text, change_cell, ordered
 from pytest_omniperf.units import format_duration
-
-_VERDICT_ORDER = {"regressed": 1, "noisy": 2, "improved": 3, "new": 4, "unchanged": 5, "exempt": 6}
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0}
@@ -101,17 +99,6 @@ def _verdict_badge(verdict: str) -> str:
     return f'<span class="v v-{escape(verdict)}">{escape(label)}</span>'
 
 
-def _problem_rank(measurement: Measurement) -> tuple[int, str, str]:
-    verdict = (measurement.comparison or {}).get("verdict", "")
-    rank = 0 if measurement.verdict == BUDGET_FAILED else _VERDICT_ORDER.get(verdict, 7)
-    return rank, measurement.test_id, measurement.name
-
-
-def _label(measurement: Measurement) -> str:
-    own = measurement.name == measurement.test_id.rsplit("::", 1)[-1]
-    return measurement.test_id if own else f"{measurement.test_id} [{measurement.name}]"
-
-
 def _overview(data: ReportData) -> str:
     run = data.latest_run
     assert run is not None
@@ -121,13 +108,13 @@ def _overview(data: ReportData) -> str:
     )
     series_by_key = {s.key: (index, s) for index, s in enumerate(data.series)}
     rows = []
-    for measurement in sorted(data.latest_measurements(), key=_problem_rank):
+    for measurement in ordered(data.latest_measurements()):
         index, series = series_by_key[(measurement.test_id, measurement.name)]
         record = measurement.comparison or {}
-        alarm = record.get("verdict") == "regressed" or measurement.verdict == BUDGET_FAILED
+        alarm = measurement.comparison_verdict == REGRESSED or measurement.verdict == BUDGET_FAILED
         rows.append(
             "<tr>"
-            f'<td class="test"><a href="#m{index}">{escape(_label(measurement))}</a></td>'
+            f'<td class="test"><a href="#m{index}">{escape(measurement.label)}</a></td>'
             f"<td>{escape(measurement.kind)}</td>"
             f'<td class="num">{escape(_current(measurement))}</td>'
             f'<td class="num">{escape(_baseline(record, measurement.kind))}</td>'
@@ -182,7 +169,7 @@ def _measurement_sections(data: ReportData) -> str:
         note = "" if series.points[-1].run_index == latest_index else " · not in the latest run"
         metrics = ", ".join(f"{escape(k)} {v:.3g}" for k, v in sorted(latest.metrics.items()))
         sections.append(
-            f'<section class="card" id="m{index}"><h3>{escape(_label(latest))}</h3>'
+            f'<section class="card" id="m{index}"><h3>{escape(latest.label)}</h3>'
             f'<div class="muted">{escape(latest.kind)} · {escape(latest.clock)} clock · '
             f"{len(series.points)} runs{escape(note)}"
             f"{' · latest metrics: ' + metrics if metrics else ''}</div>"

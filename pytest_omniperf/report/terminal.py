@@ -4,39 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, Measurement
+from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, RECORDED, REGRESSED, Measurement
 from pytest_omniperf.units import format_change, format_duration
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
 COMPARISON_HEADINGS = ("baseline p50", "change [interval]", "vs baseline")
 
-_VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", "recorded": "-"}
-# Problems first: failed budgets, then regressions, then what cannot be told.
-_PRIORITY = {"regressed": 1, "noisy": 2, "improved": 3, "new": 4}
+_VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", RECORDED: "-"}
 
 
 def summary_title(measurements: Sequence[Measurement]) -> str:
     failed = sum(1 for m in measurements if m.verdict == BUDGET_FAILED)
-    regressed = sum(1 for m in measurements if _comparison_verdict(m) == "regressed")
+    regressed = sum(1 for m in measurements if m.comparison_verdict == REGRESSED)
     title = f"omniperf: {len(measurements)} measurement{'s' if len(measurements) != 1 else ''}"
     title += f", {failed} over budget" if failed else ""
     return title + (f", {regressed} regressed" if regressed else "")
 
 
-def _comparison_verdict(measurement: Measurement) -> str:
-    return str((measurement.comparison or {}).get("verdict", ""))
-
-
 def ordered(measurements: Iterable[Measurement]) -> list[Measurement]:
-    def priority(measurement: Measurement) -> tuple[int, str, str]:
-        rank = (
-            0
-            if measurement.verdict == BUDGET_FAILED
-            else _PRIORITY.get(_comparison_verdict(measurement), 5)
-        )
-        return rank, measurement.test_id, measurement.name
-
-    return sorted(measurements, key=priority)
+    """Problems first (see ``Measurement.problem_rank``)."""
+    return sorted(measurements, key=lambda measurement: measurement.problem_rank)
 
 
 def row_cells(
@@ -85,7 +72,7 @@ def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
 def _row(measurement: Measurement) -> tuple[str, ...]:
     stats = measurement.stats
     test_name = measurement.test_id
-    label = "" if measurement.name == test_name.rsplit("::", 1)[-1] else measurement.name
+    label = measurement.name if measurement.name_suffix else ""
     clock = measurement.clock
     if clock == "virtual":
         clock += f" (wall {format_duration(measurement.wall_s)})"
