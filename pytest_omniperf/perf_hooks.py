@@ -136,13 +136,11 @@ class PerfTestHooks:
         return result
 
     def _conclude(self, item: pytest.Item, plan: TestPlan, sink: list[Measurement]) -> list[str]:
-        """Check the budgets of a test whose body completed; keep its measurements."""
-        from pytest_omniperf.measure import summarize_measurement
-
+        """Check the budgets of a test whose body completed; keep its measurements (already
+        summarised: measurements when taken, spans at each exit)."""
         kit = item.stash.get(KIT_KEY, None)
         runtime_metrics = kit.metrics() if kit is not None else {}
         for measurement in sink:
-            summarize_measurement(measurement)
             measurement.metrics.update(runtime_metrics)
         item.stash[CONCLUDED_KEY] = sink
         if plan.has_budget and not sink:

@@ -29,11 +29,8 @@ class RunHistory:
         self.settings = settings
         self.started_at = started_at
         self.path = Path(config.rootpath, settings.history)
-        self._baseline: Baseline | None = None
-        self._baseline_loaded = False
         self.notes: list[str] = []
         """One-line messages for the terminal summary (baseline used, saved run, problems)."""
-        self.saved_run: RunInfo | None = None
 
     # -- where this run happens --------------------------------------------------------------
 
@@ -60,21 +57,14 @@ class RunHistory:
 
     # -- baseline ----------------------------------------------------------------------------
 
+    @functools.cached_property
     def baseline(self) -> Baseline | None:
-        """The baseline of this run, or None when the history cannot be read."""
-        if not self._baseline_loaded:
-            self._baseline_loaded = True
-            self._baseline = self._load_baseline()
-        return self._baseline
-
-    def _load_baseline(self) -> Baseline | None:
+        """The baseline of this run (loaded once), or None when the history cannot be read."""
         from pytest_omniperf.history.compare import Baseline, BaselineSpec, select_baseline_runs
         from pytest_omniperf.history.store import HistoryError, HistoryStore
 
-        baseline_setting = self.settings.baseline
-        spec = BaselineSpec(
-            label=None if baseline_setting.startswith("run:") else baseline_setting,
-            run_id=int(baseline_setting[4:]) if baseline_setting.startswith("run:") else None,
+        spec = BaselineSpec.from_setting(
+            self.settings.baseline,
             any_machine=self.settings.baseline_any_machine,
             count=self.settings.baseline_runs,
         )
@@ -101,7 +91,7 @@ class RunHistory:
     def compare(
         self, measurement: Measurement, threshold: float | None, *, two_stage: bool = False
     ) -> None:
-        baseline = self.baseline()
+        baseline = self.baseline
         if baseline is not None:
             measurement.comparison = baseline.compare(measurement, threshold, two_stage=two_stage)
 
@@ -116,7 +106,6 @@ class RunHistory:
         run.baseline_eligible = not (self.settings.gate and regressed)
         if self.settings.save:
             self._save(run, measurements)
-        self.saved_run = run
         self._write_outputs(run, measurements)
         return run
 

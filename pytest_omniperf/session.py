@@ -73,7 +73,7 @@ class OmniperfSession:
 
             self.measurements += [Measurement.from_dict(record) for record in records]
 
-    # -- output ------------------------------------------------------------------------------
+    # -- saving ------------------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not self.measurements:

@@ -45,6 +45,13 @@ class BaselineSpec:
     any_machine: bool = False
     count: int = DEFAULT_BASELINE_RUNS
 
+    @classmethod
+    def from_setting(cls, text: str, *, any_machine: bool, count: int) -> BaselineSpec:
+        """From ``--omniperf-baseline``: a label, or ``run:ID`` for one stored run."""
+        if text.startswith("run:"):
+            return cls(label=None, run_id=int(text[4:]), any_machine=any_machine, count=count)
+        return cls(label=text, any_machine=any_machine, count=count)
+
     def describe(self) -> str:
         if self.run_id is not None:
             return f"run {self.run_id}"
