@@ -16,12 +16,16 @@ from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
-from pytest_omniperf.settings import MeasureSettings
+from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
 
+DISABLED_READ = (
+    "omniperf is disabled (--omniperf-disable, OMNIPERF_DISABLE or ini omniperf_disable): "
+    "{what} has no measurement to read; the test ran up to here"
+)
 VIRTUAL_NEEDS_ASYNC = (
     "{where}: the virtual clock needs an async test (async def), "
     "because it runs on the event loop; use clock='real' for synchronous code"
@@ -148,15 +152,12 @@ class Perf:
         clock: Literal["real", "virtual"] | None = None,
     ) -> Perf:
         """A view of this fixture that records under ``name`` with other settings."""
+        where = f"perf.named({name!r})"
         changes: dict[str, Any] = {}
         if rounds is not None:
-            if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-                raise ValueError(f"perf.named({name!r}): rounds must be a whole number >= 1")
-            changes["rounds"] = rounds
+            changes["rounds"] = bounded_int(rounds, f"{where}: rounds", 1, MAX_ROUNDS)
         if warmup is not None:
-            if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-                raise ValueError(f"perf.named({name!r}): warmup must be a whole number >= 0")
-            changes["warmup"] = warmup
+            changes["warmup"] = bounded_int(warmup, f"{where}: warmup", 0, MAX_WARMUP)
         if clock is not None:
             if clock not in ("real", "virtual"):
                 raise ValueError(f"perf.named({name!r}): clock must be 'real' or 'virtual'")
@@ -181,11 +182,15 @@ class Perf:
 
     @property
     def last(self) -> Measurement:
+        if self._disabled:
+            _skip_disabled_read("perf.last")
         if not self._sink:
             raise LookupError(f"{self._test_id}: perf has measured nothing yet")
         return self._sink[-1]
 
     def __getitem__(self, name: str) -> Measurement:
+        if self._disabled:
+            _skip_disabled_read(f"perf[{name!r}]")
         for measurement in self._sink:
             if measurement.name == name:
                 return measurement
@@ -370,6 +375,14 @@ class Perf:
                 raise TypeError(VIRTUAL_NEEDS_ASYNC.format(where=where))
             clock = "real"
         return clock, in_loop
+
+
+def _skip_disabled_read(what: str) -> NoReturn:
+    """Reading a measurement when nothing is measured skips the rest of the test: its
+    assertions on timings can neither pass nor fail honestly."""
+    import pytest
+
+    pytest.skip(DISABLED_READ.format(what=what))
 
 
 class PerfSpan:

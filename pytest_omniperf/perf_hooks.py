@@ -17,7 +17,7 @@ from pytest_omniperf.measurement import REGRESSED, Measurement
 from pytest_omniperf.runtime.kit import RuntimeKit
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
 from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
-from pytest_omniperf.settings import MergedMarker, SettingError, TestPlan, resolve_test_plan
+from pytest_omniperf.settings import SettingError, TestPlan, resolve_test_plan
 
 if TYPE_CHECKING:
     from pytest_omniperf.measure import Confirm, Perf
@@ -35,6 +35,11 @@ NOTHING_MEASURED = (
 NO_SPEEDUP_MEASURED = (
     "speedup budget cannot be evaluated: {test} measured nothing in both modes; "
     "use perf.speedup(fn) instead of perf.measure(fn)"
+)
+BENCHMARK_CONFLICT = (
+    "{markers} on {test} time the test body {rounds} times, but the test also uses "
+    "pytest-benchmark's `benchmark` fixture, which may run only once per test: keep one of "
+    "the two (drop the marker, or drop `benchmark`, or measure explicitly with the `perf` fixture)"
 )
 VIRTUAL_ON_SYNC_TEST = (
     "@pytest.mark.omniperf(clock='virtual') on {test}: the virtual clock runs on the event loop "
@@ -54,14 +59,29 @@ class PerfTestHooks:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if not isinstance(item, pytest.Function):
             return
-        marks = {name: MergedMarker.merge(list(item.iter_markers(name))) for name in PERF_MARKERS}
+        # closest first: function and pytest.param marks, then class, then module
+        marks = {name: list(item.iter_markers(name)) for name in PERF_MARKERS}
         if not any(marks.values()) and PERF_FIXTURES.isdisjoint(item.fixturenames):
             return
+        # an earlier attempt of this item (pytest-rerunfailures) leaves nothing behind
+        if CONCLUDED_KEY in item.stash:
+            del item.stash[CONCLUDED_KEY]
+        if KIT_KEY in item.stash:
+            del item.stash[KIT_KEY]
         try:
             plan = resolve_test_plan(item.nodeid, self.settings, **marks)
         except SettingError as error:
             pytest.fail(str(error), pytrace=False)
         measure = plan.measure
+        if plan.markers and "benchmark" in item.fixturenames and "perf" not in item.fixturenames:
+            pytest.fail(
+                BENCHMARK_CONFLICT.format(
+                    markers=" and ".join(f"@pytest.mark.{name}" for name in plan.markers),
+                    test=item.nodeid,
+                    rounds=measure.warmup + measure.rounds,
+                ),
+                pytrace=False,
+            )
         if (
             measure.clock == "virtual"
             and measure.clock_from_marker
@@ -189,7 +209,7 @@ class PerfTestHooks:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        concluded = item.stash.get(CONCLUDED_KEY, None)
-        if call.when == "call" and concluded:
+        concluded = item.stash.get(CONCLUDED_KEY, None) if call.when == "call" else None
+        if concluded:
             setattr(report, REPORT_ATTRIBUTE, [m.to_dict() for m in concluded])
         return report

@@ -68,7 +68,9 @@ class OmniperfSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         records: list[dict[str, Any]] | None = getattr(report, REPORT_ATTRIBUTE, None)
-        if records:
+        # pytest-rerunfailures reports each attempt that will be retried as "rerun": only the
+        # final attempt's measurements count
+        if records and str(report.outcome) != "rerun":
             from pytest_omniperf.measurement import Measurement
 
             self.measurements += [Measurement.from_dict(record) for record in records]

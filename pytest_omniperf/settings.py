@@ -7,8 +7,10 @@ ini key. Imports no pytest: callers turn :class:`SettingError` into the right py
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -26,6 +28,10 @@ DEFAULT_HISTORY = ".omniperf/history.sqlite"
 DEFAULT_BASELINE = "main"
 DEFAULT_BASELINE_RUNS = 5
 DEFAULT_THRESHOLD = 0.10
+# Upper bounds refused at once: beyond them a run allocates gigabytes of samples or never ends.
+MAX_ROUNDS = 100_000
+MAX_WARMUP = 100_000
+MAX_BASELINE_RUNS = 1_000
 
 LATENCY_STATISTICS = ("p50", "p90", "p95", "p99", "mean", "max")
 
@@ -51,22 +57,6 @@ class Marker(Protocol):
 
     @property
     def kwargs(self) -> Mapping[str, Any]: ...
-
-
-class MergedMarker(NamedTuple):
-    """Several marks of one name (test, class, module) merged: the closest wins per keyword."""
-
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
-
-    @classmethod
-    def merge(cls, closest_first: Sequence[Marker]) -> MergedMarker | None:
-        if not closest_first:
-            return None
-        kwargs: dict[str, Any] = {}
-        for mark in reversed(closest_first):
-            kwargs.update(mark.kwargs)
-        return cls(closest_first[0].args, kwargs)
 
 
 # NamedTuples rather than dataclasses: this module loads at pytest start-up, and each dataclass
@@ -172,7 +162,7 @@ def resolve_run_settings(
         save=pick("save", _parse_bool, True),
         label=pick("label", _parse_optional_text, None),
         baseline=pick("baseline", _parse_baseline, DEFAULT_BASELINE),
-        baseline_runs=pick("baseline_runs", _parse_rounds, DEFAULT_BASELINE_RUNS),
+        baseline_runs=pick("baseline_runs", _parse_baseline_runs, DEFAULT_BASELINE_RUNS),
         baseline_any_machine=pick("baseline_any_machine", _parse_bool, False),
         compare=pick("compare", _parse_bool, False),
         gate=pick("gate", _parse_bool, False),
@@ -183,33 +173,49 @@ def resolve_run_settings(
     )
 
 
-def _parse_int(value: object, where: str, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise SettingError(f"{where}: expected a whole number >= {minimum}, got {value!r}")
+def _parse_int(value: object, where: str, minimum: int, maximum: int) -> int:
+    """A whole number in [minimum, maximum] from an option, variable or ini value."""
     if isinstance(value, str):
-        try:
+        # ValueError also for numbers with more digits than int() accepts
+        with contextlib.suppress(ValueError):
             value = int(value.strip())
-        except ValueError:
-            raise SettingError(
-                f"{where}: expected a whole number >= {minimum}, got {value!r}"
-            ) from None
-    if not isinstance(value, int) or value < minimum:
-        raise SettingError(f"{where}: expected a whole number >= {minimum}, got {value!r}")
+    return bounded_int(value, where, minimum, maximum)
+
+
+def bounded_int(value: object, where: str, minimum: int, maximum: int) -> int:
+    """``value`` itself when it is an int (not a bool) in [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise SettingError(
+            f"{where}: expected a whole number from {minimum} to {maximum:,}, got {_shown(value)}"
+        )
     return value
 
 
+def _shown(value: object) -> str:
+    """``repr(value)``, shortened: a hostile value (10**400, a long string) stays one line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python prints
+        text = f"an integer of more than {sys.get_int_max_str_digits()} digits"
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
 def _parse_rounds(value: object, where: str) -> int:
-    return _parse_int(value, where, 1)
+    return _parse_int(value, where, 1, MAX_ROUNDS)
 
 
 def _parse_warmup(value: object, where: str) -> int:
-    return _parse_int(value, where, 0)
+    return _parse_int(value, where, 0, MAX_WARMUP)
+
+
+def _parse_baseline_runs(value: object, where: str) -> int:
+    return _parse_int(value, where, 1, MAX_BASELINE_RUNS)
 
 
 def _parse_clock(value: object, where: str) -> str:
     if value not in CLOCK_NAMES:
         raise SettingError(
-            f"{where}: {value!r} is not a valid clock; valid: {', '.join(CLOCK_NAMES)}"
+            f"{where}: {_shown(value)} is not a valid clock; valid: {', '.join(CLOCK_NAMES)}"
         )
     return str(value)
 
@@ -228,7 +234,7 @@ def _parse_optional_text(value: object, where: str) -> str | None:
 def _parse_baseline(value: object, where: str) -> str:
     text = _parse_text(value, where)
     if text.startswith("run:"):
-        _parse_int(text[4:], f"{where} (run id in {text!r})", 1)
+        _parse_int(text[4:], f"{where} (run id in {_shown(text)})", 1, 2**63 - 1)
     return text
 
 
@@ -241,7 +247,7 @@ def _parse_threshold(value: object, where: str) -> float:
         number = math.nan
     if not math.isfinite(number) or not 0 < number < 10:
         raise SettingError(
-            f"{where}: expected a relative slowdown such as 0.1 or 10%, got {value!r}"
+            f"{where}: expected a relative slowdown such as 0.1 or 10%, got {_shown(value)}"
         )
     return number
 
@@ -258,7 +264,7 @@ def _parse_bool(value: object, where: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise SettingError(f"{where}: expected true or false, got {value!r}")
+    raise SettingError(f"{where}: expected true or false, got {_shown(value)}")
 
 
 # -- test level --------------------------------------------------------------------------------
@@ -268,22 +274,46 @@ def resolve_test_plan(
     nodeid: str,
     run: RunSettings,
     *,
-    omniperf: Marker | None = None,
-    latency: Marker | None = None,
-    speedup: Marker | None = None,
+    omniperf: Sequence[Marker] = (),
+    latency: Sequence[Marker] = (),
+    speedup: Sequence[Marker] = (),
 ) -> TestPlan:
-    """Validate a test's markers and combine them with the run settings."""
+    """Validate a test's markers and combine them with the run settings.
+
+    Each sequence holds the marks of one name, closest first (function, ``pytest.param``, class,
+    module), as ``item.iter_markers`` gives them. Every mark is validated, also one that a
+    closer mark overrides. Budgets combine so that every stated bound applies (the strictest
+    bound per latency statistic, the highest speedup minimum); measurement settings combine
+    closest-wins per keyword.
+    """
     markers = tuple(
         name
-        for name, mark in (("omniperf", omniperf), ("latency", latency), ("speedup", speedup))
-        if mark is not None
+        for name, marks in (("omniperf", omniperf), ("latency", latency), ("speedup", speedup))
+        if marks
     )
     return TestPlan(
         measure=_measure_settings(nodeid, run, omniperf),
-        latency=_latency_budget(nodeid, latency) if latency is not None else None,
-        speedup=_speedup_budget(nodeid, speedup) if speedup is not None else None,
+        latency=_strictest_latency([_latency_budget(nodeid, mark) for mark in latency]),
+        speedup=_strictest_speedup([_speedup_budget(nodeid, mark) for mark in speedup]),
         markers=markers,
     )
+
+
+def _strictest_latency(closest_first: list[LatencyBudget]) -> LatencyBudget | None:
+    """Every bound applies: per statistic the smallest limit; shown in the closest mark's unit."""
+    if not closest_first:
+        return None
+    limits_s: dict[str, float] = {}
+    for budget in closest_first:
+        for statistic, limit_s in budget.limits_s.items():
+            limits_s[statistic] = min(limit_s, limits_s.get(statistic, math.inf))
+    return LatencyBudget(limits_s=limits_s, unit=closest_first[0].unit)
+
+
+def _strictest_speedup(closest_first: list[SpeedupBudget]) -> SpeedupBudget | None:
+    if not closest_first:
+        return None
+    return SpeedupBudget(minimum=max(budget.minimum for budget in closest_first))
 
 
 def _where(marker: str, nodeid: str) -> str:
@@ -294,12 +324,12 @@ def _check_keys(marker_name: str, nodeid: str, mark: Marker, allowed: tuple[str,
     if mark.args:
         raise SettingError(
             f"{_where(marker_name, nodeid)}: takes keyword arguments only, "
-            f"got positional {mark.args!r}; signature: {_signature(marker_name)}"
+            f"got positional {_shown(mark.args)}; signature: {_signature(marker_name)}"
         )
     unknown = sorted(set(mark.kwargs) - set(allowed))
     if unknown:
         raise SettingError(
-            f"{_where(marker_name, nodeid)}: unknown argument {unknown[0]!r}; "
+            f"{_where(marker_name, nodeid)}: unknown argument {_shown(unknown[0])}; "
             f"valid: {', '.join(allowed)}"
         )
 
@@ -312,15 +342,41 @@ def _signature(marker_name: str) -> str:
     }[marker_name]
 
 
-def _positive_number(value: object, where: str, what: str) -> float:
+def finite_float(value: object) -> float | None:
+    """``value`` as a finite float when it is a real number (not a bool), else None.
+
+    An int too large for a float (``10**400``) is None, not an OverflowError."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SettingError(f"{where}: {what} must be a positive number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise SettingError(f"{where}: {what} must be a positive number, got {value!r}")
-    return float(value)
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
-def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> MeasureSettings:
+def _positive_number(value: object, where: str, what: str) -> float:
+    number = finite_float(value)
+    if number is None or number <= 0:
+        raise SettingError(f"{where}: {what} must be a positive number, got {_shown(value)}")
+    return number
+
+
+OMNIPERF_KEYWORDS = (
+    "rounds",
+    "warmup",
+    "clock",
+    "name",
+    "group",
+    "patch_gather",
+    "horizon",
+    "regression",
+)
+
+
+def _measure_settings(
+    nodeid: str, run: RunSettings, closest_first: Sequence[Marker]
+) -> MeasureSettings:
     settings = MeasureSettings(
         rounds=run.rounds,
         warmup=run.warmup,
@@ -328,26 +384,22 @@ def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> Mea
         patch_gather=run.patch_gather,
         regression=run.threshold,
     )
-    if mark is None:
-        return settings
-    allowed = (
-        "rounds",
-        "warmup",
-        "clock",
-        "name",
-        "group",
-        "patch_gather",
-        "horizon",
-        "regression",
-    )
-    _check_keys("omniperf", nodeid, mark, allowed)
+    changes: dict[str, Any] = {}
+    for mark in reversed(closest_first):  # farthest first: a closer mark overrides per keyword
+        changes |= _measure_changes(nodeid, mark)
+    return settings._replace(**changes)
+
+
+def _measure_changes(nodeid: str, mark: Marker) -> dict[str, Any]:
+    """The settings one ``omniperf`` mark states, validated; None means "not stated"."""
+    _check_keys("omniperf", nodeid, mark, OMNIPERF_KEYWORDS)
     where = _where("omniperf", nodeid)
     kwargs = mark.kwargs
     changes: dict[str, Any] = {}
     if kwargs.get("rounds") is not None:
-        changes["rounds"] = _strict_int(kwargs["rounds"], f"{where}: rounds", 1)
+        changes["rounds"] = bounded_int(kwargs["rounds"], f"{where}: rounds", 1, MAX_ROUNDS)
     if kwargs.get("warmup") is not None:
-        changes["warmup"] = _strict_int(kwargs["warmup"], f"{where}: warmup", 0)
+        changes["warmup"] = bounded_int(kwargs["warmup"], f"{where}: warmup", 0, MAX_WARMUP)
     if kwargs.get("clock") is not None:
         changes["clock"] = _parse_clock(kwargs["clock"], f"{where}: clock")
         changes["clock_from_marker"] = True
@@ -355,53 +407,53 @@ def _measure_settings(nodeid: str, run: RunSettings, mark: Marker | None) -> Mea
         if kwargs.get(key) is not None:
             if not isinstance(kwargs[key], str) or not kwargs[key].strip():
                 raise SettingError(
-                    f"{where}: {key} must be a non-empty string, got {kwargs[key]!r}"
+                    f"{where}: {key} must be a non-empty string, got {_shown(kwargs[key])}"
                 )
             changes[key] = kwargs[key]
     if kwargs.get("patch_gather") is not None:
         if not isinstance(kwargs["patch_gather"], bool):
             raise SettingError(
-                f"{where}: patch_gather must be True or False, got {kwargs['patch_gather']!r}"
+                f"{where}: patch_gather must be True or False, got {_shown(kwargs['patch_gather'])}"
             )
         changes["patch_gather"] = kwargs["patch_gather"]
     if kwargs.get("regression") is not None:
         changes["regression"] = _regression(kwargs["regression"], where)
     if kwargs.get("horizon") is not None:
         changes["horizon_s"] = _positive_number(kwargs["horizon"], where, "horizon (seconds)")
-    return settings._replace(**changes)
+    return changes
 
 
 def _regression(value: object, where: str) -> float | None:
     if value is False:
         return None  # exempt from regression gating
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 10:
+    number = finite_float(value)
+    if number is None or not 0 < number < 10:
         raise SettingError(
             f"{where}: regression must be a relative slowdown such as 0.25, or False to exempt "
-            f"the test, got {value!r}"
+            f"the test, got {_shown(value)}"
         )
-    return float(value)
-
-
-def _strict_int(value: object, where: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SettingError(f"{where} must be a whole number >= {minimum}, got {value!r}")
-    return value
+    return number
 
 
 def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
     _check_keys("latency", nodeid, mark, (*LATENCY_STATISTICS, "unit"))
     where = _where("latency", nodeid)
     unit = mark.kwargs.get("unit", "ms")
-    if unit not in UNIT_SECONDS:
+    if not isinstance(unit, str) or unit not in UNIT_SECONDS:
         raise SettingError(
-            f"{where}: {unit!r} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
+            f"{where}: unit {_shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
         )
-    limits_s = {
-        statistic: _positive_number(mark.kwargs[statistic], where, f"{statistic} (in {unit})")
-        * UNIT_SECONDS[unit]
-        for statistic in LATENCY_STATISTICS
-        if mark.kwargs.get(statistic) is not None
-    }
+    limits_s: dict[str, float] = {}
+    for statistic in LATENCY_STATISTICS:
+        if mark.kwargs.get(statistic) is None:
+            continue
+        what = f"{statistic} (in {unit})"
+        limit_s = _positive_number(mark.kwargs[statistic], where, what) * UNIT_SECONDS[unit]
+        if limit_s <= 0:  # a subnormal bound that vanishes in seconds
+            raise SettingError(
+                f"{where}: {what} is too small, got {_shown(mark.kwargs[statistic])}"
+            )
+        limits_s[statistic] = limit_s
     if not limits_s:
         raise SettingError(
             f"{where}: give at least one threshold ({', '.join(LATENCY_STATISTICS)}), "

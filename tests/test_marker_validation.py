@@ -18,9 +18,9 @@ BAD_MARKERS = [
     ("speedup(min=0)", "min must be a positive number, got 0"),
     ("speedup(min='2x')", "min must be a positive number, got '2x'"),
     ("speedup(min=2, max=3)", "unknown argument 'max'; valid: min"),
-    ("omniperf(rounds=0)", "rounds must be a whole number >= 1, got 0"),
-    ("omniperf(rounds=2.5)", "rounds must be a whole number >= 1, got 2.5"),
-    ("omniperf(warmup=-1)", "warmup must be a whole number >= 0, got -1"),
+    ("omniperf(rounds=0)", "rounds: expected a whole number from 1 to 100,000, got 0"),
+    ("omniperf(rounds=2.5)", "rounds: expected a whole number from 1 to 100,000, got 2.5"),
+    ("omniperf(warmup=-1)", "warmup: expected a whole number from 0 to 100,000, got -1"),
     ("omniperf(clock='fake')", "'fake' is not a valid clock; valid: real, virtual"),
     ("omniperf(roundz=3)", "unknown argument 'roundz'"),
     ("omniperf(name='')", "name must be a non-empty string"),
@@ -98,9 +98,18 @@ def test_markers_are_registered_with_their_signature(suite):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--omniperf-rounds=abc"], "--omniperf-rounds: expected a whole number >= 1, got 'abc'"),
-        (["--omniperf-rounds=0"], "--omniperf-rounds: expected a whole number >= 1, got 0"),
-        (["--omniperf-warmup=-2"], "--omniperf-warmup: expected a whole number >= 0, got -2"),
+        (
+            ["--omniperf-rounds=abc"],
+            "--omniperf-rounds: expected a whole number from 1 to 100,000, got 'abc'",
+        ),
+        (
+            ["--omniperf-rounds=0"],
+            "--omniperf-rounds: expected a whole number from 1 to 100,000, got 0",
+        ),
+        (
+            ["--omniperf-warmup=-2"],
+            "--omniperf-warmup: expected a whole number from 0 to 100,000, got -2",
+        ),
         (["--omniperf-clock=sundial"], "--omniperf-clock: 'sundial' is not a valid clock"),
     ],
 )

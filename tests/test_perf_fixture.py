@@ -149,7 +149,7 @@ def test_misuse_gives_clear_errors(suite):
                 perf.measure(sum, [1])
 
         def test_bad_named(perf):
-            with pytest.raises(ValueError, match="rounds must be a whole number >= 1"):
+            with pytest.raises(ValueError, match="rounds: expected a whole number from 1 to 100,000"):
                 perf.named("x", rounds=0)
         """
     )
