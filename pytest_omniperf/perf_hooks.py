@@ -69,9 +69,11 @@ class PerfTestHooks:
         if KIT_KEY in item.stash:
             del item.stash[KIT_KEY]
         try:
-            plan = resolve_test_plan(item.nodeid, self.settings, **marks)
+            plan: TestPlan | SettingError = resolve_test_plan(item.nodeid, self.settings, **marks)
         except SettingError as error:
-            pytest.fail(str(error), pytrace=False)
+            plan = error  # failed outside the except block: no "during handling" second copy
+        if isinstance(plan, SettingError):
+            pytest.fail(str(plan), pytrace=False)
         measure = plan.measure
         if plan.markers and "benchmark" in item.fixturenames and "perf" not in item.fixturenames:
             pytest.fail(

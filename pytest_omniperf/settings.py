@@ -300,14 +300,16 @@ def resolve_test_plan(
 
 
 def _strictest_latency(closest_first: list[LatencyBudget]) -> LatencyBudget | None:
-    """Every bound applies: per statistic the smallest limit; shown in the closest mark's unit."""
+    """Every bound applies: per statistic the smallest limit. Shown in the unit of the mark
+    with the tightest bound of all (a 1 us bound reads badly in seconds)."""
     if not closest_first:
         return None
     limits_s: dict[str, float] = {}
     for budget in closest_first:
         for statistic, limit_s in budget.limits_s.items():
             limits_s[statistic] = min(limit_s, limits_s.get(statistic, math.inf))
-    return LatencyBudget(limits_s=limits_s, unit=closest_first[0].unit)
+    tightest = min(closest_first, key=lambda budget: min(budget.limits_s.values()))
+    return LatencyBudget(limits_s=limits_s, unit=tightest.unit)
 
 
 def _strictest_speedup(closest_first: list[SpeedupBudget]) -> SpeedupBudget | None:
