@@ -11,7 +11,8 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from pytest_omniperf.settings import DEFAULT_HISTORY
 if TYPE_CHECKING:
     from pytest_omniperf.history.provenance import RunInfo
     from pytest_omniperf.history.store import HistoryStore
+    from pytest_omniperf.measurement import Measurement
 
 
 class CommandError(Exception):
@@ -99,10 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _open(arguments: argparse.Namespace) -> HistoryStore:
+@contextmanager
+def _open(arguments: argparse.Namespace) -> Iterator[HistoryStore]:
+    """The history, read only; bad rows it skipped are one warning line each on stderr."""
     from pytest_omniperf.history.store import HistoryStore
 
-    return HistoryStore.open(Path(arguments.history), create=False)
+    with HistoryStore.open(Path(arguments.history), create=False) as store:
+        try:
+            yield store
+        finally:
+            for line in store.skipped_rows:
+                print(f"omniperf {arguments.command}: warning: {line}", file=sys.stderr)
 
 
 def _resolve_run(store: HistoryStore, reference: str) -> RunInfo:
@@ -204,25 +213,57 @@ def cmd_compare(arguments: argparse.Namespace) -> int:
 
 
 def cmd_merge(arguments: argparse.Namespace) -> int:
-    from pytest_omniperf.history.store import HistoryStore, read_document
+    """Read and check every source first; only then open (or create) the target and add the
+    new runs in one transaction, so a bad source leaves the target as it was (or absent)."""
+    from pytest_omniperf.history.store import HistoryStore
 
-    total = 0
-    with HistoryStore.open(arguments.into) as target:
-        for source in arguments.sources:
-            if not source.exists():
-                raise CommandError(f"no such file: {source}")
-            if source.suffix == ".json":
-                runs = read_document(source)
-            else:
-                with HistoryStore.open(source, create=False) as origin:
-                    stored = origin.runs()
-                    by_run = origin.measurements(run.id for run in stored if run.id is not None)
-                    runs = [(run, by_run.get(run.id or 0, [])) for run in stored]
-            added = target.merge_from(reversed(runs))  # oldest first keeps ids in time order
-            print(f"{source}: {added} new run{'s' if added != 1 else ''} of {len(runs)}")
-            total += added
+    sources = [(source, _read_source(source)) for source in arguments.sources]
+    target_existed = arguments.into.exists()
+    try:
+        with HistoryStore.open(arguments.into) as target:
+            added = target.merge_from(
+                run_and_measurements
+                for _, runs in sources
+                for run_and_measurements in reversed(runs)  # oldest first: ids in time order
+            )
+    except BaseException:
+        if not target_existed:
+            _remove_database(arguments.into)
+        raise
+    seen: set[str] = set()
+    for source, runs in sources:
+        count = len({run.uuid for run, _ in runs if run.uuid in added} - seen)
+        seen |= {run.uuid for run, _ in runs}
+        print(f"{source}: {count} new run{'s' if count != 1 else ''} of {len(runs)}")
+    total = len(added)
     print(f"{arguments.into}: {total} run{'s' if total != 1 else ''} added")
     return 0
+
+
+def _read_source(source: Path) -> list[tuple[RunInfo, list[Measurement]]]:
+    """Every run of a JSON export or history database, checked; CommandError on a bad one."""
+    from pytest_omniperf.history.store import HistoryError, HistoryStore, read_document
+
+    if not source.is_file():
+        raise CommandError(f"no such file: {source}")
+    if source.suffix == ".json":
+        return read_document(source)
+    with HistoryStore.open(source, create=False) as origin:
+        stored = origin.runs()
+        by_run = origin.measurements(run.id for run in stored if run.id is not None)
+        if origin.skipped_rows:
+            more = len(origin.skipped_rows) - 1
+            first = next(iter(origin.skipped_rows)).replace("skipped a bad row of ", "", 1)
+            raise HistoryError(
+                f"{first}" + (f" (and {more} more bad rows)" if more else "") + "; nothing merged"
+            )
+    return [(run, by_run.get(run.id or 0, [])) for run in stored]
+
+
+def _remove_database(path: Path) -> None:
+    """Remove a database this command created and could not fill."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        leftover.unlink(missing_ok=True)
 
 
 def cmd_export(arguments: argparse.Namespace) -> int:
@@ -244,10 +285,15 @@ def cmd_prune(arguments: argparse.Namespace) -> int:
 def cmd_report(arguments: argparse.Namespace) -> int:
     from pytest_omniperf.report.html import write_report
 
+    last = _positive(arguments.last, "--last")
+    with _open(arguments) as store:  # the rows the report reads: warn about bad ones
+        store.measurements(
+            run.id for run in store.runs(label=arguments.label, limit=last) if run.id
+        )
     path = write_report(
         Path(arguments.history),
         arguments.html,
-        last=_positive(arguments.last, "--last"),
+        last=last,
         label=arguments.label,
     )
     print(f"wrote {path}")

@@ -6,10 +6,16 @@ boundaries (pytest-xdist workers) and lands in the database unchanged.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+from pytest_omniperf import record_checks as check
+from pytest_omniperf.units import UNIT_SECONDS
 
 Kind = Literal["latency", "speedup"]
+KINDS = ("latency", "speedup")
 
 # Budget verdicts; comparison with history adds its own verdict beside this one.
 PASSED = "pass"
@@ -25,6 +31,10 @@ NEW = "new"
 EXEMPT = "exempt"
 # Problems first: a failed budget ranks 0, then these, then everything else.
 PROBLEM_ORDER = (REGRESSED, NOISY, IMPROVED, NEW, EXEMPT, UNCHANGED)
+
+# Comparison record entries that reports format as numbers, and the pairs they need beside them.
+_COMPARISON_NUMBERS = ("baseline_p50", "baseline_speedup", "baseline_runs")
+_COMPARISON_CHANGES = ("change", "speedup_change")
 
 # A real-clock measurement whose coefficient of variation exceeds this is flagged as noisy.
 NOISY_CV = 0.10
@@ -96,5 +106,73 @@ class Measurement:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        """From :meth:`to_dict` of a measurement this release made (trusted: no checks)."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Measurement:
+        """From a record read back from a file (history row, JSON export): every field checked.
+
+        Raises :class:`~pytest_omniperf.record_checks.RecordError` naming the first bad field.
+        """
+        kind = cast(Kind, check.choice(data, "kind", KINDS))
+        measurement = cls(
+            test_id=check.text(data, "test_id"),
+            name=check.text(data, "name"),
+            kind=kind,
+            clock=check.text(data, "clock"),
+            rounds=check.whole_number(data, "rounds"),
+            warmup=check.whole_number(data, "warmup"),
+            samples_s=check.samples(data, "samples_s", required=True),
+            sequential_samples_s=check.samples(data, "sequential_samples_s", required=False),
+            wall_s=check.non_negative(data, "wall_s", 0.0),
+            group=check.optional_text(data, "group"),
+            unit=check.choice(data, "unit", tuple(UNIT_SECONDS), default="ms"),
+            budgets=check.number_map(data, "budgets", positive=True),
+            stats=check.number_map(data, "stats", finite=False),
+            verdict=check.text(data, "verdict", default=RECORDED),
+            message=check.text(data, "message", default=""),
+            metrics=check.number_map(data, "metrics", finite=False),
+            comparison=_comparison(data) or None,
+        )
+        _check_summary(measurement)
+        return measurement
+
+
+def _check_summary(measurement: Measurement) -> None:
+    """The statistics every output reads must be there, for what has samples."""
+    required = ["p50", "p95"] if measurement.samples_s else []
+    if measurement.kind == "speedup" and measurement.samples_s:
+        if not measurement.sequential_samples_s:
+            raise check.RecordError("sequential_samples_s", "a speedup needs sequential samples")
+        required += ["speedup", "sequential_p50"]
+    for statistic in required:
+        value = measurement.stats.get(statistic)
+        if value is None:
+            raise check.RecordError(f"stats[{statistic!r}]", "missing")
+        if statistic != "speedup" and not math.isfinite(value):  # a speedup may be infinite
+            raise check.RecordError(
+                f"stats[{statistic!r}]", f"expected a finite number, got {value}"
+            )
+
+
+def _comparison(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparison record, with the entries that outputs format checked (others are kept
+    as they are: the record grows with releases)."""
+    record = check.json_object(data, "comparison", optional=True)
+    for key in ("verdict", "baseline"):
+        if key in record and not isinstance(record[key], str):
+            raise check.RecordError(
+                f"comparison[{key!r}]", f"expected a string, got {check.shown(record[key])}"
+            )
+    numbers = [key for key in _COMPARISON_NUMBERS if key in record]
+    for key in _COMPARISON_CHANGES:
+        if key in record:  # shown with its interval
+            numbers += [key, f"{key}_low", f"{key}_high"]
+    for key in numbers:
+        if check.as_float(record.get(key), finite=False, nan=True) is None:
+            raise check.RecordError(
+                f"comparison[{key!r}]", f"expected a number, got {check.shown(record.get(key))}"
+            )
+    return record

@@ -85,6 +85,7 @@ class RunHistory:
         except HistoryError as error:
             self.notes.append(f"baseline unavailable, nothing compared: {error}")
             return None
+        self.notes += [f"warning: {line}" for line in baseline.skipped_rows]
         self.notes.append(f"compared with {baseline.describe()}")
         return baseline
 

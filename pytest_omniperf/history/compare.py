@@ -81,6 +81,8 @@ class Baseline:
     runs: list[RunInfo]
     by_key: dict[tuple[str, str], list[Measurement]] = field(default_factory=dict)
     spec: BaselineSpec = field(default_factory=BaselineSpec)
+    skipped_rows: list[str] = field(default_factory=list)
+    """Bad rows left out while choosing and loading the baseline (one warning line each)."""
 
     @classmethod
     def load(cls, store: HistoryStore, runs: list[RunInfo], spec: BaselineSpec) -> Baseline:
@@ -90,6 +92,7 @@ class Baseline:
             for measurement in measurements:
                 key = (measurement.test_id, measurement.name)
                 baseline.by_key.setdefault(key, []).append(measurement)
+        baseline.skipped_rows = list(store.skipped_rows)
         return baseline
 
     @property

@@ -20,6 +20,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pytest_omniperf import record_checks as check
+
 PACKAGES = ("pytest-omniperf", "pytest", "pytest-asyncio", "pluggy", "numpy")
 
 
@@ -52,8 +54,37 @@ class RunInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
+        """From :meth:`to_dict` of a run this release made (trusted: no checks)."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> RunInfo:
+        """From a record read back from a file (history row, JSON export): every field checked.
+
+        Raises :class:`~pytest_omniperf.record_checks.RecordError` naming the first bad field.
+        """
+        return cls(
+            label=check.text(data, "label"),
+            started_at=check.text(data, "started_at"),
+            finished_at=check.text(data, "finished_at", default=""),
+            uuid=check.text(data, "uuid"),
+            git_commit=check.optional_text(data, "git_commit"),
+            git_branch=check.optional_text(data, "git_branch"),
+            git_dirty=check.optional_flag(data, "git_dirty"),
+            machine_fingerprint=check.text(data, "machine_fingerprint", default=""),
+            machine=check.json_object(data, "machine"),
+            python=check.text(data, "python", default=""),
+            packages=check.text_map(data, "packages"),
+            ci_provider=check.optional_text(data, "ci_provider"),
+            ci_job=check.optional_text(data, "ci_job"),
+            ci_url=check.optional_text(data, "ci_url"),
+            gated=check.flag(data, "gated", False),
+            regressed=check.flag(data, "regressed", False),
+            baseline_eligible=check.flag(data, "baseline_eligible", True),
+            exit_status=_exit_status(data),
+            id=check.optional_whole_number(data, "id"),
+        )
 
     @property
     def flags(self) -> list[str]:
@@ -71,6 +102,18 @@ class RunInfo:
     @property
     def short_commit(self) -> str:
         return (self.git_commit or "")[:8] or "no commit"
+
+
+def _exit_status(data: Mapping[str, Any]) -> int | None:
+    """pytest exit statuses are small; a negative one (killed by a signal) is possible."""
+    value = data.get("exit_status")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -256 <= value <= 256:
+        raise check.RecordError(
+            "exit_status", f"expected a small whole number, got {check.shown(value)}"
+        )
+    return value
 
 
 def now_iso() -> str:

@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
 from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.record_checks import RecordError, as_float, shown
+
+T = TypeVar("T")
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 EXPORT_FORMAT = "pytest-omniperf-history"
 
 _RUN_JSON_COLUMNS = ("machine", "packages")
 _RUN_BOOL_COLUMNS = ("git_dirty", "gated", "regressed", "baseline_eligible")
+# measurements columns by Measurement field; the JSON ones hold text to decode
+_MEASUREMENT_COLUMNS = {
+    **{name: name for name in ("test_id", "name", "kind", "clock", "unit", "rounds", "warmup")},
+    **{name: name for name in ("wall_s", "verdict", "message", "stats", "budgets", "comparison")},
+    "group": "group_name",
+    "samples_s": "samples",
+    "sequential_samples_s": "sequential_samples",
+}
+_MEASUREMENT_JSON_COLUMNS = ("samples", "sequential_samples", "stats", "budgets", "comparison")
 
 
 class HistoryError(Exception):
@@ -45,6 +57,8 @@ class HistoryStore:
         self.busy_timeout_s = busy_timeout_s
         self._connection = connection
         self._db = Database(connection, execute_plugins=False)
+        self.skipped_rows: dict[str, None] = {}
+        """One line per bad row that reading skipped (insertion-ordered, no repeats)."""
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -164,33 +178,37 @@ class HistoryStore:
     def save_run(self, run: RunInfo, measurements: Iterable[Measurement]) -> int:
         """Store a run and its measurements in one transaction; returns the run's id."""
         with self._errors("write"), self._transaction():
-            run_id = self._db.table("runs").insert(_run_row(run)).last_pk
-            assert isinstance(run_id, int)
-            measurements_table = self._db.table("measurements")
-            for measurement in measurements:
-                row = _measurement_row(run_id, measurement)
-                measurement_id = measurements_table.insert(row).last_pk
-                if measurement.metrics:
-                    self._db.table("metrics").insert_all(
-                        {"measurement_id": measurement_id, "name": name, "value": float(value)}
-                        for name, value in measurement.metrics.items()
-                    )
+            return self._insert_run(run, measurements)
+
+    def _insert_run(self, run: RunInfo, measurements: Iterable[Measurement]) -> int:
+        run_id = self._db.table("runs").insert(_run_row(run)).last_pk
+        assert isinstance(run_id, int)
+        measurements_table = self._db.table("measurements")
+        for measurement in measurements:
+            row = _measurement_row(run_id, measurement)
+            measurement_id = measurements_table.insert(row).last_pk
+            if measurement.metrics:
+                self._db.table("metrics").insert_all(
+                    {"measurement_id": measurement_id, "name": name, "value": float(value)}
+                    for name, value in measurement.metrics.items()
+                )
         run.id = run_id
         return run_id
 
-    def merge_from(self, runs: Iterable[tuple[RunInfo, list[Measurement]]]) -> int:
-        """Add runs not yet present (by uuid); returns how many were added."""
-        added = 0
-        for run, measurements in runs:
-            with self._errors("read"):
-                present = self._db.execute(
+    def merge_from(self, runs: Iterable[tuple[RunInfo, list[Measurement]]]) -> set[str]:
+        """Add the runs not yet present (by uuid), all in one transaction; returns the uuids
+        of the runs added."""
+        added: set[str] = set()
+        with self._errors("write"), self._transaction():
+            for run, measurements in runs:
+                present = self._connection.execute(
                     "SELECT 1 FROM runs WHERE uuid = ?", [run.uuid]
                 ).fetchone()
-            if present:
-                continue
-            run.id = None
-            self.save_run(run, measurements)
-            added += 1
+                if present:
+                    continue
+                run.id = None
+                self._insert_run(run, measurements)
+                added.add(run.uuid)
         return added
 
     def prune(self, keep: int) -> int:
@@ -239,14 +257,24 @@ class HistoryStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._errors("read"):
-            return [_run_from_row(row) for row in self._db.query(sql, params)]
+            rows = list(self._db.query(sql, params))
+        runs = []
+        for row in rows:
+            try:
+                runs.append(_run_from_row(row))
+            except RecordError as error:
+                self._skip(f"run #{row['id']}: {error}")
+        return runs
 
     def run(self, run_id: int) -> RunInfo:
         with self._errors("read"):
             rows = list(self._db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
         if not rows:
             raise HistoryError(f"no run {run_id} in {self.path} (see: omniperf runs)")
-        return _run_from_row(rows[0])
+        try:
+            return _run_from_row(rows[0])
+        except RecordError as error:
+            raise HistoryError(f"run {run_id} in {self.path} cannot be read: {error}") from None
 
     def measurements(self, run_ids: Iterable[int]) -> dict[int, list[Measurement]]:
         """Measurements of the given runs, by run id, with their metrics."""
@@ -256,20 +284,42 @@ class HistoryStore:
             return found
         marks = ",".join("?" * len(ids))
         with self._errors("read"):
-            metrics: dict[int, dict[str, float]] = {}
-            for row in self._db.query(
-                f"SELECT metrics.* FROM metrics JOIN measurements ON measurements.id = "
-                f"metrics.measurement_id WHERE measurements.run_id IN ({marks})",
-                ids,
-            ):
-                metrics.setdefault(row["measurement_id"], {})[row["name"]] = row["value"]
-            for row in self._db.query(
-                f"SELECT * FROM measurements WHERE run_id IN ({marks}) ORDER BY id", ids
-            ):
+            metric_rows = list(
+                self._db.query(
+                    f"SELECT measurements.run_id, metrics.* FROM metrics JOIN measurements ON "
+                    f"measurements.id = metrics.measurement_id "
+                    f"WHERE measurements.run_id IN ({marks})",
+                    ids,
+                )
+            )
+            rows = list(
+                self._db.query(
+                    f"SELECT * FROM measurements WHERE run_id IN ({marks}) ORDER BY id", ids
+                )
+            )
+        metrics: dict[int, dict[str, float]] = {}
+        for row in metric_rows:
+            value = as_float(row["value"], finite=False)
+            if not isinstance(row["name"], str) or value is None:
+                self._skip(
+                    f"run #{row['run_id']}: metric {shown(row['name'])} of measurement "
+                    f"#{row['measurement_id']}: column value: expected a number, "
+                    f"got {shown(row['value'])}"
+                )
+                continue
+            metrics.setdefault(row["measurement_id"], {})[row["name"]] = value
+        for row in rows:
+            try:
                 measurement = _measurement_from_row(row)
-                measurement.metrics = metrics.get(row["id"], {})
-                found[row["run_id"]].append(measurement)
+            except RecordError as error:
+                self._skip(f"run #{row['run_id']}: measurement #{row['id']}: {error}")
+                continue
+            measurement.metrics = metrics.get(row["id"], {})
+            found[row["run_id"]].append(measurement)
         return found
+
+    def _skip(self, line: str) -> None:
+        self.skipped_rows[f"skipped a bad row of {self.path}: {line}"] = None
 
     def export(self, runs: Iterable[RunInfo]) -> dict[str, Any]:
         """Runs and their measurements as one JSON-serialisable document."""
@@ -295,19 +345,60 @@ def export_document(runs: Iterable[tuple[RunInfo, list[Measurement]]]) -> dict[s
 
 
 def read_document(path: Path) -> list[tuple[RunInfo, list[Measurement]]]:
+    """The runs of a JSON export, every field checked; a HistoryError names the file and the
+    first bad field (``runs[0].measurements[2].samples_s``)."""
     try:
         document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise HistoryError(f"cannot read {path}: {error}") from None
+    except (OSError, ValueError, RecursionError) as error:
+        raise HistoryError(f"cannot read {path}: {shown(error)}") from None
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise HistoryError(f"{path} is not a pytest-omniperf history export")
-    return [
-        (
-            RunInfo.from_dict(entry["run"]),
-            [Measurement.from_dict(item) for item in entry["measurements"]],
+    try:
+        return _document_runs(document)
+    except RecordError as error:
+        raise HistoryError(f"{path}: {error}") from None
+
+
+def _document_runs(document: dict[str, Any]) -> list[tuple[RunInfo, list[Measurement]]]:
+    schema = document.get("schema")
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+        raise RecordError("schema", f"expected a schema version >= 1, got {shown(schema)}")
+    if schema > SCHEMA_VERSION:
+        raise RecordError(
+            "schema",
+            f"version {schema} is newer than this pytest-omniperf understands "
+            f"({SCHEMA_VERSION}): upgrade pytest-omniperf to merge it",
         )
-        for entry in document["runs"]
-    ]
+    entries = document.get("runs")
+    if not isinstance(entries, list):
+        raise RecordError("runs", f"expected a list, got {shown(entries)}")
+    runs = []
+    for number, entry in enumerate(entries):
+        where = f"runs[{number}]"
+        if not isinstance(entry, dict):
+            raise RecordError(where, f"expected an object, got {shown(entry)}")
+        run_data, items = entry.get("run"), entry.get("measurements")
+        if not isinstance(run_data, dict):
+            raise RecordError(f"{where}.run", f"expected an object, got {shown(run_data)}")
+        if not isinstance(items, list):
+            raise RecordError(f"{where}.measurements", f"expected a list, got {shown(items)}")
+        run = _record(RunInfo.from_record, run_data, f"{where}.run")
+        run.id = None  # ids are the target database's own
+        measurements = [
+            _record(Measurement.from_record, item, f"{where}.measurements[{index}]")
+            for index, item in enumerate(items)
+        ]
+        runs.append((run, measurements))
+    return runs
+
+
+def _record(decode: Callable[[dict[str, Any]], T], data: object, where: str) -> T:
+    if not isinstance(data, dict):
+        raise RecordError(where, f"expected an object, got {shown(data)}")
+    try:
+        return decode(data)
+    except RecordError as error:
+        raise RecordError(f"{where}.{error.field}", error.problem) from None
 
 
 # -- rows --------------------------------------------------------------------------------------
@@ -322,13 +413,28 @@ def _run_row(run: RunInfo) -> dict[str, Any]:
 
 
 def _run_from_row(row: dict[str, Any]) -> RunInfo:
+    """A runs row, checked; a RecordError names the column."""
     data = dict(row)
-    for column in _RUN_JSON_COLUMNS:
-        data[column] = json.loads(data[column])
-    for column in _RUN_BOOL_COLUMNS:
-        if data[column] is not None:
-            data[column] = bool(data[column])
-    return RunInfo.from_dict(data)
+    try:
+        for column in _RUN_JSON_COLUMNS:
+            data[column] = _json_cell(data[column], column)
+        for column in _RUN_BOOL_COLUMNS:
+            if data[column] in (0, 1) and not isinstance(data[column], float):
+                data[column] = bool(data[column])
+        return RunInfo.from_record(data)
+    except RecordError as error:
+        raise RecordError(f"column {error.field}", error.problem) from None
+
+
+def _json_cell(value: object, column: str, *, nullable: bool = False) -> Any:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(column, f"expected JSON text, got {shown(value)}")
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        raise RecordError(column, f"not JSON: {shown(value)}") from None
 
 
 def _measurement_row(run_id: int, measurement: Measurement) -> dict[str, Any]:
@@ -358,21 +464,17 @@ def _measurement_row(run_id: int, measurement: Measurement) -> dict[str, Any]:
 
 
 def _measurement_from_row(row: dict[str, Any]) -> Measurement:
-    return Measurement(
-        test_id=row["test_id"],
-        name=row["name"],
-        kind=row["kind"],
-        clock=row["clock"],
-        rounds=row["rounds"],
-        warmup=row["warmup"],
-        samples_s=json.loads(row["samples"]),
-        sequential_samples_s=json.loads(row["sequential_samples"]),
-        wall_s=row["wall_s"],
-        group=row["group_name"],
-        unit=row["unit"],
-        budgets=json.loads(row["budgets"]),
-        stats=json.loads(row["stats"]),
-        verdict=row["verdict"],
-        message=row["message"],
-        comparison=json.loads(row["comparison"]) if row["comparison"] else None,
-    )
+    """A measurements row, checked; a RecordError names the column."""
+    data = {}
+    try:
+        for field_name, column in _MEASUREMENT_COLUMNS.items():
+            value = row[column]
+            if column in _MEASUREMENT_JSON_COLUMNS:
+                value = _json_cell(value, field_name, nullable=column == "comparison")
+            data[field_name] = value
+        return Measurement.from_record(data)
+    except RecordError as error:
+        # "samples_s[3]" is column "samples", item 3
+        field_name, bracket, rest = error.field.partition("[")
+        column = _MEASUREMENT_COLUMNS.get(field_name, field_name)
+        raise RecordError(f"column {column}{bracket}{rest}", error.problem) from None
