@@ -37,9 +37,9 @@ NO_SPEEDUP_MEASURED = (
     "use perf.speedup(fn) instead of perf.measure(fn)"
 )
 BENCHMARK_CONFLICT = (
-    "{markers} on {test} time the test body {rounds} times, but the test also uses "
-    "pytest-benchmark's `benchmark` fixture, which may run only once per test: keep one of "
-    "the two (drop the marker, or drop `benchmark`, or measure explicitly with the `perf` fixture)"
+    "{markers} on {test} {verb} the test body {calls} times to measure it, but pytest-benchmark's "
+    "`benchmark` fixture may be used only once per test: keep one of the two (drop the marker "
+    "or the `benchmark` fixture), or measure with the `perf` fixture instead of the marker"
 )
 VIRTUAL_ON_SYNC_TEST = (
     "@pytest.mark.omniperf(clock='virtual') on {test}: the virtual clock runs on the event loop "
@@ -80,7 +80,8 @@ class PerfTestHooks:
                 BENCHMARK_CONFLICT.format(
                     markers=" and ".join(f"@pytest.mark.{name}" for name in plan.markers),
                     test=item.nodeid,
-                    rounds=measure.warmup + measure.rounds,
+                    verb="runs" if len(plan.markers) == 1 else "run",
+                    calls=measure.warmup + measure.rounds,
                 ),
                 pytrace=False,
             )
