@@ -67,9 +67,11 @@ CORRUPTIONS = [
 def _baseline(path, runs=3):
     """``runs`` baseline runs of TEST_ID measured at 10 ms, on any machine."""
     with HistoryStore.open(path) as store:
-        for hour in range(runs):
+        for number in range(runs):
             store.save_run(
-                make_run(started_at=f"2026-11-01T0{hour}:00:00+00:00"),
+                make_run(
+                    started_at=f"2026-11-{1 + number // 24:02d}T{number % 24:02d}:00:00+00:00"
+                ),
                 [make_measurement(TEST_ID, 0.010, metrics={"hit_rate": 0.5})],
             )
 
@@ -91,8 +93,9 @@ def gated_suite(suite):
     return suite
 
 
-def _gate(suite):
+def _gate(suite, *extra):
     return suite.runpytest(
+        *extra,
         "--omniperf-gate",
         "--omniperf-baseline-any-machine",
         "--omniperf-history=history.sqlite",
@@ -101,30 +104,35 @@ def _gate(suite):
     )
 
 
-@pytest.mark.parametrize(("table", "column", "value", "warning"), CORRUPTIONS)
-def test_a_bad_row_is_skipped_and_the_verdict_is_unchanged(
-    gated_suite, table, column, value, warning
-):
+def test_each_bad_row_is_skipped_with_one_warning_and_the_verdict_is_unchanged(gated_suite):
+    """Run #k carries the k-th corruption; two clean runs follow. One gated run reads them all."""
     path = gated_suite.path / "history.sqlite"
-    _baseline(path)
-    _corrupt(path, table, column, value)
-    result = _gate(gated_suite)
+    total = len(CORRUPTIONS) + 2
+    _baseline(path, runs=total)
+    for run_id, (table, column, value, _) in enumerate(CORRUPTIONS, start=1):
+        _corrupt(path, table, column, value, run_id=run_id)
+    result = _gate(gated_suite, f"--omniperf-baseline-runs={total}")
     result.assert_outcomes(passed=2)
     output = result.stdout.str()
     assert "Traceback" not in output and "Error" not in output
-    warnings = [line for line in result.stdout.lines if "skipped a bad row" in line]
-    if warning is None:
-        assert warnings == []
-        return
-    assert len(warnings) == 1, result.stdout.lines
-    assert "warning: skipped a bad row of" in warnings[0]
-    assert "run #1: " in warnings[0] and warning in warnings[0]
-    if table != "metrics":
-        result.stdout.fnmatch_lines(["*test_fetch*unchanged*"])
-    if table == "runs":
-        result.stdout.fnmatch_lines(["*compared with 2 runs labelled 'main'*"])
-    else:  # the run is used; only its bad row is not
-        result.stdout.fnmatch_lines(["*compared with 3 runs labelled 'main'*"])
+    warnings = {}
+    for line in result.stdout.lines:
+        if "skipped a bad row" in line:
+            assert line.startswith(f"omniperf: warning: skipped a bad row of {path}: run #")
+            run_id = int(line.split("run #")[1].split(":")[0])
+            assert run_id not in warnings, line  # one line per bad row
+            warnings[run_id] = line
+    for run_id, (table, column, _, warning) in enumerate(CORRUPTIONS, start=1):
+        if warning is None:
+            assert run_id not in warnings
+        else:
+            assert warning in warnings[run_id], (table, column, warnings.get(run_id))
+    assert len(warnings) == sum(1 for *_, warning in CORRUPTIONS if warning)
+    # a bad runs row leaves its run out; a bad measurement or metric row only that row
+    used = total - sum(1 for table, *_ in CORRUPTIONS if table == "runs")
+    result.stdout.fnmatch_lines(
+        ["*test_fetch*unchanged*", f"*compared with {used} runs labelled 'main'*"]
+    )
 
 
 def test_many_bad_rows_at_once_leave_the_good_run_in_use(gated_suite):

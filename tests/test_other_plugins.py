@@ -125,7 +125,7 @@ def test_benchmark_fixture_with_a_perf_marker_is_one_clear_error(suite):
             benchmark(sum, [1, 2])
         """
     )
-    result = suite.runpytest("-p", "no:randomly")
+    result = suite.runpytest("-p", "no:randomly", "--benchmark-disable")  # runs it once: fast
     result.assert_outcomes(passed=3, errors=2)
     output = result.stdout.str()
     assert "FixtureAlreadyUsed" not in output and "Traceback" not in output
