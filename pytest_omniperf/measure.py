@@ -20,7 +20,7 @@ from typing import Any, Literal, NoReturn
 
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
-from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
+from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int, shown
 
 DISABLED_READ = (
     "omniperf is disabled (--omniperf-disable, OMNIPERF_DISABLE or ini omniperf_disable): "
@@ -152,6 +152,8 @@ class Perf:
         clock: Literal["real", "virtual"] | None = None,
     ) -> Perf:
         """A view of this fixture that records under ``name`` with other settings."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"perf.named: name must be a non-empty string, got {shown(name)}")
         where = f"perf.named({name!r})"
         changes: dict[str, Any] = {}
         if rounds is not None:

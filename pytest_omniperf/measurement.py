@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, cast
 
 from pytest_omniperf import record_checks as check
+from pytest_omniperf.settings import shown
 from pytest_omniperf.units import UNIT_SECONDS
 
 Kind = Literal["latency", "speedup"]
@@ -164,7 +165,7 @@ def _comparison(data: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("verdict", "baseline"):
         if key in record and not isinstance(record[key], str):
             raise check.RecordError(
-                f"comparison[{key!r}]", f"expected a string, got {check.shown(record[key])}"
+                f"comparison[{key!r}]", f"expected a string, got {shown(record[key])}"
             )
     numbers = [key for key in _COMPARISON_NUMBERS if key in record]
     for key in _COMPARISON_CHANGES:
@@ -173,6 +174,6 @@ def _comparison(data: Mapping[str, Any]) -> dict[str, Any]:
     for key in numbers:
         if check.as_float(record.get(key), finite=False, nan=True) is None:
             raise check.RecordError(
-                f"comparison[{key!r}]", f"expected a number, got {check.shown(record.get(key))}"
+                f"comparison[{key!r}]", f"expected a number, got {shown(record.get(key))}"
             )
     return record

@@ -13,8 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_omniperf.settings import shown
+
 # SQLite stores integers in 64 bits: a larger one could be validated but not written.
 LARGEST_INTEGER = 2**63 - 1
+# No real or virtual measurement lasts 30,000 years; beyond this, statistics overflow.
+LONGEST_SAMPLE_S = 1e12
 
 
 class RecordError(ValueError):
@@ -24,15 +28,6 @@ class RecordError(ValueError):
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
-
-
-def shown(value: object) -> str:
-    """``repr(value)``, short enough for a one-line message (also for 10**5000)."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int with more digits than Python prints
-        return "a huge integer"
-    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
 
 
 def _missing_or(data: Mapping[str, Any], field: str) -> Any:
@@ -135,9 +130,11 @@ def samples(data: Mapping[str, Any], field: str, *, required: bool) -> list[floa
     durations = []
     for index, item in enumerate(value):
         number = as_float(item)
-        if number is None or number < 0:
+        if number is None or not 0 <= number <= LONGEST_SAMPLE_S:
             raise RecordError(
-                f"{field}[{index}]", f"expected a finite number >= 0, got {shown(item)}"
+                f"{field}[{index}]",
+                f"expected a finite number from 0 to {LONGEST_SAMPLE_S:g} (seconds), "
+                f"got {shown(item)}",
             )
         durations.append(number)
     return durations

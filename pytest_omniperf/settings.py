@@ -186,12 +186,12 @@ def bounded_int(value: object, where: str, minimum: int, maximum: int) -> int:
     """``value`` itself when it is an int (not a bool) in [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise SettingError(
-            f"{where}: expected a whole number from {minimum} to {maximum:,}, got {_shown(value)}"
+            f"{where}: expected a whole number from {minimum} to {maximum:,}, got {shown(value)}"
         )
     return value
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """``repr(value)``, shortened: a hostile value (10**400, a long string) stays one line."""
     try:
         text = repr(value)
@@ -215,7 +215,7 @@ def _parse_baseline_runs(value: object, where: str) -> int:
 def _parse_clock(value: object, where: str) -> str:
     if value not in CLOCK_NAMES:
         raise SettingError(
-            f"{where}: {_shown(value)} is not a valid clock; valid: {', '.join(CLOCK_NAMES)}"
+            f"{where}: {shown(value)} is not a valid clock; valid: {', '.join(CLOCK_NAMES)}"
         )
     return str(value)
 
@@ -234,7 +234,7 @@ def _parse_optional_text(value: object, where: str) -> str | None:
 def _parse_baseline(value: object, where: str) -> str:
     text = _parse_text(value, where)
     if text.startswith("run:"):
-        _parse_int(text[4:], f"{where} (run id in {_shown(text)})", 1, 2**63 - 1)
+        _parse_int(text[4:], f"{where} (run id in {shown(text)})", 1, 2**63 - 1)
     return text
 
 
@@ -247,7 +247,7 @@ def _parse_threshold(value: object, where: str) -> float:
         number = math.nan
     if not math.isfinite(number) or not 0 < number < 10:
         raise SettingError(
-            f"{where}: expected a relative slowdown such as 0.1 or 10%, got {_shown(value)}"
+            f"{where}: expected a relative slowdown such as 0.1 or 10%, got {shown(value)}"
         )
     return number
 
@@ -264,7 +264,7 @@ def _parse_bool(value: object, where: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise SettingError(f"{where}: expected true or false, got {_shown(value)}")
+    raise SettingError(f"{where}: expected true or false, got {shown(value)}")
 
 
 # -- test level --------------------------------------------------------------------------------
@@ -326,12 +326,12 @@ def _check_keys(marker_name: str, nodeid: str, mark: Marker, allowed: tuple[str,
     if mark.args:
         raise SettingError(
             f"{_where(marker_name, nodeid)}: takes keyword arguments only, "
-            f"got positional {_shown(mark.args)}; signature: {_signature(marker_name)}"
+            f"got positional {shown(mark.args)}; signature: {_signature(marker_name)}"
         )
     unknown = sorted(set(mark.kwargs) - set(allowed))
     if unknown:
         raise SettingError(
-            f"{_where(marker_name, nodeid)}: unknown argument {_shown(unknown[0])}; "
+            f"{_where(marker_name, nodeid)}: unknown argument {shown(unknown[0])}; "
             f"valid: {', '.join(allowed)}"
         )
 
@@ -360,7 +360,7 @@ def finite_float(value: object) -> float | None:
 def _positive_number(value: object, where: str, what: str) -> float:
     number = finite_float(value)
     if number is None or number <= 0:
-        raise SettingError(f"{where}: {what} must be a positive number, got {_shown(value)}")
+        raise SettingError(f"{where}: {what} must be a positive number, got {shown(value)}")
     return number
 
 
@@ -409,13 +409,13 @@ def _measure_changes(nodeid: str, mark: Marker) -> dict[str, Any]:
         if kwargs.get(key) is not None:
             if not isinstance(kwargs[key], str) or not kwargs[key].strip():
                 raise SettingError(
-                    f"{where}: {key} must be a non-empty string, got {_shown(kwargs[key])}"
+                    f"{where}: {key} must be a non-empty string, got {shown(kwargs[key])}"
                 )
             changes[key] = kwargs[key]
     if kwargs.get("patch_gather") is not None:
         if not isinstance(kwargs["patch_gather"], bool):
             raise SettingError(
-                f"{where}: patch_gather must be True or False, got {_shown(kwargs['patch_gather'])}"
+                f"{where}: patch_gather must be True or False, got {shown(kwargs['patch_gather'])}"
             )
         changes["patch_gather"] = kwargs["patch_gather"]
     if kwargs.get("regression") is not None:
@@ -432,7 +432,7 @@ def _regression(value: object, where: str) -> float | None:
     if number is None or not 0 < number < 10:
         raise SettingError(
             f"{where}: regression must be a relative slowdown such as 0.25, or False to exempt "
-            f"the test, got {_shown(value)}"
+            f"the test, got {shown(value)}"
         )
     return number
 
@@ -443,7 +443,7 @@ def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
     unit = mark.kwargs.get("unit", "ms")
     if not isinstance(unit, str) or unit not in UNIT_SECONDS:
         raise SettingError(
-            f"{where}: unit {_shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
+            f"{where}: unit {shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
         )
     limits_s: dict[str, float] = {}
     for statistic in LATENCY_STATISTICS:
@@ -452,9 +452,7 @@ def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
         what = f"{statistic} (in {unit})"
         limit_s = _positive_number(mark.kwargs[statistic], where, what) * UNIT_SECONDS[unit]
         if limit_s <= 0:  # a subnormal bound that vanishes in seconds
-            raise SettingError(
-                f"{where}: {what} is too small, got {_shown(mark.kwargs[statistic])}"
-            )
+            raise SettingError(f"{where}: {what} is too small, got {shown(mark.kwargs[statistic])}")
         limits_s[statistic] = limit_s
     if not limits_s:
         raise SettingError(

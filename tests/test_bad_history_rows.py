@@ -32,7 +32,8 @@ CORRUPTIONS = [
     ("measurements", "samples", "not json", "column samples: not JSON"),
     ("measurements", "samples", '"notalist"', "column samples: expected a list of durations"),
     ("measurements", "samples", '[0.01, "x"]', "column samples[1]: expected a finite number"),
-    ("measurements", "samples", "[-1]", "column samples[0]: expected a finite number >= 0"),
+    ("measurements", "samples", "[-1]", "column samples[0]: expected a finite number from 0 to"),
+    ("measurements", "samples", "[1e300]", "samples[0]: expected a finite number from 0 to 1e+12"),
     ("measurements", "samples", "[1e999]", "column samples[0]: expected a finite number"),
     ("measurements", "samples", "[NaN]", "column samples[0]: expected a finite number"),
     # TEXT columns turn numbers into text (SQLite type affinity), which then decodes as JSON

@@ -68,6 +68,8 @@ POISONS = [
     ((*M0, "samples_s"), [0.1, "x"], "runs[0].measurements[0].samples_s[1]", "finite number"),
     ((*M0, "samples_s"), [float("nan")], "runs[0].measurements[0].samples_s[0]", "got nan"),
     ((*M0, "samples_s"), [float("inf")], "runs[0].measurements[0].samples_s[0]", "got inf"),
+    ((*M0, "samples_s"), [10**400], "runs[0].measurements[0].samples_s[0]", "(seconds), got 1000"),
+    ((*M0, "samples_s"), [-0.5], "runs[0].measurements[0].samples_s[0]", "got -0.5"),
     ((*M0, "samples_s"), _DELETE, "runs[0].measurements[0].samples_s", "missing"),
     ((*M0, "rounds"), "5", "runs[0].measurements[0].rounds", "expected a whole number"),
     ((*M0, "rounds"), 10**400, "runs[0].measurements[0].rounds", "expected a whole number"),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_omniperf import record_checks as check
+from pytest_omniperf.settings import shown
 
 PACKAGES = ("pytest-omniperf", "pytest", "pytest-asyncio", "pluggy", "numpy")
 
@@ -110,9 +111,7 @@ def _exit_status(data: Mapping[str, Any]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not -256 <= value <= 256:
-        raise check.RecordError(
-            "exit_status", f"expected a small whole number, got {check.shown(value)}"
-        )
+        raise check.RecordError("exit_status", f"expected a small whole number, got {shown(value)}")
     return value
 
 
