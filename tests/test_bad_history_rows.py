@@ -240,3 +240,17 @@ def test_cli_report_and_export_skip_bad_rows(capsys, corrupted, tmp_path):
     assert status == 0
     assert '"uuid"' in out
     assert len(_warnings(err, "export")) == 3
+
+
+def test_a_bad_run_makes_room_for_the_next_good_one(gated_suite, capsys):
+    path = gated_suite.path / "history.sqlite"
+    _baseline(path, runs=4)
+    _corrupt(path, "runs", "machine", "{", run_id=4)  # the newest
+    result = _gate(gated_suite, "--omniperf-baseline-runs=2")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*compared with 2 runs labelled 'main' (newest #3,*"])
+    capsys.readouterr()  # the inner run's output
+    status, out, err = run_cli(capsys, "show", "latest", "--history", path)
+    assert status == 0
+    assert out.startswith("run #3 ")
+    assert "run #4: column machine: not JSON" in err

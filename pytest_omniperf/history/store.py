@@ -255,16 +255,16 @@ class HistoryStore:
             clauses.append("baseline_eligible = 1")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        runs: list[RunInfo] = []
         with self._errors("read"):
-            rows = list(self._db.query(sql, params))
-        runs = []
-        for row in rows:
-            try:
-                runs.append(_run_from_row(row))
-            except RecordError as error:
-                self._skip(f"run #{row['id']}: {error}")
+            # no SQL LIMIT: a bad row is skipped and the next good one takes its place
+            for row in self._db.query(sql, params):
+                if limit is not None and len(runs) >= limit:
+                    break
+                try:
+                    runs.append(_run_from_row(row))
+                except RecordError as error:
+                    self._skip(f"run #{row['id']}: {error}")
         return runs
 
     def run(self, run_id: int) -> RunInfo:
