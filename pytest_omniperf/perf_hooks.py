@@ -75,7 +75,7 @@ class PerfTestHooks:
         if isinstance(plan, SettingError):
             pytest.fail(str(plan), pytrace=False)
         measure = plan.measure
-        if plan.markers and "benchmark" in item.fixturenames and "perf" not in item.fixturenames:
+        if self._body_timed_with_benchmark(item, plan):
             pytest.fail(
                 BENCHMARK_CONFLICT.format(
                     markers=" and ".join(f"@pytest.mark.{name}" for name in plan.markers),
@@ -95,6 +95,19 @@ class PerfTestHooks:
         item.stash[PLAN_KEY] = plan
         item.stash[SINK_KEY] = []
         item.stash[RECORDER_KEY] = Recorder(item.nodeid)
+
+    def _body_timed_with_benchmark(self, item: pytest.Function, plan: TestPlan) -> bool:
+        """Would the plugin call the body of a test that uses pytest-benchmark's fixture more
+        than once? Checked before fixtures are set up, so pytest-benchmark has nothing to warn
+        about."""
+        if not plan.markers or "perf" in item.fixturenames or self.settings.disabled:
+            return False
+        if "benchmark" not in item.fixturenames:
+            return False
+        return any(
+            getattr(plugin, "__name__", "") == "pytest_benchmark.plugin"
+            for plugin in self.config.pluginmanager.get_plugins()
+        )
 
     def runtime_for(self, item: pytest.Item) -> RuntimeKit:
         """The primitives of ``item``, bound to its recorder (the ``perf_*`` fixtures)."""

@@ -141,6 +141,22 @@ def test_benchmark_fixture_with_a_perf_marker_is_one_clear_error(suite):
     )
 
 
+def test_benchmark_conflict_is_not_checked_when_disabled(suite):
+    """Disabled, the body runs once: pytest-benchmark's one call is fine."""
+    pytest.importorskip("pytest_benchmark")
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.latency(p95=1000)
+        def test_both(benchmark):
+            benchmark(sum, [1, 2])
+        """
+    )
+    result = suite.runpytest("--omniperf-disable", "--benchmark-disable")
+    result.assert_outcomes(passed=1)
+
+
 # -- --omniperf-disable and reading measurements -----------------------------------------------
 
 READS_MEASUREMENTS = """
