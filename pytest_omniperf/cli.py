@@ -246,7 +246,7 @@ def _read_source(source: Path) -> list[tuple[RunInfo, list[Measurement]]]:
 
     if not source.is_file():
         raise CommandError(f"no such file: {source}")
-    if source.suffix == ".json":
+    if source.suffix.lower() == ".json":
         return read_document(source)
     with HistoryStore.open(source, create=False) as origin:
         stored = origin.runs()
