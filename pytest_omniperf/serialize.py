@@ -1,0 +1,491 @@
+"""Serializing the tasks a workload creates during the sequential rounds of a speedup.
+
+While :func:`serialized_concurrency` is active, a task factory on the running loop hands every
+task created in a sequential round a turn in one first-in-first-out queue (one queue per round,
+opened by ``use_mode(Mode.SEQUENTIAL)``): a task starts only when the task before it finished, so
+``asyncio.gather``, ``TaskGroup``, ``create_task``, ``asyncio.wait``, ``as_completed`` and anyio
+task groups all run their children one after another. Only the start of a task is held back; once
+it runs, its steps are never delayed.
+
+Tasks that wait for tasks created after them would deadlock in a plain queue. So when the task
+holding the turn blocks *on* a task that has not started yet (awaits it, gathers it, waits for its
+task group or for ``asyncio.wait``/``as_completed`` over it), it lends its turn to that task, like
+a function call, and takes it back when the task finishes. A holder blocked on something nobody
+can trace (an event or queue fed by a later task, a server started with ``start()``) gives its
+turn to the next task after :data:`STALL_S` of its clock; if it then runs again while another task
+holds the turn, the round was not fully sequential, and that overlap is recorded and reported.
+Timers, threads and I/O keep the turn: they are the work being serialized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import itertools
+from collections import deque
+from collections.abc import Coroutine, Generator, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+# How long (on the loop's clock) a task holding the turn may wait on something that cannot be
+# traced to a timer, a thread or a task before the next task gets the turn. Long enough for a
+# local request to answer, short enough that an event fed by a later task costs little.
+STALL_S = 0.25
+
+# Frames deeper than this in an await chain are not searched for the tasks being waited on.
+_MAX_AWAIT_DEPTH = 32
+
+
+@dataclass
+class SequentialOverlap:
+    """What still ran concurrently during the sequential rounds (nothing, ideally)."""
+
+    resumed_concurrently: int = 0
+    """Steps of a serialized task taken while another task held the turn."""
+    examples: list[str] = field(default_factory=list)
+    """The first few overlaps, described ("consumer() ran while producer() held the turn")."""
+
+    def note(self, description: str) -> None:
+        self.resumed_concurrently += 1
+        if len(self.examples) < 3 and description not in self.examples:
+            self.examples.append(description)
+
+    def describe(self) -> str:
+        """One phrase for a failure message, or "" when everything was serialized."""
+        if not self.resumed_concurrently:
+            return ""
+        return (
+            f"{self.resumed_concurrently} task step(s) still ran concurrently in sequential "
+            f"mode ({'; '.join(self.examples)})"
+        )
+
+
+class _Installation:
+    """The serializing task factory on one loop, and what it found."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.previous_factory = loop.get_task_factory()
+        self.overlap = SequentialOverlap()
+
+    def create_task(
+        self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+    ) -> asyncio.Future[Any]:
+        context: contextvars.Context | None = kwargs.get("context")
+        section = context.get(_section) if context is not None else _section.get()
+        turn_taker = None
+        if section is not None and section.open and isinstance(coro, Coroutine):
+            turn_taker = coro = _TurnTaker(coro, section)
+        if self.previous_factory is None:
+            task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+        else:
+            task = self.previous_factory(loop, coro, **kwargs)
+        if turn_taker is not None:
+            turn_taker.section.register(turn_taker, task)
+        return task
+
+
+_installation: contextvars.ContextVar[_Installation | None] = contextvars.ContextVar(
+    "omniperf_serialization", default=None
+)
+_section: contextvars.ContextVar[_Section | None] = contextvars.ContextVar(
+    "omniperf_sequential_section", default=None
+)
+_last_overlap: contextvars.ContextVar[SequentialOverlap | None] = contextvars.ContextVar(
+    "omniperf_last_sequential_overlap", default=None
+)
+
+
+@contextmanager
+def task_serialization() -> Iterator[SequentialOverlap]:
+    """Install the serializing task factory on the running loop for the enclosed code.
+
+    Tasks are serialized only inside sequential sections (see :func:`sequential_section`). Any
+    task factory already set is chained, and restored on every exit path.
+    """
+    loop = asyncio.get_running_loop()
+    installation = _Installation(loop)
+    loop.set_task_factory(installation.create_task)
+    token = _installation.set(installation)
+    try:
+        yield installation.overlap
+    finally:
+        _installation.reset(token)
+        if loop.get_task_factory() == installation.create_task:
+            loop.set_task_factory(installation.previous_factory)
+        _last_overlap.set(installation.overlap)
+
+
+def last_sequential_overlap() -> SequentialOverlap | None:
+    """What the last serialization in this context found (read after the measurement)."""
+    return _last_overlap.get()
+
+
+@contextmanager
+def sequential_section(sequential: bool) -> Iterator[None]:
+    """Open a fresh turn queue for the enclosed sequential code (no-op without serialization).
+
+    ``sequential=False`` closes the queue for the enclosed code, so a parallel section nested
+    in a sequential one runs its tasks as written.
+    """
+    installation = _installation.get()
+    if installation is None:
+        yield
+        return
+    section = _Section(installation) if sequential else None
+    token = _section.set(section)
+    try:
+        yield
+    finally:
+        _section.reset(token)
+        if section is not None:
+            section.close()
+
+
+class _Section:
+    """One sequential round: the FIFO of its tasks and who holds the turn."""
+
+    def __init__(self, installation: _Installation) -> None:
+        self.loop = installation.loop
+        self.overlap = installation.overlap
+        self.open = True
+        self.holder: _TurnTaker | None = None
+        self.lenders: list[_TurnTaker] = []
+        self.queue: deque[_TurnTaker] = deque()
+        self.unstarted: dict[asyncio.Future[Any], _TurnTaker] = {}
+        self.sequence = itertools.count()
+
+    # -- the turn ----------------------------------------------------------------------------
+
+    def enqueue(self, taker: _TurnTaker) -> None:
+        self.queue.append(taker)
+        if self.holder is None:
+            self._give_to_next()
+
+    def register(self, taker: _TurnTaker, task: asyncio.Future[Any]) -> None:
+        """Know ``taker`` by its task, so that tasks waiting for it can lend it their turn."""
+        if taker.task is None:
+            taker.task = task
+        if not taker.has_started and not taker.done:
+            self.unstarted[task] = taker
+
+    def may_start(self, taker: _TurnTaker) -> bool:
+        if not self.open or self.holder is taker:
+            return True
+        if self.holder is None:
+            self._give_to_next()
+        return self.holder is taker
+
+    def started(self, taker: _TurnTaker) -> None:
+        if taker.task is not None:
+            self.unstarted.pop(taker.task, None)
+
+    def finished(self, taker: _TurnTaker) -> None:
+        taker.cancel_watch()
+        if taker.task is not None:
+            self.unstarted.pop(taker.task, None)
+        if taker in self.lenders:
+            self.lenders.remove(taker)
+        if self.holder is not taker:
+            return
+        self.holder = None
+        if self.lenders:
+            lender = self.holder = self.lenders.pop()
+            # The finished task's done-callbacks (a gather's, a task group's, as_completed's)
+            # are scheduled after this returns and complete the lender's waiter when they run:
+            # look at what the lender still waits for one loop iteration after them.
+            self.loop.call_soon(self.loop.call_soon, self._reconsider, lender)
+        else:
+            self._give_to_next()
+
+    def resumed(self, taker: _TurnTaker) -> None:
+        """``taker`` takes a step after having started."""
+        taker.cancel_watch()
+        if not self.open or self.holder is taker:
+            return
+        if self.holder is None:
+            self.holder = taker
+            return
+        self.overlap.note(f"{taker.label} ran while {self.holder.label} held the turn")
+
+    def blocked(self, taker: _TurnTaker, waiter: Any) -> None:
+        """``taker`` yielded ``waiter`` (a future): keep, lend or give away the turn."""
+        if not self.open or self.holder is not taker or not isinstance(waiter, asyncio.Future):
+            return
+        dependency = self._first_unstarted(_children(waiter))
+        if dependency is None:
+            if _waits_for_timer(self.loop, waiter) or _waits_for_thread(waiter):
+                return  # the wait is the work being serialized: keep the turn
+            dependency = self._first_waited_for(waiter, taker)
+        if dependency is not None:
+            self.lenders.append(taker)
+            self._give(dependency)
+        else:
+            taker.watch = self.loop.call_later(STALL_S, self._stalled, taker, waiter)
+
+    def _first_waited_for(
+        self, waiter: asyncio.Future[Any], taker: _TurnTaker
+    ) -> _TurnTaker | None:
+        """The earliest unstarted task that the code ``taker`` is waiting in waits for.
+
+        Task groups, ``asyncio.wait`` and ``as_completed`` wait on a plain future or queue that
+        callbacks on their tasks complete. So a task counts as waited for when the frames
+        ``taker`` is suspended in hold it (``TaskGroup.__aexit__``'s ``self._tasks``,
+        ``asyncio.wait``'s ``fs``), or when one of its done-callbacks refers to something those
+        frames hold (the task group, the waiter, as_completed's queue).
+        """
+        held: dict[int, Any] = {id(waiter): waiter}
+        for frame in _await_chain_frames(taker.inner):
+            for value in frame.f_locals.values():
+                held[id(value)] = value
+                for task in _tasks_in(value):
+                    if task in self.unstarted:
+                        held[id(task)] = task
+        direct = self._first_unstarted(value for value in held.values())
+        if direct is not None:
+            return direct
+        for candidate in self.queue:
+            task = candidate.task
+            if candidate.has_started or candidate.done or task is None:
+                continue
+            if any(id(referent) in held for referent in _callback_referents(task)):
+                return candidate
+        return None
+
+    def _reconsider(self, lender: _TurnTaker) -> None:
+        task = lender.task
+        if self.holder is not lender or task is None or task.done():
+            return
+        waiter = getattr(task, "_fut_waiter", None)
+        if waiter is not None and not waiter.done():
+            self.blocked(lender, waiter)
+
+    def _stalled(self, taker: _TurnTaker, waiter: asyncio.Future[Any]) -> None:
+        task = taker.task
+        if (
+            self.holder is not taker
+            or task is None
+            or getattr(task, "_fut_waiter", None) is not (waiter)
+        ):
+            return
+        if self._next_in_queue() is not None:
+            self.holder = None
+            self._give_to_next()
+
+    def _give_to_next(self) -> None:
+        following = self._next_in_queue()
+        if following is not None:
+            self._give(following)
+
+    def _next_in_queue(self) -> _TurnTaker | None:
+        while self.queue and (self.queue[0].has_started or self.queue[0].done):
+            self.queue.popleft()
+        return self.queue[0] if self.queue else None
+
+    def _give(self, taker: _TurnTaker) -> None:
+        self.holder = taker
+        taker.wake()
+
+    def _first_unstarted(self, tasks: Iterable[Any]) -> _TurnTaker | None:
+        unstarted = self.unstarted
+        candidates = [
+            unstarted[task]
+            for task in tasks
+            if isinstance(task, asyncio.Future) and task in unstarted
+        ]
+        return min(candidates, key=lambda taker: taker.sequence, default=None)
+
+    def close(self) -> None:
+        """The round is over: whatever is still waiting for a turn runs freely."""
+        self.open = False
+        for taker in self.queue:
+            taker.cancel_watch()
+            taker.wake()
+        self.queue.clear()
+        self.unstarted.clear()
+        self.lenders.clear()
+        self.holder = None
+
+
+class _TurnTaker(Coroutine[Any, Any, Any]):
+    """Wraps a task's coroutine: its first step waits for the turn, every step is reported."""
+
+    __slots__ = ("_inner", "done", "has_started", "section", "sequence", "task", "turn", "watch")
+
+    def __init__(self, inner: Coroutine[Any, Any, Any], section: _Section) -> None:
+        self._inner = inner
+        self.section = section
+        self.sequence = next(section.sequence)
+        self.task: asyncio.Future[Any] | None = None
+        self.has_started = False
+        self.done = False
+        self.turn: asyncio.Future[None] | None = None
+        self.watch: asyncio.TimerHandle | None = None
+        section.enqueue(self)
+
+    @property
+    def label(self) -> str:
+        return f"{getattr(self._inner, '__qualname__', type(self._inner).__name__)}()"
+
+    def wake(self) -> None:
+        if self.turn is not None and not self.turn.done():
+            self.turn.set_result(None)
+
+    def cancel_watch(self) -> None:
+        if self.watch is not None:
+            self.watch.cancel()
+            self.watch = None
+
+    # -- the coroutine protocol --------------------------------------------------------------
+
+    def send(self, value: Any) -> Any:
+        section = self.section
+        if not self.has_started:
+            if self.task is None:  # an eager task runs its first step inside the factory
+                task = asyncio.current_task()
+                if task is not None:
+                    section.register(self, task)
+            if not section.may_start(self):
+                return self._wait_for_turn()
+            self.has_started = True
+            section.started(self)
+            value = None
+        else:
+            section.resumed(self)
+        try:
+            waiter = self._inner.send(value)
+        except BaseException:
+            self._finish()
+            raise
+        if waiter is not None:
+            section.blocked(self, waiter)
+        return waiter
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if self.has_started:
+            self.section.resumed(self)
+        else:
+            # Cancelled while waiting for its turn: the exception ends the coroutine before
+            # its first line, as it would for any task cancelled before it started.
+            self.has_started = True
+            self.section.started(self)
+        try:
+            if val is None and tb is None:
+                waiter = self._inner.throw(typ)
+            else:
+                waiter = self._inner.throw(typ, val, tb)
+        except BaseException:
+            self._finish()
+            raise
+        if waiter is not None:
+            self.section.blocked(self, waiter)
+        return waiter
+
+    def close(self) -> None:
+        self._inner.close()
+        if not self.done:
+            self._finish()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._inner.__await__()
+
+    def _wait_for_turn(self) -> asyncio.Future[None]:
+        if self.turn is None or self.turn.done():
+            self.turn = self.section.loop.create_future()
+        self.turn._asyncio_future_blocking = True
+        return self.turn
+
+    def _finish(self) -> None:
+        self.done = True
+        self.section.finished(self)
+
+    # -- what introspection of the task sees (anyio asks whether a task has started) ---------
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self._inner, "cr_running", False))
+
+    @property
+    def cr_suspended(self) -> bool:
+        if not self.has_started:
+            return self.turn is not None
+        return bool(getattr(self._inner, "cr_suspended", False))
+
+    @property
+    def cr_frame(self) -> FrameType | None:
+        return getattr(self._inner, "cr_frame", None)
+
+    @property
+    def cr_await(self) -> Any:
+        return self.turn if not self.has_started else getattr(self._inner, "cr_await", None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @property
+    def inner(self) -> Coroutine[Any, Any, Any]:
+        return self._inner
+
+
+# -- what a blocked task waits for -------------------------------------------------------------
+
+
+def _children(waiter: Any) -> Iterator[Any]:
+    yield waiter
+    for child in getattr(waiter, "_children", None) or ():  # a gathering future
+        yield from _children(child)
+
+
+def _callback_referents(task: asyncio.Future[Any]) -> Iterator[Any]:
+    """What the done-callbacks of ``task`` refer to: bound objects, closure cells, arguments."""
+    for callback, _context in getattr(task, "_callbacks", None) or ():
+        bound = getattr(callback, "__self__", None)
+        if bound is not None:
+            yield bound
+        yield from getattr(callback, "args", ())  # functools.partial
+        for cell in getattr(callback, "__closure__", None) or ():
+            try:
+                yield cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+
+
+def _tasks_in(value: Any) -> Iterator[Any]:
+    if isinstance(value, asyncio.Future):
+        yield value
+    elif isinstance(value, set | frozenset | list | tuple):
+        yield from (item for item in value if isinstance(item, asyncio.Future))
+    else:
+        owned = getattr(value, "_tasks", None) or getattr(value, "_todo", None)
+        if isinstance(owned, set | list | dict):
+            yield from (item for item in owned if isinstance(item, asyncio.Future))
+
+
+def _await_chain_frames(coro: Any) -> Iterator[FrameType]:
+    awaited = coro
+    for _ in range(_MAX_AWAIT_DEPTH):
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            return
+        yield frame
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+
+
+def _waits_for_timer(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> bool:
+    """Is ``waiter`` completed by a timer (``asyncio.sleep``)?"""
+    return any(waiter in handle._args for handle in getattr(loop, "_scheduled", ()))
+
+
+def _waits_for_thread(waiter: asyncio.Future[Any]) -> bool:
+    """Is ``waiter`` chained to a thread's future (``run_in_executor``, ``to_thread``)?"""
+    for callback, _context in getattr(waiter, "_callbacks", None) or ():
+        for cell in getattr(callback, "__closure__", None) or ():
+            try:
+                if isinstance(cell.cell_contents, concurrent.futures.Future):
+                    return True
+            except ValueError:  # an empty cell
+                continue
+    return False
