@@ -50,6 +50,8 @@ Confirm = Callable[[Measurement], bool]
 """Compares a measurement with the baseline; True when it looks regressed."""
 
 REMEASURED_METRIC = "omniperf.remeasured"
+# Task steps that ran concurrently in sequential rounds although they should have waited.
+SEQUENTIAL_OVERLAP_METRIC = "omniperf.sequential_overlap"
 # The second batch waits this long, so that a noise episode of the machine that caught the
 # first batch has likely passed.
 CONFIRMATION_PAUSE_S = 0.5
@@ -72,6 +74,15 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _note_sequential_overlap(measurement: Measurement) -> None:
+    from pytest_omniperf.serialize import take_sequential_overlap
+
+    overlap = take_sequential_overlap()
+    if overlap is not None and overlap.resumed_concurrently:
+        measurement.metrics[SEQUENTIAL_OVERLAP_METRIC] = float(overlap.resumed_concurrently)
+        measurement.sequential_overlap = overlap.describe()
 
 
 def _median(values: list[float]) -> float:
@@ -317,6 +328,8 @@ class Perf:
         )
         if remeasured:
             measurement.metrics[REMEASURED_METRIC] = 1.0
+        if speedup:
+            _note_sequential_overlap(measurement)
         self._sink.append(measurement)
         if not speedup:
             return sampled.result

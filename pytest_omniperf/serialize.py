@@ -57,10 +57,12 @@ class SequentialOverlap:
         """One phrase for a failure message, or "" when everything was serialized."""
         if not self.resumed_concurrently:
             return ""
-        return (
-            f"{self.resumed_concurrently} task step(s) still ran concurrently in sequential "
-            f"mode ({'; '.join(self.examples)})"
+        steps = (
+            "1 task step"
+            if self.resumed_concurrently == 1
+            else (f"{self.resumed_concurrently} task steps")
         )
+        return f"{steps} still ran concurrently in sequential mode ({'; '.join(self.examples)})"
 
 
 class _Installation:
@@ -119,9 +121,12 @@ def task_serialization() -> Iterator[SequentialOverlap]:
         _last_overlap.set(installation.overlap)
 
 
-def last_sequential_overlap() -> SequentialOverlap | None:
-    """What the last serialization in this context found (read after the measurement)."""
-    return _last_overlap.get()
+def take_sequential_overlap() -> SequentialOverlap | None:
+    """What the last serialization in this context found; each finding is taken once."""
+    overlap = _last_overlap.get()
+    if overlap is not None:
+        _last_overlap.set(None)
+    return overlap
 
 
 @contextmanager
