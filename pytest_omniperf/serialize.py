@@ -199,6 +199,10 @@ class _Section:
         self.holder = None
         if self.lenders:
             lender = self.holder = self.lenders.pop()
+            if lender.task is not None and getattr(lender.task, "_fut_waiter", None) is (
+                taker.task
+            ):
+                return  # it awaited just this task, and wakes up now
             # The finished task's done-callbacks (a gather's, a task group's, as_completed's)
             # are scheduled after this returns and complete the lender's waiter when they run:
             # look at what the lender still waits for one loop iteration after them.
