@@ -213,7 +213,7 @@ class _Section:
     def resumed(self, taker: _TurnTaker) -> None:
         """``taker`` takes a step after having started."""
         taker.cancel_watch()
-        if not self.open or self.holder is taker:
+        if not self.open or self.holder is taker or taker.background:
             return
         if self.holder is None:
             self.holder = taker
@@ -225,15 +225,39 @@ class _Section:
         if not self.open or self.holder is not taker or not isinstance(waiter, asyncio.Future):
             return
         dependency = self._first_unstarted(_children(waiter))
-        if dependency is None:
-            if _waits_for_timer(self.loop, waiter) or _waits_for_thread(waiter):
-                return  # the wait is the work being serialized: keep the turn
-            dependency = self._first_waited_for(waiter, taker)
+        if dependency is not None:
+            self.lenders.append(taker)
+            self._give(dependency)
+            return
+        if not self.lenders and self._next_in_queue() is not None and not _awaited(taker.task):
+            # Maybe a background task (a heartbeat) nobody waits for: if nobody has started to
+            # wait for it once the code that created it had its turn, it must not hold up the
+            # tasks after it (it might never end).
+            self.loop.call_soon(self.loop.call_soon, self._maybe_background, taker, waiter)
+        if _waits_for_timer(self.loop, waiter) or _waits_for_thread(waiter):
+            return  # the wait is the work being serialized: keep the turn
+        dependency = self._first_waited_for(waiter, taker)
         if dependency is not None:
             self.lenders.append(taker)
             self._give(dependency)
         else:
             taker.watch = self.loop.call_later(STALL_S, self._stalled, taker, waiter)
+
+    def _maybe_background(self, taker: _TurnTaker, waiter: asyncio.Future[Any]) -> None:
+        task = taker.task
+        if (
+            self.holder is not taker
+            or task is None
+            or getattr(task, "_fut_waiter", None) is not waiter
+            or self.lenders
+            or _awaited(task)
+            or self._next_in_queue() is None
+        ):
+            return
+        taker.background = True  # runs on freely; its steps are not overlaps
+        taker.cancel_watch()
+        self.holder = None
+        self._give_to_next()
 
     def _first_waited_for(
         self, waiter: asyncio.Future[Any], taker: _TurnTaker
@@ -322,7 +346,17 @@ class _Section:
 class _TurnTaker(Coroutine[Any, Any, Any]):
     """Wraps a task's coroutine: its first step waits for the turn, every step is reported."""
 
-    __slots__ = ("_inner", "done", "has_started", "section", "sequence", "task", "turn", "watch")
+    __slots__ = (
+        "_inner",
+        "background",
+        "done",
+        "has_started",
+        "section",
+        "sequence",
+        "task",
+        "turn",
+        "watch",
+    )
 
     def __init__(self, inner: Coroutine[Any, Any, Any], section: _Section) -> None:
         self._inner = inner
@@ -333,6 +367,7 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
         self.done = False
         self.turn: asyncio.Future[None] | None = None
         self.watch: asyncio.TimerHandle | None = None
+        self.background = False
         section.enqueue(self)
 
     @property
@@ -481,6 +516,18 @@ def _await_chain_frames(coro: Any) -> Iterator[FrameType]:
             return
         yield frame
         awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+
+
+def _awaited(task: asyncio.Future[Any] | None) -> bool:
+    """Does anything wait for ``task``: a task awaiting it, a gather, a task group, a wait?
+
+    Book-keeping callbacks (``background_tasks.discard``, the recommended way to keep a
+    fire-and-forget task alive) do not count.
+    """
+    for callback, _context in getattr(task, "_callbacks", None) or ():
+        if not isinstance(getattr(callback, "__self__", None), set | dict | list):
+            return True
+    return False
 
 
 def _waits_for_timer(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> bool:

@@ -245,6 +245,27 @@ async def test_tasks_left_running_by_a_round_do_not_hold_up_the_next():
         task.cancel()
 
 
+async def with_a_heartbeat_nobody_waits_for():
+    keep_alive = set()
+
+    async def heartbeat():
+        while True:
+            await asyncio.sleep(0.1)
+
+    beat = asyncio.create_task(heartbeat())  # created first, never ends
+    keep_alive.add(beat)
+    beat.add_done_callback(keep_alive.discard)
+    await asyncio.gather(work(), work())
+    beat.cancel()
+
+
+@pytest.mark.asyncio
+async def test_a_background_task_nobody_waits_for_does_not_hold_up_the_others():
+    sequential, parallel, overlap = await both_modes(with_a_heartbeat_nobody_waits_for)
+    assert (sequential, parallel) == pytest.approx((2.0, 1.0), rel=0.01)
+    assert overlap.describe() == ""
+
+
 @pytest.mark.asyncio
 async def test_a_failing_child_cancels_the_waiting_ones_without_warnings():
     async def boom():
