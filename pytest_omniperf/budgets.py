@@ -69,8 +69,8 @@ def _speedup_violations(measurement: Measurement, budget: SpeedupBudget | None) 
     overlap = ""
     if measurement.sequential_overlap:
         overlap = (
-            f"; not everything could be serialized: {measurement.sequential_overlap}, "
-            "so the ratio understates the parallelism; it does not show that the code is "
+            f"; not everything could be serialized: {measurement.sequential_overlap}; "
+            "the sequential baseline is inexact, so this ratio does not show that the code is "
             "sequential"
         )
     return [

@@ -58,7 +58,8 @@ Confirm = Callable[[Measurement], bool]
 """Compares a measurement with the baseline; True when it looks regressed."""
 
 REMEASURED_METRIC = "omniperf.remeasured"
-# Task steps that ran concurrently in sequential rounds although they should have waited.
+# Task steps that ran concurrently in sequential rounds although they should have waited, and
+# turns handed on after a stall (see pytest_omniperf.serialize).
 SEQUENTIAL_OVERLAP_METRIC = "omniperf.sequential_overlap"
 # The second batch waits this long, so that a noise episode of the machine that caught the
 # first batch has likely passed.
@@ -88,8 +89,8 @@ def _note_sequential_overlap(measurement: Measurement) -> None:
     from pytest_omniperf.serialize import take_sequential_overlap
 
     overlap = take_sequential_overlap()
-    if overlap is not None and overlap.resumed_concurrently:
-        measurement.metrics[SEQUENTIAL_OVERLAP_METRIC] = float(overlap.resumed_concurrently)
+    if overlap is not None and overlap.count:
+        measurement.metrics[SEQUENTIAL_OVERLAP_METRIC] = float(overlap.count)
         measurement.sequential_overlap = overlap.describe()
 
 

@@ -35,34 +35,55 @@ from typing import Any
 # local request to answer, short enough that an event fed by a later task costs little.
 STALL_S = 0.25
 
+# What completes the future of an asyncio.sleep when its timer fires.
+_SLEEP_DONE = asyncio.futures._set_result_unless_cancelled  # type: ignore[attr-defined]
+
 # Frames deeper than this in an await chain are not searched for the tasks being waited on.
 _MAX_AWAIT_DEPTH = 32
 
 
 @dataclass
 class SequentialOverlap:
-    """What still ran concurrently during the sequential rounds (nothing, ideally)."""
+    """What the sequential rounds could not serialize (nothing, ideally)."""
 
     resumed_concurrently: int = 0
     """Steps of a serialized task taken while another task held the turn."""
+    stalls: int = 0
+    """Turns handed on after the holder waited :data:`STALL_S` on something untraceable."""
     examples: list[str] = field(default_factory=list)
-    """The first few overlaps, described ("consumer() ran while producer() held the turn")."""
+    """The first few of them, described ("consumer() ran while producer() held the turn")."""
+
+    @property
+    def count(self) -> int:
+        return self.resumed_concurrently + self.stalls
 
     def note(self, description: str) -> None:
         self.resumed_concurrently += 1
+        self._example(description)
+
+    def stalled(self, description: str) -> None:
+        self.stalls += 1
+        self._example(description)
+
+    def _example(self, description: str) -> None:
         if len(self.examples) < 3 and description not in self.examples:
             self.examples.append(description)
 
     def describe(self) -> str:
         """One phrase for a failure message, or "" when everything was serialized."""
-        if not self.resumed_concurrently:
+        parts = []
+        if self.resumed_concurrently:
+            steps = _plural(self.resumed_concurrently, "task step")
+            parts.append(f"{steps} still ran concurrently in sequential mode")
+        if self.stalls:
+            parts.append(f"{_plural(self.stalls, 'turn')} handed on after a {STALL_S:g} s stall")
+        if not parts:
             return ""
-        steps = (
-            "1 task step"
-            if self.resumed_concurrently == 1
-            else (f"{self.resumed_concurrently} task steps")
-        )
-        return f"{steps} still ran concurrently in sequential mode ({'; '.join(self.examples)})"
+        return f"{' and '.join(parts)} ({'; '.join(self.examples)})"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"1 {noun}" if count == 1 else f"{count} {noun}s"
 
 
 class _Installation:
@@ -234,7 +255,7 @@ class _Section:
             # wait for it once the code that created it had its turn, it must not hold up the
             # tasks after it (it might never end).
             self.loop.call_soon(self.loop.call_soon, self._maybe_background, taker, waiter)
-        if _waits_for_timer(self.loop, waiter) or _waits_for_thread(waiter):
+        if _waits_for_sleep(self.loop, waiter) or _waits_for_thread(waiter):
             return  # the wait is the work being serialized: keep the turn
         dependency = self._first_waited_for(waiter, taker)
         if dependency is not None:
@@ -305,6 +326,9 @@ class _Section:
         ):
             return
         if self._next_in_queue() is not None:
+            self.overlap.stalled(
+                f"{taker.label} waited {STALL_S:g} s on something no later task could be traced to"
+            )
             self.holder = None
             self._give_to_next()
 
@@ -530,9 +554,15 @@ def _awaited(task: asyncio.Future[Any] | None) -> bool:
     return False
 
 
-def _waits_for_timer(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> bool:
-    """Is ``waiter`` completed by a timer (``asyncio.sleep``)?"""
-    return any(waiter in handle._args for handle in getattr(loop, "_scheduled", ()))
+def _waits_for_sleep(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> bool:
+    """Is ``waiter`` completed by nothing but a timer (``asyncio.sleep``, ``anyio.sleep``)?
+
+    Other timers (``wait_for``'s or ``asyncio.timeout``'s) only bound a wait for something else.
+    """
+    return any(
+        handle._callback is _SLEEP_DONE and waiter in handle._args
+        for handle in getattr(loop, "_scheduled", ())
+    )
 
 
 def _waits_for_thread(waiter: asyncio.Future[Any]) -> bool:

@@ -54,7 +54,18 @@ async def with_anyio_task_group():
             group.start_soon(work)
 
 
+async def with_wait_for_around_each():
+    await asyncio.gather(*(asyncio.wait_for(work(), 5) for _ in range(3)))
+
+
+async def with_shielded_tasks():
+    tasks = [asyncio.create_task(work()) for _ in range(3)]
+    await asyncio.gather(*(asyncio.shield(task) for task in tasks))
+
+
 FAN_OUTS = [
+    with_wait_for_around_each,
+    with_shielded_tasks,
     with_gather,
     with_task_group,
     with_create_task,
@@ -164,6 +175,24 @@ async def test_tasks_waiting_for_later_tasks_lend_them_the_turn(workload, expect
 
 
 @pytest.mark.asyncio
+async def test_a_concurrency_limit_is_honoured_in_parallel_and_serialized_in_sequence():
+    async def limited():
+        slots = asyncio.Semaphore(2)
+
+        async def one():
+            async with slots:
+                await work()
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(3):
+                group.create_task(one())
+
+    sequential, parallel, overlap = await both_modes(limited)
+    assert (sequential, parallel) == pytest.approx((3.0, 2.0), rel=0.01)
+    assert overlap.describe() == ""
+
+
+@pytest.mark.asyncio
 async def test_really_sequential_code_measures_the_same_in_both_modes():
     async def one_after_another():
         for _ in range(3):
@@ -193,7 +222,8 @@ async def test_tasks_that_feed_each_other_complete_and_the_overlap_is_named():
     sequential, _, overlap = await both_modes(pipeline)
     # the consumer held the turn until it stalled, then the producer ran beside it
     assert sequential == pytest.approx(STALL_S + 0.3, rel=0.01)
-    assert overlap.resumed_concurrently >= 1
+    assert (overlap.stalls, overlap.resumed_concurrently >= 1) == (1, True)
+    assert "consumer() waited 0.25 s on something no later task" in overlap.describe()
     assert "consumer() ran while" in overlap.describe()
 
 
@@ -407,8 +437,9 @@ def test_a_speedup_failure_says_what_could_not_be_serialized(suite):
     result.stdout.fnmatch_lines(
         [
             "*speedup budget not met*not everything could be serialized: "
-            "* task steps still ran concurrently in sequential mode (consumer() ran while "
-            "producer() held the turn*does not show that the code is sequential"
+            "* task steps still ran concurrently in sequential mode and * turns handed on after "
+            "a 0.25 s stall (*consumer() ran while producer() held the turn*does not show that "
+            "the code is sequential"
         ]
     )
 
@@ -432,3 +463,17 @@ def test_patch_gather_false_leaves_tasks_and_gather_concurrent(suite):
         """
     )
     suite.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not hasattr(asyncio, "eager_task_factory"), reason="Python 3.12+")
+async def test_an_eager_task_factory_already_set_is_chained():
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.eager_task_factory)
+    try:
+        sequential, parallel, overlap = await both_modes(with_task_group)
+        assert loop.get_task_factory() is asyncio.eager_task_factory
+    finally:
+        loop.set_task_factory(None)
+    assert (sequential, parallel) == pytest.approx((3.0, 1.0), rel=0.01)
+    assert overlap.describe() == ""
