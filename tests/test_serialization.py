@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from asyncio import gather as gather_bound_at_import
+
 import anyio
 import pytest
 
@@ -63,7 +65,12 @@ async def with_shielded_tasks():
     await asyncio.gather(*(asyncio.shield(task) for task in tasks))
 
 
+async def with_gather_bound_at_import():
+    await gather_bound_at_import(work(), work(), work())
+
+
 FAN_OUTS = [
+    with_gather_bound_at_import,
     with_wait_for_around_each,
     with_shielded_tasks,
     with_gather,
