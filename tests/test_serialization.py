@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-
 from asyncio import gather as gather_bound_at_import
 
 import anyio
