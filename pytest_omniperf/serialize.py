@@ -10,11 +10,12 @@ it runs, its steps are never delayed.
 Tasks that wait for tasks created after them would deadlock in a plain queue. So when the task
 holding the turn blocks *on* a task that has not started yet (awaits it, gathers it, waits for its
 task group or for ``asyncio.wait``/``as_completed`` over it), it lends its turn to that task, like
-a function call, and takes it back when the task finishes. A holder blocked on something nobody
-can trace (an event or queue fed by a later task, a server started with ``start()``) gives its
-turn to the next task after :data:`STALL_S` of its clock; if it then runs again while another task
-holds the turn, the round was not fully sequential, and that overlap is recorded and reported.
-Timers, threads and I/O keep the turn: they are the work being serialized.
+a function call, and takes it back when the task finishes. A holder blocked on anything else
+(I/O, or an event or queue fed by a later task, or a server started with ``start()``) gives its
+turn to the next task after :data:`STALL_S` of its clock; if it then runs again while another
+task holds the turn, the round was not fully sequential: stalls and such overlaps are recorded
+and reported. Sleeps and threads keep the turn for as long as they last: they are the work being
+serialized.
 """
 
 from __future__ import annotations
@@ -102,10 +103,15 @@ class _Installation:
         turn_taker = None
         if section is not None and section.open and isinstance(coro, Coroutine):
             turn_taker = coro = _TurnTaker(coro, section)
-        if self.previous_factory is None:
-            task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **kwargs)
-        else:
-            task = self.previous_factory(loop, coro, **kwargs)
+        try:
+            if self.previous_factory is None:
+                task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+            else:
+                task = self.previous_factory(loop, coro, **kwargs)
+        except BaseException:
+            if turn_taker is not None:  # no task will ever run it: it must not hold the queue
+                turn_taker.abandon()
+            raise
         if turn_taker is not None:
             turn_taker.section.register(turn_taker, task)
         return task
@@ -459,6 +465,11 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._inner.__await__()
+
+    def abandon(self) -> None:
+        """Leave the queue without running (no task could be made for this coroutine)."""
+        if not self.done:
+            self._finish()
 
     def _wait_for_turn(self) -> asyncio.Future[None]:
         if self.turn is None or self.turn.done():
