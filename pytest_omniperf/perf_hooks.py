@@ -34,6 +34,11 @@ NOTHING_MEASURED = (
     "{budget} budget cannot be evaluated: {test} uses the perf fixture but measured nothing "
     "(call perf.measure, perf.speedup or perf.span, or drop the perf fixture to time the test body)"
 )
+BODY_NOT_MEASURED = (
+    "{budget} budget cannot be evaluated: the body of {test} ran without being measured "
+    "(whatever runs this kind of test called it directly); perf markers are supported on plain, "
+    "pytest-asyncio, anyio and unittest tests, or use the perf fixture"
+)
 NO_SPEEDUP_MEASURED = (
     "speedup budget cannot be evaluated: {test} measured nothing in both modes; "
     "use perf.speedup(fn) instead of perf.measure(fn)"
@@ -176,7 +181,9 @@ class PerfTestHooks:
         item.stash[CONCLUDED_KEY] = sink
         if plan.has_budget and not sink:
             budget = "latency" if plan.latency else "speedup"
-            return [NOTHING_MEASURED.format(budget=budget, test=item.nodeid)]
+            uses_perf = "perf" in getattr(item, "fixturenames", ())
+            message = NOTHING_MEASURED if uses_perf else BODY_NOT_MEASURED
+            return [message.format(budget=budget, test=item.nodeid)]
         if plan.speedup and not any(m.kind == "speedup" for m in sink):
             return [NO_SPEEDUP_MEASURED.format(test=item.nodeid)]
         violations: list[str] = []

@@ -176,3 +176,39 @@ def test_isolated_asyncio_test_case_methods_are_measured(suite):
         ["*TestService.test_too_slow*", "latency budget exceeded: p50 = 1 s > 0.5 s*"]
     )
     result.stdout.no_fnmatch_line("*measured nothing*")
+
+
+def test_a_runner_that_bypasses_the_measured_body_gets_a_true_message(suite):
+    suite.makeconftest(
+        """
+        import pytest
+
+        ORIGINALS = {}
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                ORIGINALS[item.nodeid] = item.obj
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_pyfunc_call(pyfuncitem):
+            ORIGINALS[pyfuncitem.nodeid]()  # a runner calling the function it collected
+            return True
+        """
+    )
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.latency(max=5, unit="s")
+        def test_bypassed():
+            pass
+        """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*latency budget cannot be evaluated: the body of *test_bypassed ran without being measured*"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*uses the perf fixture*")
