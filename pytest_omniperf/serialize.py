@@ -216,7 +216,7 @@ class _Section:
             self.unstarted.pop(taker.task, None)
 
     def finished(self, taker: _TurnTaker) -> None:
-        taker.cancel_watch()
+        taker.cancel_watches()
         if taker.task is not None:
             self.unstarted.pop(taker.task, None)
         if taker in self.lenders:
@@ -240,7 +240,16 @@ class _Section:
     def resumed(self, taker: _TurnTaker) -> None:
         """``taker`` takes a step after having started."""
         taker.cancel_watch()
-        if not self.open or self.holder is taker or taker.background:
+        if not self.open or self.holder is taker:
+            return
+        if taker.background:
+            # A task nobody waited for runs beside the others; it matters once something
+            # waits for it after all (its time then counts in the round, overlapped).
+            if self.holder is not None and _awaited(taker.task):
+                self.overlap.note(
+                    f"{taker.label} ran beside {self.holder.label} (nothing waited for it "
+                    f"during its first {STALL_S:g} s)"
+                )
             return
         if self.holder is None:
             self.holder = taker
@@ -256,11 +265,10 @@ class _Section:
             self.lenders.append(taker)
             self._give(dependency)
             return
-        if not self.lenders and self._next_in_queue() is not None and not _awaited(taker.task):
-            # Maybe a background task (a heartbeat) nobody waits for: if nobody has started to
-            # wait for it once the code that created it had its turn, it must not hold up the
-            # tasks after it (it might never end).
-            self.loop.call_soon(self.loop.call_soon, self._maybe_background, taker, waiter)
+        if taker.unawaited_watch is None and not self.lenders and not _awaited(taker.task):
+            # Maybe a background task (a heartbeat) nobody waits for: it might never end, so
+            # it may hold up the tasks after it for STALL_S at most, as any stall.
+            taker.unawaited_watch = self.loop.call_later(STALL_S, self._maybe_background, taker)
         if _waits_for_sleep(self.loop, waiter) or _waits_for_thread(waiter):
             return  # the wait is the work being serialized: keep the turn
         dependency = self._first_waited_for(waiter, taker)
@@ -270,18 +278,22 @@ class _Section:
         else:
             taker.watch = self.loop.call_later(STALL_S, self._stalled, taker, waiter)
 
-    def _maybe_background(self, taker: _TurnTaker, waiter: asyncio.Future[Any]) -> None:
+    def _maybe_background(self, taker: _TurnTaker) -> None:
         task = taker.task
         if (
             self.holder is not taker
             or task is None
-            or getattr(task, "_fut_waiter", None) is not waiter
+            or task.done()
             or self.lenders
             or _awaited(task)
             or self._next_in_queue() is None
         ):
             return
-        taker.background = True  # runs on freely; its steps are not overlaps
+        self.overlap.stalled(
+            f"{taker.label} held the turn for {STALL_S:g} s with nothing waiting for it, "
+            "and ran on beside the tasks after it"
+        )
+        taker.background = True
         taker.cancel_watch()
         self.holder = None
         self._give_to_next()
@@ -364,8 +376,9 @@ class _Section:
     def close(self) -> None:
         """The round is over: whatever is still waiting for a turn runs freely."""
         self.open = False
+        if self.holder is not None:
+            self.holder.cancel_watches()
         for taker in self.queue:
-            taker.cancel_watch()
             taker.wake()
         self.queue.clear()
         self.unstarted.clear()
@@ -385,6 +398,7 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
         "sequence",
         "task",
         "turn",
+        "unawaited_watch",
         "watch",
     )
 
@@ -398,6 +412,7 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
         self.turn: asyncio.Future[None] | None = None
         self.watch: asyncio.TimerHandle | None = None
         self.background = False
+        self.unawaited_watch: asyncio.TimerHandle | None = None
         section.enqueue(self)
 
     @property
@@ -412,6 +427,12 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
         if self.watch is not None:
             self.watch.cancel()
             self.watch = None
+
+    def cancel_watches(self) -> None:
+        self.cancel_watch()
+        if self.unawaited_watch is not None:
+            self.unawaited_watch.cancel()
+            self.unawaited_watch = None
 
     # -- the coroutine protocol --------------------------------------------------------------
 
