@@ -540,17 +540,22 @@ def _children(waiter: Any) -> Iterator[Any]:
 
 
 def _callback_referents(task: asyncio.Future[Any]) -> Iterator[Any]:
-    """What the done-callbacks of ``task`` refer to: bound objects, closure cells, arguments."""
+    """What the done-callbacks of ``task`` refer to."""
     for callback, _context in getattr(task, "_callbacks", None) or ():
-        bound = getattr(callback, "__self__", None)
-        if bound is not None:
-            yield bound
-        yield from getattr(callback, "args", ())  # functools.partial
-        for cell in getattr(callback, "__closure__", None) or ():
-            try:
-                yield cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
+        yield from _referents(callback)
+
+
+def _referents(callback: Any) -> Iterator[Any]:
+    """What a callback refers to: its bound object, closure cells, partial arguments."""
+    bound = getattr(callback, "__self__", None)
+    if bound is not None:
+        yield bound
+    yield from getattr(callback, "args", ())  # functools.partial
+    for cell in getattr(callback, "__closure__", None) or ():
+        try:
+            yield cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
 
 
 def _tasks_in(value: Any) -> Iterator[Any]:
@@ -575,15 +580,24 @@ def _await_chain_frames(coro: Any) -> Iterator[FrameType]:
 
 
 def _awaited(task: asyncio.Future[Any] | None) -> bool:
-    """Does anything wait for ``task``: a task awaiting it, a gather, a task group, a wait?
+    """Does anything wait for ``task``: a task awaiting it, a gather, a wait, a task group that
+    is waiting for its tasks?
 
     Book-keeping callbacks (``background_tasks.discard``, the recommended way to keep a
-    fire-and-forget task alive) do not count.
+    fire-and-forget task alive) do not count, nor does a task group whose body is still running
+    (asyncio's and anyio's set ``_on_completed_fut`` only while they wait at the end).
     """
     for callback, _context in getattr(task, "_callbacks", None) or ():
-        if not isinstance(getattr(callback, "__self__", None), set | dict | list):
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, set | dict | list):
+            continue
+        if not any(_task_group_in_body(referent) for referent in _referents(callback)):
             return True
     return False
+
+
+def _task_group_in_body(candidate: Any) -> bool:
+    return hasattr(candidate, "_on_completed_fut") and candidate._on_completed_fut is None
 
 
 def _waits_for_sleep(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> bool:

@@ -306,6 +306,30 @@ async def test_a_background_task_nobody_waits_for_holds_up_the_others_briefly():
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("group_kind", ["asyncio", "anyio"])
+async def test_a_heartbeat_in_a_task_group_does_not_hold_up_the_work(group_kind):
+    async def heartbeat():
+        while True:
+            await asyncio.sleep(0.1)
+
+    async def with_heartbeat_in_group():
+        if group_kind == "asyncio":
+            async with asyncio.TaskGroup() as group:
+                beat = group.create_task(heartbeat())
+                await asyncio.gather(work(), work())
+                beat.cancel()
+        else:
+            async with anyio.create_task_group() as group:
+                group.start_soon(heartbeat)
+                await asyncio.gather(work(), work())
+                group.cancel_scope.cancel()
+
+    sequential, parallel, overlap = await both_modes(with_heartbeat_in_group)
+    assert (sequential, parallel) == pytest.approx((STALL_S + 2.0, 1.0), rel=0.01)
+    assert overlap.stalls == 1
+
+
+@pytest.mark.asyncio
 async def test_tasks_awaited_a_little_later_are_still_serialized():
     async def prefetch_then_wait():
         first = asyncio.create_task(work(delay=0.5))
