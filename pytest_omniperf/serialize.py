@@ -145,7 +145,9 @@ def task_serialization() -> Iterator[SequentialOverlap]:
         _installation.reset(token)
         if loop.get_task_factory() == installation.create_task:
             loop.set_task_factory(installation.previous_factory)
-        _last_overlap.set(installation.overlap)
+    # Only a measurement that completed is recorded, and it takes its findings at once: none
+    # can be left over for a later measurement.
+    _last_overlap.set(installation.overlap)
 
 
 def take_sequential_overlap() -> SequentialOverlap | None:
