@@ -51,12 +51,14 @@ class SequentialOverlap:
     """Steps of a serialized task taken while another task held the turn."""
     stalls: int = 0
     """Turns handed on after the holder waited :data:`STALL_S` on something untraceable."""
+    earlier_tasks: int = 0
+    """The most tasks created before the measurement that ran during one sequential round."""
     examples: list[str] = field(default_factory=list)
     """The first few of them, described ("consumer() ran while producer() held the turn")."""
 
     @property
     def count(self) -> int:
-        return self.resumed_concurrently + self.stalls
+        return self.resumed_concurrently + self.stalls + self.earlier_tasks
 
     def note(self, description: str) -> None:
         self.resumed_concurrently += 1
@@ -64,6 +66,10 @@ class SequentialOverlap:
 
     def stalled(self, description: str) -> None:
         self.stalls += 1
+        self._example(description)
+
+    def ran_unserialized(self, tasks: int, description: str) -> None:
+        self.earlier_tasks = max(self.earlier_tasks, tasks)
         self._example(description)
 
     def _example(self, description: str) -> None:
@@ -78,9 +84,16 @@ class SequentialOverlap:
             parts.append(f"{steps} still ran concurrently in sequential mode")
         if self.stalls:
             parts.append(f"{_plural(self.stalls, 'turn')} handed on after a {STALL_S:g} s stall")
+        if self.earlier_tasks:
+            parts.append(f"up to {self.earlier_tasks} unserialized earlier tasks ran")
         if not parts:
             return ""
         return f"{' and '.join(parts)} ({'; '.join(self.examples)})"
+
+
+def _task_label(task: asyncio.Future[Any]) -> str:
+    coro = getattr(task, "get_coro", lambda: None)()
+    return f"{getattr(coro, '__qualname__', type(task).__name__)}()"
 
 
 def _plural(count: int, noun: str) -> str:
@@ -191,6 +204,14 @@ class _Section:
         self.queue: deque[_TurnTaker] = deque()
         self.unstarted: dict[asyncio.Future[Any], _TurnTaker] = {}
         self.sequence = itertools.count()
+        # Tasks that existed before the round (a fixture's workers) are not serialized; what
+        # each waits on now tells afterwards whether it ran during the round.
+        current = asyncio.current_task(self.loop)
+        self.earlier_tasks = {
+            task: getattr(task, "_fut_waiter", None)
+            for task in asyncio.all_tasks(self.loop)
+            if task is not current
+        }
 
     # -- the turn ----------------------------------------------------------------------------
 
@@ -378,6 +399,18 @@ class _Section:
     def close(self) -> None:
         """The round is over: whatever is still waiting for a turn runs freely."""
         self.open = False
+        ran = [
+            task
+            for task, waiter in self.earlier_tasks.items()
+            if task.done() or getattr(task, "_fut_waiter", None) is not waiter
+        ]
+        if len(ran) > 1:  # one task alone (a server handling requests in turn) is not parallel
+            names = ", ".join(sorted({_task_label(task) for task in ran}))
+            self.overlap.ran_unserialized(
+                len(ran),
+                f"{len(ran)} tasks created before the measurement ran during a "
+                f"sequential round ({names})",
+            )
         if self.holder is not None:
             self.holder.cancel_watches()
         for taker in self.queue:

@@ -390,6 +390,37 @@ async def test_task_factory_is_chained_and_restored_on_every_exit():
     assert loop.get_task_factory() is None
 
 
+@pytest.mark.asyncio
+async def test_tasks_created_before_the_measurement_are_named_when_they_ran():
+    jobs = asyncio.Queue()
+
+    async def worker():
+        while True:
+            done = await jobs.get()
+            await asyncio.sleep(1)
+            done.set_result(None)
+
+    workers = [asyncio.create_task(worker()) for _ in range(3)]
+    await asyncio.sleep(0)  # the workers wait for jobs
+
+    async def submit_three_jobs():
+        loop = asyncio.get_running_loop()
+        results = [loop.create_future() for _ in range(3)]
+        for result in results:
+            jobs.put_nowait(result)
+        await asyncio.gather(*results)
+
+    sequential, parallel, overlap = await both_modes(submit_three_jobs)
+    for task in workers:
+        task.cancel()
+    assert sequential == parallel == pytest.approx(1.0, rel=0.01)  # the workers run as they are
+    assert overlap.earlier_tasks == 3
+    assert "3 tasks created before the measurement ran during a sequential round (" in (
+        overlap.describe()
+    )
+    assert "worker()" in overlap.describe()
+
+
 # -- black box: the markers and the perf fixture -------------------------------------------------
 
 
