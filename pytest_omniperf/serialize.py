@@ -21,7 +21,6 @@ serialized.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import itertools
 from collections import deque
@@ -31,16 +30,20 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from pytest_omniperf.task_waits import (
+    await_chain_frames,
+    awaited,
+    callback_referents,
+    children,
+    tasks_in,
+    waits_for_sleep,
+    waits_for_thread,
+)
+
 # How long (on the loop's clock) a task holding the turn may wait on something that cannot be
 # traced to a timer, a thread or a task before the next task gets the turn. Long enough for a
 # local request to answer, short enough that an event fed by a later task costs little.
 STALL_S = 0.25
-
-# What completes the future of an asyncio.sleep when its timer fires.
-_SLEEP_DONE = asyncio.futures._set_result_unless_cancelled  # type: ignore[attr-defined]
-
-# Frames deeper than this in an await chain are not searched for the tasks being waited on.
-_MAX_AWAIT_DEPTH = 32
 
 
 @dataclass
@@ -268,7 +271,7 @@ class _Section:
         if taker.background:
             # A task nobody waited for runs beside the others; it matters once something
             # waits for it after all (its time then counts in the round, overlapped).
-            if self.holder is not None and _awaited(taker.task):
+            if self.holder is not None and awaited(taker.task):
                 self.overlap.note(
                     f"{taker.label} ran beside {self.holder.label} (nothing waited for it "
                     f"during its first {STALL_S:g} s)"
@@ -283,16 +286,16 @@ class _Section:
         """``taker`` yielded ``waiter`` (a future): keep, lend or give away the turn."""
         if not self.open or self.holder is not taker or not isinstance(waiter, asyncio.Future):
             return
-        dependency = self._first_unstarted(_children(waiter))
+        dependency = self._first_unstarted(children(waiter))
         if dependency is not None:
             self.lenders.append(taker)
             self._give(dependency)
             return
-        if taker.unawaited_watch is None and not self.lenders and not _awaited(taker.task):
+        if taker.unawaited_watch is None and not self.lenders and not awaited(taker.task):
             # Maybe a background task (a heartbeat) nobody waits for: it might never end, so
             # it may hold up the tasks after it for STALL_S at most, as any stall.
             taker.unawaited_watch = self.loop.call_later(STALL_S, self._maybe_background, taker)
-        if _waits_for_sleep(self.loop, waiter) or _waits_for_thread(waiter):
+        if waits_for_sleep(self.loop, waiter) or waits_for_thread(waiter):
             return  # the wait is the work being serialized: keep the turn
         dependency = self._first_waited_for(waiter, taker)
         if dependency is not None:
@@ -308,7 +311,7 @@ class _Section:
             or task is None
             or task.done()
             or self.lenders
-            or _awaited(task)
+            or awaited(task)
             or self._next_in_queue() is None
         ):
             return
@@ -333,10 +336,10 @@ class _Section:
         frames hold (the task group, the waiter, as_completed's queue).
         """
         held: dict[int, Any] = {id(waiter): waiter}
-        for frame in _await_chain_frames(taker.inner):
+        for frame in await_chain_frames(taker.inner):
             for value in frame.f_locals.values():
                 held[id(value)] = value
-                for task in _tasks_in(value):
+                for task in tasks_in(value):
                     if task in self.unstarted:
                         held[id(task)] = task
         direct = self._first_unstarted(value for value in held.values())
@@ -346,7 +349,7 @@ class _Section:
             task = candidate.task
             if candidate.has_started or candidate.done or task is None:
                 continue
-            if any(id(referent) in held for referent in _callback_referents(task)):
+            if any(id(referent) in held for referent in callback_referents(task)):
                 return candidate
         return None
 
@@ -563,96 +566,3 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
     @property
     def inner(self) -> Coroutine[Any, Any, Any]:
         return self._inner
-
-
-# -- what a blocked task waits for -------------------------------------------------------------
-
-
-def _children(waiter: Any) -> Iterator[Any]:
-    yield waiter
-    for child in getattr(waiter, "_children", None) or ():  # a gathering future
-        yield from _children(child)
-
-
-def _callback_referents(task: asyncio.Future[Any]) -> Iterator[Any]:
-    """What the done-callbacks of ``task`` refer to."""
-    for callback, _context in getattr(task, "_callbacks", None) or ():
-        yield from _referents(callback)
-
-
-def _referents(callback: Any) -> Iterator[Any]:
-    """What a callback refers to: its bound object, closure cells, partial arguments."""
-    bound = getattr(callback, "__self__", None)
-    if bound is not None:
-        yield bound
-    yield from getattr(callback, "args", ())  # functools.partial
-    for cell in getattr(callback, "__closure__", None) or ():
-        try:
-            yield cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-
-
-def _tasks_in(value: Any) -> Iterator[Any]:
-    if isinstance(value, asyncio.Future):
-        yield value
-    elif isinstance(value, set | frozenset | list | tuple):
-        yield from (item for item in value if isinstance(item, asyncio.Future))
-    else:
-        owned = getattr(value, "_tasks", None) or getattr(value, "_todo", None)
-        if isinstance(owned, set | list | dict):
-            yield from (item for item in owned if isinstance(item, asyncio.Future))
-
-
-def _await_chain_frames(coro: Any) -> Iterator[FrameType]:
-    awaited = coro
-    for _ in range(_MAX_AWAIT_DEPTH):
-        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
-        if frame is None:
-            return
-        yield frame
-        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
-
-
-def _awaited(task: asyncio.Future[Any] | None) -> bool:
-    """Does anything wait for ``task``: a task awaiting it, a gather, a wait, a task group that
-    is waiting for its tasks?
-
-    Book-keeping callbacks (``background_tasks.discard``, the recommended way to keep a
-    fire-and-forget task alive) do not count, nor does a task group whose body is still running
-    (asyncio's and anyio's set ``_on_completed_fut`` only while they wait at the end).
-    """
-    for callback, _context in getattr(task, "_callbacks", None) or ():
-        owner = getattr(callback, "__self__", None)
-        if isinstance(owner, set | dict | list):
-            continue
-        if not any(_task_group_in_body(referent) for referent in _referents(callback)):
-            return True
-    return False
-
-
-def _task_group_in_body(candidate: Any) -> bool:
-    return hasattr(candidate, "_on_completed_fut") and candidate._on_completed_fut is None
-
-
-def _waits_for_sleep(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any]) -> bool:
-    """Is ``waiter`` completed by nothing but a timer (``asyncio.sleep``, ``anyio.sleep``)?
-
-    Other timers (``wait_for``'s or ``asyncio.timeout``'s) only bound a wait for something else.
-    """
-    return any(
-        handle._callback is _SLEEP_DONE and waiter in handle._args
-        for handle in getattr(loop, "_scheduled", ())
-    )
-
-
-def _waits_for_thread(waiter: asyncio.Future[Any]) -> bool:
-    """Is ``waiter`` chained to a thread's future (``run_in_executor``, ``to_thread``)?"""
-    for callback, _context in getattr(waiter, "_callbacks", None) or ():
-        for cell in getattr(callback, "__closure__", None) or ():
-            try:
-                if isinstance(cell.cell_contents, concurrent.futures.Future):
-                    return True
-            except ValueError:  # an empty cell
-                continue
-    return False
