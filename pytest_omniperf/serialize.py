@@ -12,9 +12,9 @@ holding the turn blocks *on* a task that has not started yet (awaits it, gathers
 task group or for ``asyncio.wait``/``as_completed`` over it), it lends its turn to that task, like
 a function call, and takes it back when the task finishes. A holder blocked on anything else
 (I/O, or an event or queue fed by a later task, or a server started with ``start()``) gives its
-turn to the next task after :data:`STALL_S` of its clock; if it then runs again while another
-task holds the turn, the round was not fully sequential: stalls and such overlaps are recorded
-and reported. Sleeps and threads keep the turn for as long as they last: they are the work being
+turn to the next task after :data:`STALL_S` of its clock. A task that steps while the holder is
+running or sleeping ran concurrently with it: stalls and such overlaps are recorded and
+reported. Sleeps and threads keep the turn for as long as they last: they are the work being
 serialized.
 """
 
@@ -268,19 +268,32 @@ class _Section:
         taker.cancel_watch()
         if not self.open or self.holder is taker:
             return
-        if taker.background:
-            # A task nobody waited for runs beside the others; it matters once something
-            # waits for it after all (its time then counts in the round, overlapped).
-            if self.holder is not None and awaited(taker.task):
-                self.overlap.note(
-                    f"{taker.label} ran beside {self.holder.label} (nothing waited for it "
-                    f"during its first {STALL_S:g} s)"
-                )
-            return
-        if self.holder is None:
+        if taker in self.lenders:
+            # Woken before the task it lent its turn to finished (anyio's start() once the
+            # child reported started, a wait_for that timed out): it takes the turn back, and
+            # the tasks it lent to run on beside it.
+            del self.lenders[self.lenders.index(taker) :]
             self.holder = taker
             return
-        self.overlap.note(f"{taker.label} ran while {self.holder.label} held the turn")
+        holder = self.holder
+        if holder is None:
+            if not taker.background:
+                self.holder = taker
+            return
+        if taker.background and not awaited(taker.task):
+            return  # nothing waits for it: it does not lengthen the round
+        if self._progressing(holder):
+            self.overlap.note(f"{taker.label} ran while {holder.label} held the turn")
+
+    def _progressing(self, holder: _TurnTaker) -> bool:
+        """Is the holder running, runnable, or in a wait of its own (a sleep, a thread)? A
+        step of another task is then concurrent with it; while the holder waits for anything
+        else, another task's step may be what it waits for (a server answering it)."""
+        task = holder.task
+        waiter = getattr(task, "_fut_waiter", None)
+        if waiter is None or waiter.done():
+            return True
+        return waits_for_sleep(self.loop, waiter) or waits_for_thread(waiter)
 
     def blocked(self, taker: _TurnTaker, waiter: Any) -> None:
         """``taker`` yielded ``waiter`` (a future): keep, lend or give away the turn."""

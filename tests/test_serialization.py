@@ -391,6 +391,31 @@ async def test_task_factory_is_chained_and_restored_on_every_exit():
 
 
 @pytest.mark.asyncio
+async def test_a_server_started_with_anyio_start_serves_the_requests_in_turn():
+    async def serve_two_requests():
+        requests = asyncio.Queue()
+
+        async def server(*, task_status=anyio.TASK_STATUS_IGNORED):
+            task_status.started()
+            while True:
+                answer = await requests.get()
+                await asyncio.sleep(0.5)
+                answer.set_result(None)
+
+        async with anyio.create_task_group() as group:
+            await group.start(server)  # the parent waits until the server has started
+            for _ in range(2):
+                answer = asyncio.get_running_loop().create_future()
+                requests.put_nowait(answer)
+                await answer
+            group.cancel_scope.cancel()
+
+    sequential, parallel, overlap = await both_modes(serve_two_requests)
+    assert sequential == parallel == pytest.approx(1.0, rel=0.01)
+    assert overlap.describe() == ""  # the server answering its client is not concurrency
+
+
+@pytest.mark.asyncio
 async def test_tasks_created_before_the_measurement_are_named_when_they_ran():
     jobs = asyncio.Queue()
 
