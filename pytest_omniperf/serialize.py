@@ -104,12 +104,25 @@ def _plural(count: int, noun: str) -> str:
 
 
 class _Installation:
-    """The serializing task factory on one loop, and what it found."""
+    """The serializing task factory of one loop, set while a sequential section is open (the
+    parallel rounds create their tasks untouched), and what it found."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.previous_factory = loop.get_task_factory()
+        self.previous_factory: Any = None
+        self.open_sections = 0
         self.overlap = SequentialOverlap()
+
+    def section_opened(self) -> None:
+        if self.open_sections == 0:
+            self.previous_factory = self.loop.get_task_factory()
+            self.loop.set_task_factory(self.create_task)
+        self.open_sections += 1
+
+    def section_closed(self) -> None:
+        self.open_sections -= 1
+        if self.open_sections == 0 and self.loop.get_task_factory() == self.create_task:
+            self.loop.set_task_factory(self.previous_factory)
 
     def create_task(
         self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
@@ -146,21 +159,18 @@ _last_overlap: contextvars.ContextVar[SequentialOverlap | None] = contextvars.Co
 
 @contextmanager
 def task_serialization() -> Iterator[SequentialOverlap]:
-    """Install the serializing task factory on the running loop for the enclosed code.
+    """Serialize the tasks created in the sequential sections of the enclosed code.
 
-    Tasks are serialized only inside sequential sections (see :func:`sequential_section`). Any
-    task factory already set is chained, and restored on every exit path.
+    Each sequential section (see :func:`sequential_section`) sets the serializing task factory
+    on the running loop, chaining any factory already set, and restores it when it ends, on
+    every exit path.
     """
-    loop = asyncio.get_running_loop()
-    installation = _Installation(loop)
-    loop.set_task_factory(installation.create_task)
+    installation = _Installation(asyncio.get_running_loop())
     token = _installation.set(installation)
     try:
         yield installation.overlap
     finally:
         _installation.reset(token)
-        if loop.get_task_factory() == installation.create_task:
-            loop.set_task_factory(installation.previous_factory)
     # Only a measurement that completed is recorded, and it takes its findings at once: none
     # can be left over for a later measurement.
     _last_overlap.set(installation.overlap)
@@ -187,11 +197,14 @@ def sequential_section(sequential: bool) -> Iterator[None]:
         return
     section = _Section(installation) if sequential else None
     token = _section.set(section)
+    if section is not None:
+        installation.section_opened()
     try:
         yield
     finally:
         _section.reset(token)
         if section is not None:
+            installation.section_closed()
             section.close()
 
 

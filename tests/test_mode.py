@@ -113,8 +113,10 @@ async def test_serialized_concurrency_patches_gather_and_the_loop_and_restores_b
     original = asyncio.gather
     with pytest.raises(RuntimeError, match="inside"), serialized_concurrency():
         assert asyncio.gather is not original
-        assert loop.get_task_factory() is not None
-        raise RuntimeError("inside")
+        assert loop.get_task_factory() is None  # parallel: tasks are created untouched
+        with use_mode(Mode.SEQUENTIAL):
+            assert loop.get_task_factory() is not None
+            raise RuntimeError("inside")
     assert asyncio.gather is original
     assert loop.get_task_factory() is None
 

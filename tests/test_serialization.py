@@ -376,10 +376,13 @@ async def test_task_factory_is_chained_and_restored_on_every_exit():
 
     loop.set_task_factory(counting_factory)
     try:
-        with pytest.raises(RuntimeError, match="inside"), serialized_concurrency():
+        with (
+            pytest.raises(RuntimeError, match="inside"),
+            serialized_concurrency(),
+            use_mode(Mode.SEQUENTIAL),
+        ):
             assert loop.get_task_factory() is not counting_factory
-            with use_mode(Mode.SEQUENTIAL):
-                await asyncio.gather(asyncio.sleep(0), asyncio.sleep(0))
+            await asyncio.gather(asyncio.sleep(0), asyncio.sleep(0))
             raise RuntimeError("inside")
         assert loop.get_task_factory() is counting_factory
         assert made  # the existing factory still made the tasks
