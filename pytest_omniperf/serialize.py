@@ -501,6 +501,7 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
     # -- the coroutine protocol --------------------------------------------------------------
 
     def send(self, value: Any) -> Any:
+        __tracebackhide__ = True  # pytest shows the workload's frames, not this wrapper's
         section = self.section
         if not self.has_started:
             if self.task is None:  # an eager task runs its first step inside the factory
@@ -524,6 +525,7 @@ class _TurnTaker(Coroutine[Any, Any, Any]):
         return waiter
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        __tracebackhide__ = True
         if self.has_started:
             self.section.resumed(self)
         else:
