@@ -11,7 +11,7 @@ sequential mode three ways:
 3. ``asyncio.gather`` under :func:`serialized_concurrency` (the gather patch and the task factory
    together, what a speedup measurement does).
 
-Best of 9, interleaved, garbage collection off as in timeit, real clock. What it leaves out: the
+Best of 25, interleaved, garbage collection off as in timeit, real clock. What it leaves out: the
 workload's own waiting (every task here only yields once), the parallel rounds (untouched by
 serialization), lending (no task waits for another), and stalls of tasks that feed each other.
 """
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from pytest_omniperf.mode import Mode, patched_asyncio_gather, serialized_concurrency, use_mode
 
 TASKS = 1_000
-RUNS = 9
+RUNS = 25
 
 
 async def one_step() -> None:
