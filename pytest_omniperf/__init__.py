@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from pytest_omniperf.clock import Clock, RealClock, VirtualClock, virtual_clock
     from pytest_omniperf.measure import Perf, SpeedupComparison
     from pytest_omniperf.measurement import Measurement
-    from pytest_omniperf.mode import Mode, current_mode, gather, patched_asyncio_gather, use_mode
+    from pytest_omniperf.mode import (
+        Mode,
+        current_mode,
+        gather,
+        patched_asyncio_gather,
+        serialized_concurrency,
+        use_mode,
+    )
     from pytest_omniperf.sampling import VirtualHorizonExceeded
 
 _EXPORTS = {
@@ -31,6 +38,7 @@ _EXPORTS = {
     "current_mode": "mode",
     "gather": "mode",
     "patched_asyncio_gather": "mode",
+    "serialized_concurrency": "mode",
     "use_mode": "mode",
     "VirtualHorizonExceeded": "sampling",
 }
@@ -48,6 +56,7 @@ __all__ = [
     "current_mode",
     "gather",
     "patched_asyncio_gather",
+    "serialized_concurrency",
     "use_mode",
     "virtual_clock",
 ]

@@ -66,9 +66,17 @@ def _speedup_violations(measurement: Measurement, budget: SpeedupBudget | None) 
     ratio = measurement.stats["speedup"]
     if ratio >= budget.minimum:
         return []
+    overlap = ""
+    if measurement.sequential_overlap:
+        overlap = (
+            f"; not everything could be serialized: {measurement.sequential_overlap}; "
+            "the sequential baseline is inexact, so this ratio does not show that the code is "
+            "sequential"
+        )
     return [
         f"speedup budget not met: {ratio:.2f}x < {budget.minimum:g}x "
         f"(sequential median {format_duration(measurement.stats['sequential_p50'])}, "
         f"parallel median {format_duration(measurement.stats['p50'])}; {_context(measurement)})"
+        + overlap
         + measurement.name_suffix
     ]

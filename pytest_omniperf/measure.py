@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NoReturn
 
+from pytest_omniperf.async_library import (
+    ASYNCIO,
+    SPEEDUP_ADVICE,
+    VIRTUAL_ADVICE,
+    refuse,
+    running_async_library,
+)
+from pytest_omniperf.async_library import sleep as async_sleep
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int, shown
@@ -54,6 +62,9 @@ Confirm = Callable[[Measurement], bool]
 """Compares a measurement with the baseline; True when it looks regressed."""
 
 REMEASURED_METRIC = "omniperf.remeasured"
+# Task steps that ran concurrently in sequential rounds although they should have waited, and
+# turns handed on after a stall (see pytest_omniperf.serialize).
+SEQUENTIAL_OVERLAP_METRIC = "omniperf.sequential_overlap"
 # The second batch waits this long, so that a noise episode of the machine that caught the
 # first batch has likely passed.
 CONFIRMATION_PAUSE_S = 0.5
@@ -76,6 +87,15 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _note_sequential_overlap(measurement: Measurement) -> None:
+    from pytest_omniperf.serialize import take_sequential_overlap
+
+    overlap = take_sequential_overlap()
+    if overlap is not None and overlap.count:
+        measurement.metrics[SEQUENTIAL_OVERLAP_METRIC] = float(overlap.count)
+        measurement.sequential_overlap = overlap.describe()
 
 
 def _median(values: list[float]) -> float:
@@ -243,7 +263,7 @@ class Perf:
         def call() -> Any:
             return fn(*args, **kwargs)
 
-        in_loop = _loop_running()
+        in_loop = running_async_library() is not None
         if inspect.iscoroutinefunction(fn):
             if not in_loop:
                 raise TypeError(
@@ -292,7 +312,7 @@ class Perf:
         first_result = await first if first is not None else None
         if self._disabled:
             return self._wrap_result(first_result if first is not None else await call(), speedup)
-        settings = self._settings
+        settings = self._settings_on_this_library(name, speedup)
 
         async def sample() -> Sampled:
             return await sample_async(
@@ -308,9 +328,27 @@ class Perf:
         sampled = await sample()
         remeasure = self._looks_regressed(name, sampled)
         if remeasure:
-            await asyncio.sleep(CONFIRMATION_PAUSE_S)  # real clock: confirmation is never virtual
+            await async_sleep(CONFIRMATION_PAUSE_S)  # real clock: confirmation is never virtual
             sampled = await sample()
         return self._record(name, sampled, speedup, remeasured=remeasure)
+
+    def _settings_on_this_library(self, name: str, speedup: bool) -> MeasureSettings:
+        """The settings, checked against the async library running the test: the virtual clock
+        and the sequential mode drive asyncio loops only (a run-wide virtual clock leaves a trio
+        test on the real clock, as it leaves a synchronous one)."""
+        settings = self._settings
+        library = running_async_library() or "an unknown async library"
+        if library == ASYNCIO:
+            return settings
+        own_name = name == self._test_id.rsplit("::", 1)[-1]
+        where = self._test_id if own_name else f"measuring {name} on {self._test_id}"
+        if speedup:
+            raise refuse(where, "the sequential mode of a speedup", library, SPEEDUP_ADVICE)
+        if settings.clock == "virtual":
+            if settings.clock_from_marker:
+                raise refuse(where, "the virtual clock", library, VIRTUAL_ADVICE)
+            settings = settings._replace(clock="real")
+        return settings
 
     def _looks_regressed(self, name: str, sampled: Sampled) -> bool:
         if self._confirm is None:
@@ -324,6 +362,8 @@ class Perf:
         )
         if remeasured:
             measurement.metrics[REMEASURED_METRIC] = 1.0
+        if speedup:
+            _note_sequential_overlap(measurement)
         self._sink.append(measurement)
         if not speedup:
             return sampled.result
@@ -374,6 +414,9 @@ class Perf:
         if clock == "virtual" and not in_loop:
             if self._settings.clock_from_marker:
                 where = f"perf.span({name!r}) on {self._test_id}"
+                library = running_async_library()
+                if library is not None:
+                    raise refuse(where, "the virtual clock", library, VIRTUAL_ADVICE)
                 raise TypeError(VIRTUAL_NEEDS_ASYNC.format(where=where))
             clock = "real"
         return clock, in_loop

@@ -67,6 +67,9 @@ class Measurement:
     """Derived metrics from instrumentation (cache hit rate, executor efficiency, ...)."""
     comparison: dict[str, Any] | None = None
     """The comparison with the baseline, when one was made (see history.compare)."""
+    sequential_overlap: str = ""
+    """For a speedup: what still ran concurrently in the sequential rounds ("" when nothing
+    did), because it could not be serialized (see pytest_omniperf.serialize)."""
 
     @property
     def speedup(self) -> float | None:

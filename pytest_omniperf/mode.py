@@ -1,15 +1,15 @@
 """Parallel and sequential execution modes.
 
 A speedup measurement runs the same workload twice: once as written (``parallel``) and once with
-every gather awaited one awaitable after another (``sequential``), so unchanged application code
-yields its own sequential baseline. The mode lives in a context variable, so it follows the
-workload into the tasks it creates.
+all the concurrency it creates run one piece after another (``sequential``), so unchanged
+application code yields its own sequential baseline. The mode lives in a context variable, so it
+follows the workload into the tasks it creates.
 
-What is serialized: :func:`gather` from this package always, and ``asyncio.gather`` while
-:func:`patched_asyncio_gather` is active (the plugin activates it during speedup measurements).
-What is *not* serialized: tasks the code starts itself with ``asyncio.create_task`` or a
-``TaskGroup``, and modules that bound ``gather`` by name (``from asyncio import gather``) before
-the patch; use ``pytest_omniperf.gather`` there.
+What is serialized: :func:`gather` from this package always; while :func:`serialized_concurrency`
+is active (the plugin activates it during speedup measurements), ``asyncio.gather`` and every
+task created in sequential mode (``create_task``, ``ensure_future``, ``TaskGroup``,
+``asyncio.wait``/``as_completed`` over new tasks, anyio task groups): see
+:mod:`pytest_omniperf.serialize`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import enum
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from pytest_omniperf.serialize import sequential_section, task_serialization
 
 
 class Mode(enum.Enum):
@@ -42,10 +44,15 @@ def current_mode() -> Mode:
 
 @contextmanager
 def use_mode(mode: Mode) -> Iterator[None]:
-    """Run the enclosed code (and the tasks it creates) in ``mode``."""
+    """Run the enclosed code (and the tasks it creates) in ``mode``.
+
+    Under :func:`serialized_concurrency`, each sequential section is one round of turns: tasks
+    it leaves behind run freely once it ends, so they cannot hold up the next round.
+    """
     token = _mode.set(mode)
     try:
-        yield
+        with sequential_section(mode is Mode.SEQUENTIAL):
+            yield
     finally:
         _mode.reset(token)
 
@@ -106,3 +113,15 @@ def patched_asyncio_gather() -> Iterator[None]:
         yield
     finally:
         asyncio.gather, asyncio.tasks.gather = previous
+
+
+@contextmanager
+def serialized_concurrency() -> Iterator[None]:
+    """Serialize the concurrency the enclosed code creates while the mode is sequential.
+
+    ``asyncio.gather`` is routed through :func:`gather`, and a task factory on the running loop
+    starts the tasks created in sequential mode one after another (chaining any factory already
+    set). In parallel mode nothing changes. Both are undone on every exit path.
+    """
+    with patched_asyncio_gather(), task_serialization():
+        yield

@@ -7,7 +7,9 @@ fixture), so a suite without any pays nothing per test.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Generator
+import sys
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -32,6 +34,11 @@ NOTHING_MEASURED = (
     "{budget} budget cannot be evaluated: {test} uses the perf fixture but measured nothing "
     "(call perf.measure, perf.speedup or perf.span, or drop the perf fixture to time the test body)"
 )
+BODY_NOT_MEASURED = (
+    "{budget} budget cannot be evaluated: the body of {test} ran without being measured "
+    "(whatever runs this kind of test called it directly); perf markers are supported on plain, "
+    "pytest-asyncio, anyio and unittest tests, or use the perf fixture"
+)
 NO_SPEEDUP_MEASURED = (
     "speedup budget cannot be evaluated: {test} measured nothing in both modes; "
     "use perf.speedup(fn) instead of perf.measure(fn)"
@@ -45,6 +52,29 @@ VIRTUAL_ON_SYNC_TEST = (
     "@pytest.mark.omniperf(clock='virtual') on {test}: the virtual clock runs on the event loop "
     "and needs an async test (async def); use clock='real' for synchronous tests"
 )
+
+
+def _unittest_case(item: pytest.Function) -> object | None:
+    """The ``unittest.TestCase`` instance running ``item``, if it is a unittest test."""
+    unittest = sys.modules.get("unittest")
+    instance = item.instance
+    return instance if unittest is not None and isinstance(instance, unittest.TestCase) else None
+
+
+@contextmanager
+def _refusals_in_one_line() -> Iterator[None]:
+    """A measurement the running async library cannot take fails the test with one line (the
+    library may have wrapped the refusal in an exception group on its way out)."""
+    try:
+        yield
+    except BaseException as error:
+        from pytest_omniperf.async_library import UnsupportedAsyncLibrary
+
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if isinstance(error, UnsupportedAsyncLibrary):
+            pytest.fail(str(error), pytrace=False)
+        raise
 
 
 class PerfTestHooks:
@@ -152,7 +182,7 @@ class PerfTestHooks:
             return (yield)
         assert isinstance(item, pytest.Function)  # plans are only made for functions
         sink = item.stash[SINK_KEY]
-        with use_recorder(item.stash[RECORDER_KEY]):
+        with use_recorder(item.stash[RECORDER_KEY]), _refusals_in_one_line():
             if not plan.markers or "perf" in item.fixturenames:
                 result = yield  # measured by the perf fixture, or not at all
             else:
@@ -162,10 +192,16 @@ class PerfTestHooks:
                 item.obj = measured_body(
                     test_function, item.nodeid, plan, sink, confirm=self._confirmer(plan)
                 )
+                # unittest runs async test methods by looking them up on the test case itself
+                test_case = _unittest_case(item)
+                if test_case is not None:
+                    setattr(test_case, item.name, item.obj)
                 try:
                     result = yield
                 finally:
                     item.obj = test_function
+                    if test_case is not None:
+                        vars(test_case).pop(item.name, None)
         violations = self._conclude(item, plan, sink)
         if violations:
             pytest.fail("\n".join(violations), pytrace=False)
@@ -181,7 +217,9 @@ class PerfTestHooks:
         item.stash[CONCLUDED_KEY] = sink
         if plan.has_budget and not sink:
             budget = "latency" if plan.latency else "speedup"
-            return [NOTHING_MEASURED.format(budget=budget, test=item.nodeid)]
+            uses_perf = "perf" in getattr(item, "fixturenames", ())
+            message = NOTHING_MEASURED if uses_perf else BODY_NOT_MEASURED
+            return [message.format(budget=budget, test=item.nodeid)]
         if plan.speedup and not any(m.kind == "speedup" for m in sink):
             return [NO_SPEEDUP_MEASURED.format(test=item.nodeid)]
         violations: list[str] = []

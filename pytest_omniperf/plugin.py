@@ -112,12 +112,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="omniperf_patch_gather",
         action="store_false",
         default=None,
-        help="do not serialize asyncio.gather during sequential rounds (only "
-        "pytest_omniperf.gather and the executor follow the mode)",
+        help="do not serialize asyncio.gather and the tasks the code creates during "
+        "sequential rounds (only pytest_omniperf.gather and the executor follow the mode)",
     )
     parser.addini(
         "omniperf_patch_gather",
-        "serialize asyncio.gather during sequential rounds (default true)",
+        "serialize asyncio.gather and new tasks during sequential rounds (default true)",
         default="",
     )
 

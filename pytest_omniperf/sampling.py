@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_omniperf.clock import Clock, RealClock, clock_for
-from pytest_omniperf.mode import Mode, patched_asyncio_gather, use_mode
+from pytest_omniperf.mode import Mode, serialized_concurrency, use_mode
 
 SyncCall = Callable[[], Any]
 AsyncCall = Callable[[], Awaitable[Any]]
@@ -107,7 +107,7 @@ async def sample_async(
     with ExitStack() as stack:
         active_clock = stack.enter_context(clock_for(clock))
         if speedup and patch_gather:
-            stack.enter_context(patched_asyncio_gather())
+            stack.enter_context(serialized_concurrency())
         if active_clock.name == "virtual":
             call = _bounded(call, active_clock, horizon_s)
         if speedup:

@@ -11,6 +11,7 @@ from pytest_omniperf import (
     current_mode,
     gather,
     patched_asyncio_gather,
+    serialized_concurrency,
     use_mode,
     virtual_clock,
 )
@@ -104,3 +105,28 @@ async def test_patch_routes_asyncio_gather_and_is_restored_even_on_error():
 async def test_empty_gather():
     with use_mode(Mode.SEQUENTIAL):
         assert await gather() == []
+
+
+@pytest.mark.asyncio
+async def test_serialized_concurrency_patches_gather_and_the_loop_and_restores_both():
+    loop = asyncio.get_running_loop()
+    original = asyncio.gather
+    with pytest.raises(RuntimeError, match="inside"), serialized_concurrency():
+        assert asyncio.gather is not original
+        assert loop.get_task_factory() is None  # parallel: tasks are created untouched
+        with use_mode(Mode.SEQUENTIAL):
+            assert loop.get_task_factory() is not None
+            raise RuntimeError("inside")
+    assert asyncio.gather is original
+    assert loop.get_task_factory() is None
+
+
+@pytest.mark.asyncio
+async def test_use_mode_outside_serialized_concurrency_leaves_tasks_alone():
+    log = []
+    with virtual_clock() as clock, use_mode(Mode.SEQUENTIAL):
+        started = clock.now()
+        tasks = [asyncio.create_task(record(log, name)) for name in "ab"]
+        await asyncio.wait(tasks)
+        assert clock.now() - started == pytest.approx(1.0, rel=0.01)
+    assert log[:2] == [("start", "a"), ("start", "b")]
