@@ -26,6 +26,11 @@ EXEMPT = "exempt"
 # Problems first: a failed budget ranks 0, then these, then everything else.
 PROBLEM_ORDER = (REGRESSED, NOISY, IMPROVED, NEW, EXEMPT, UNCHANGED)
 
+# Metrics of every async measurement on a loop that can be timed step by step (loop_steps.py):
+# the loop's busy time in a round (median over rounds) and its longest single step.
+BUSY_METRIC = "loop.busy_s"
+BLOCKING_METRIC = "loop.blocking_max_s"
+
 # A real-clock measurement whose coefficient of variation exceeds this is flagged as noisy.
 NOISY_CV = 0.10
 
@@ -56,6 +61,10 @@ class Measurement:
     """Derived metrics from instrumentation (cache hit rate, executor efficiency, ...)."""
     comparison: dict[str, Any] | None = None
     """The comparison with the baseline, when one was made (see history.compare)."""
+    slowest_step: str = ""
+    """Where the event loop's longest single step ran and in which round (async measurements):
+    ``coroutine fetch() at app.py:42, round 3 of 10``. Its duration is the metric
+    ``loop.blocking_max_s``."""
 
     @property
     def speedup(self) -> float | None:

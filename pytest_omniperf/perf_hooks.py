@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_omniperf.budgets import check
-from pytest_omniperf.measurement import REGRESSED, Measurement
+from pytest_omniperf.budgets import BLOCKING_NOT_MEASURED, check, check_blocking
+from pytest_omniperf.loop_steps import UnsupportedLoopError
+from pytest_omniperf.measurement import BLOCKING_METRIC, REGRESSED, Measurement
 from pytest_omniperf.runtime.kit import RuntimeKit
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
 from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
@@ -35,6 +36,10 @@ NOTHING_MEASURED = (
 NO_SPEEDUP_MEASURED = (
     "speedup budget cannot be evaluated: {test} measured nothing in both modes; "
     "use perf.speedup(fn) instead of perf.measure(fn)"
+)
+BLOCKING_ON_SYNC_TEST = (
+    "@pytest.mark.blocking on {test}: a blocking budget bounds the steps of an event loop and "
+    "needs an async test (async def), or the perf fixture measuring async code"
 )
 VIRTUAL_ON_SYNC_TEST = (
     "@pytest.mark.omniperf(clock='virtual') on {test}: the virtual clock runs on the event loop "
@@ -69,6 +74,12 @@ class PerfTestHooks:
             and not inspect.iscoroutinefunction(item.obj)
         ):
             pytest.fail(VIRTUAL_ON_SYNC_TEST.format(test=item.nodeid), pytrace=False)
+        if (
+            plan.blocking is not None
+            and "perf" not in item.fixturenames
+            and not inspect.iscoroutinefunction(item.obj)
+        ):
+            pytest.fail(BLOCKING_ON_SYNC_TEST.format(test=item.nodeid), pytrace=False)
         item.stash[PLAN_KEY] = plan
         item.stash[SINK_KEY] = []
         item.stash[RECORDER_KEY] = Recorder(item.nodeid)
@@ -118,7 +129,10 @@ class PerfTestHooks:
         sink = item.stash[SINK_KEY]
         with use_recorder(item.stash[RECORDER_KEY]):
             if not plan.markers or "perf" in item.fixturenames:
-                result = yield  # measured by the perf fixture, or not at all
+                try:
+                    result = yield  # measured by the perf fixture, or not at all
+                except UnsupportedLoopError as error:
+                    pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
             else:
                 from pytest_omniperf.body import measured_body
 
@@ -128,6 +142,8 @@ class PerfTestHooks:
                 )
                 try:
                     result = yield
+                except UnsupportedLoopError as error:
+                    pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
                 finally:
                     item.obj = test_function
         violations = self._conclude(item, plan, sink)
@@ -148,9 +164,13 @@ class PerfTestHooks:
             return [NOTHING_MEASURED.format(budget=budget, test=item.nodeid)]
         if plan.speedup and not any(m.kind == "speedup" for m in sink):
             return [NO_SPEEDUP_MEASURED.format(test=item.nodeid)]
+        if plan.blocking and not any(BLOCKING_METRIC in m.metrics for m in sink):
+            return [BLOCKING_NOT_MEASURED.format(test=item.nodeid)]
         violations: list[str] = []
         for measurement in sink:
             violations += check(measurement, plan.latency, plan.speedup)
+            if plan.blocking:
+                violations += check_blocking(measurement, plan.blocking)
             if self.settings.comparing:
                 violations += self._compare(measurement, plan)
             self._add_junit_properties(item, measurement)
@@ -181,6 +201,18 @@ class PerfTestHooks:
             item.user_properties.append((f"{prefix}.comparison", measurement.comparison["verdict"]))
             if "change" in measurement.comparison:
                 item.user_properties.append((f"{prefix}.change", measurement.comparison["change"]))
+
+    # -- safety net -------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        """Take out any patch a measurement left in place before the fixtures (and the loop)
+        are torn down: a timeout firing inside a measured body can skip the ``finally`` blocks
+        that normally restore asyncio (see :mod:`pytest_omniperf.installed_patches`)."""
+        if PLAN_KEY in item.stash:
+            from pytest_omniperf.clock import uninstall_everything
+
+            uninstall_everything()
 
     # -- collecting --------------------------------------------------------------------------
 
