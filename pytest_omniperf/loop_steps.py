@@ -192,7 +192,7 @@ class LoopSteps:
     def take_run_queue_wait(self) -> float:
         """Run-queue seconds since the previous reading (which this one replaces)."""
         total_s = self.run_queue.total_s()
-        waited_s = total_s - self._run_queue_mark_s
+        waited_s = max(total_s - self._run_queue_mark_s, 0.0)
         self._run_queue_mark_s = total_s
         return waited_s
 
@@ -202,7 +202,8 @@ class LoopSteps:
             return self.busy_s  # between steps: the wait is not busy time
         running_s = time.perf_counter() - self._step_started
         if running_s > LONG_STEP_S:
-            waited_s = self.run_queue.total_s() - self._run_queue_mark_s + self._step_discount_s
+            waited_s = max(self.run_queue.total_s() - self._run_queue_mark_s, 0.0)
+            waited_s += self._step_discount_s
             running_s = max(running_s - waited_s, 0.0)
         return self.busy_s + running_s
 
@@ -311,16 +312,22 @@ def describe_handle(handle: asyncio.Handle) -> str:
     return f"callback {name}() at {code.co_filename}:{code.co_firstlineno}"
 
 
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
+_OWN_DIR = os.path.dirname(__file__)
+
+
 def _describe_coroutine(coroutine: object) -> str:
-    """The innermost coroutine of the task outside asyncio itself, at the line it stopped."""
+    """The innermost coroutine of the task outside asyncio and this plugin's measuring code, at
+    the line it stopped (or, when it finished in that step, where it is defined)."""
     described = "<unknown>"
-    asyncio_dir = os.path.dirname(asyncio.__file__)
     while isinstance(coroutine, CoroutineType):
         code = coroutine.cr_code
-        if os.path.dirname(code.co_filename) == asyncio_dir:
+        where = os.path.dirname(code.co_filename)
+        if where == _ASYNCIO_DIR:
             break
-        frame = coroutine.cr_frame
-        line = frame.f_lineno if frame is not None else code.co_firstlineno
-        described = f"{code.co_qualname}() at {code.co_filename}:{line}"
+        if where != _OWN_DIR or described == "<unknown>":
+            frame = coroutine.cr_frame
+            line = frame.f_lineno if frame is not None else code.co_firstlineno
+            described = f"{code.co_qualname}() at {code.co_filename}:{line}"
         coroutine = coroutine.cr_await
     return described

@@ -174,6 +174,13 @@ class _NoSteps:
         return 0.0
 
 
+async def _next_step(steps: LoopSteps | None) -> None:
+    """Let the loop turn, so a round that never yields is still a step of its own, labelled with
+    its round (outside the timed window)."""
+    if steps is not None:
+        await asyncio.sleep(0)
+
+
 async def _sample_async_one_mode(
     call: AsyncCall, rounds: int, warmup: int, clock: Clock, steps: LoopSteps | None
 ) -> Sampled:
@@ -186,12 +193,14 @@ async def _sample_async_one_mode(
     samples = [0.0] * rounds
     busy = [0.0] * rounds
     for index in range(rounds):
+        await _next_step(steps)
         meter.round_label = f"round {index + 1} of {rounds}"
         busy_started = busy_now()
         started = now()
         result = await call()
         samples[index] = now() - started
         busy[index] = busy_now() - busy_started
+    await _next_step(steps)
     meter.round_label = None
     return Sampled(clock.name, samples, result=result, busy_s=busy if steps else [])
 
@@ -212,6 +221,7 @@ async def _sample_async_both_modes(
     for index in range(rounds):
         for mode in _ORDERS[index % 2]:
             with use_mode(mode):
+                await _next_step(steps)
                 meter.round_label = f"round {index + 1} of {rounds}, {mode.value} mode"
                 busy_started = busy_now()
                 started = now()
@@ -219,6 +229,7 @@ async def _sample_async_both_modes(
                 timings[mode].append(now() - started)
                 if mode is Mode.PARALLEL:
                     busy.append(busy_now() - busy_started)
+    await _next_step(steps)
     meter.round_label = None
     return Sampled(
         clock.name,
