@@ -127,12 +127,13 @@ class PerfTestHooks:
             return (yield)
         assert isinstance(item, pytest.Function)  # plans are only made for functions
         sink = item.stash[SINK_KEY]
+        refusal = ""  # a loop the measurement cannot run on
         with use_recorder(item.stash[RECORDER_KEY]):
             if not plan.markers or "perf" in item.fixturenames:
                 try:
                     result = yield  # measured by the perf fixture, or not at all
                 except UnsupportedLoopError as error:
-                    pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
+                    result, refusal = None, f"{item.nodeid}: {error}"
             else:
                 from pytest_omniperf.body import measured_body
 
@@ -143,9 +144,11 @@ class PerfTestHooks:
                 try:
                     result = yield
                 except UnsupportedLoopError as error:
-                    pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
+                    result, refusal = None, f"{item.nodeid}: {error}"
                 finally:
                     item.obj = test_function
+        if refusal:  # failed outside the except block: one line, no exception chain
+            pytest.fail(refusal, pytrace=False)
         violations = self._conclude(item, plan, sink)
         if violations:
             pytest.fail("\n".join(violations), pytrace=False)
