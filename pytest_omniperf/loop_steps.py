@@ -133,10 +133,14 @@ class LoopSteps:
         self._waiting = False
         self.busy_s = 0.0
         """Busy seconds of all completed steps since installation."""
-        self.round_label: str | None = None
-        """Label of the round being measured; None while nothing is recorded (warmup)."""
+        self.round_number = 0
+        """The round being measured (from 1); 0 while nothing is recorded (warmup)."""
+        self.rounds_total = 0
+        self.round_mode = ""
         self.longest: SlowStep | None = None
         self.attributing = False
+        self._callback: asyncio.Handle | None = None
+        self._callback_started = 0.0
         """Callbacks are timed one by one (then they, not whole iterations, are the steps)."""
         self._installed = False
 
@@ -168,11 +172,11 @@ class LoopSteps:
             step_s = self._discounted(step_s)
         self.busy_s += step_s
         if (
-            self.round_label is not None
+            self.round_number
             and not self.attributing
             and (self.longest is None or step_s > self.longest.duration_s)
         ):
-            self.longest = SlowStep(step_s, "one loop iteration", self.round_label)
+            self.longest = SlowStep(step_s, "one loop iteration", self.round_label())
         self._waiting = True
         events = self.wait(timeout)
         self._waiting = False
@@ -196,6 +200,50 @@ class LoopSteps:
         self._run_queue_mark_s = total_s
         return waited_s
 
+    def start_round(self, number: int, mode: str = "") -> float:
+        """Record what follows as round ``number`` (0: record nothing); returns the busy time
+        so far. The running step is split here, so no step spans two rounds."""
+        self.split_step()
+        self.round_number = number
+        self.round_mode = mode
+        return self.busy_s
+
+    def round_label(self) -> str:
+        label = f"round {self.round_number} of {self.rounds_total}"
+        return f"{label}, {self.round_mode} mode" if self.round_mode else label
+
+    def split_step(self) -> None:
+        """Account the running step (and callback) up to now, as if a step ended here.
+
+        Called at round boundaries: a workload that never yields runs all its rounds inside one
+        step of the loop, and its longest step must still belong to one round.
+        """
+        now = time.perf_counter()
+        step_wall_s = now - self._step_started
+        step_s = self._discounted(step_wall_s) if step_wall_s > LONG_STEP_S else step_wall_s
+        self.busy_s += step_s
+        self._step_started = now
+        if not self.round_number:
+            self._callback_started = now  # what ran before the first round is no round's
+            return
+        if self.attributing and self._callback is not None:
+            # The callback runs inside this step: the step's run-queue wait is the callback's.
+            callback_s = max(now - self._callback_started - (step_wall_s - step_s), 0.0)
+            self._callback_started = now
+            if self.longest is None or callback_s > self.longest.duration_s:
+                culprit = describe_handle(self._callback)
+                self.longest = SlowStep(callback_s, culprit, self.round_label())
+        elif self.longest is None or step_s > self.longest.duration_s:
+            # Not inside a timed callback: the measuring task's own step, which began before
+            # callbacks were timed, or callbacks are not timed at all.
+            task = asyncio.current_task(self.loop) if self.attributing else None
+            culprit = (
+                f"coroutine {_describe_coroutine(task.get_coro())}"
+                if task is not None
+                else "one loop iteration"
+            )
+            self.longest = SlowStep(step_s, culprit, self.round_label())
+
     def live_busy_s(self) -> float:
         """Busy seconds so far, including the step running now (the caller is inside it)."""
         if self._waiting:
@@ -214,10 +262,8 @@ class LoopSteps:
             # The enclosing step must not discount this wait again.
             self._step_discount_s += waited_s
             duration_s = max(duration_s - waited_s, 0.0)
-        if self.round_label is not None and (
-            self.longest is None or duration_s > self.longest.duration_s
-        ):
-            self.longest = SlowStep(duration_s, describe_handle(handle), self.round_label)
+        if self.round_number and (self.longest is None or duration_s > self.longest.duration_s):
+            self.longest = SlowStep(duration_s, describe_handle(handle), self.round_label())
 
 
 _installed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopSteps] = (
@@ -263,11 +309,13 @@ def _timed_handle_run(handle: asyncio.Handle) -> None:
     if steps is None:
         _original_handle_run(handle)
         return
-    started = time.perf_counter()
+    steps._callback = handle
+    steps._callback_started = time.perf_counter()
     try:
         _original_handle_run(handle)
     finally:
-        steps.note_callback(time.perf_counter() - started, handle)
+        steps.note_callback(time.perf_counter() - steps._callback_started, handle)
+        steps._callback = None
 
 
 @contextmanager

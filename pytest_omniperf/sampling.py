@@ -2,8 +2,9 @@
 
 The inner loops are kept bare (clock reads before and after each call, nothing else), so the
 per-round overhead stays well under a microsecond. Async rounds also read the loop's busy time
-(see :mod:`pytest_omniperf.loop_steps`) and label the round, so the longest step of the loop can
-be traced to the round it ran in. Speedup rounds alternate the order of the two
+(see :mod:`pytest_omniperf.loop_steps`), label the round and end the loop's running step at each
+round boundary, so the longest step of the loop is traced to the round it ran in, even for a
+workload that never yields to the loop. Speedup rounds alternate the order of the two
 modes (sequential-parallel, parallel-sequential, ...: ABBA), so drift of the machine during the
 measurement hits both modes alike.
 """
@@ -11,6 +12,7 @@ measurement hits both modes alike.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -152,8 +154,10 @@ def _timed_steps(time_callbacks: bool) -> Iterator[LoopSteps | None]:
     if reason is None:
         with loop_steps(loop, attribute_callbacks=time_callbacks) as steps:
             steps.longest = None  # this measurement's longest step only
-            yield steps
-            steps.round_label = None
+            try:
+                yield steps
+            finally:
+                steps.round_number = 0
     elif time_callbacks:
         raise UnsupportedLoopError(
             UNSUPPORTED_LOOP.format(
@@ -167,18 +171,10 @@ def _timed_steps(time_callbacks: bool) -> Iterator[LoopSteps | None]:
 class _NoSteps:
     """Stands in for :class:`LoopSteps` on a loop that cannot be timed step by step."""
 
-    busy_s = 0.0
-    round_label: str | None = None
+    rounds_total = 0
 
-    def live_busy_s(self) -> float:
+    def start_round(self, number: int, mode: str = "") -> float:
         return 0.0
-
-
-async def _next_step(steps: LoopSteps | None) -> None:
-    """Let the loop turn, so a round that never yields is still a step of its own, labelled with
-    its round (outside the timed window)."""
-    if steps is not None:
-        await asyncio.sleep(0)
 
 
 async def _sample_async_one_mode(
@@ -186,22 +182,21 @@ async def _sample_async_one_mode(
 ) -> Sampled:
     now = clock.now
     meter: LoopSteps | _NoSteps = steps or _NoSteps()
-    busy_now = meter.live_busy_s
+    start_round = meter.start_round
     result = None
     for _ in range(warmup):
         result = await call()
+    meter.rounds_total = rounds
     samples = [0.0] * rounds
-    busy = [0.0] * rounds
+    # busy time so far at the start of each round and at the end: rounds are the differences
+    busy_marks = [0.0] * (rounds + 1)
     for index in range(rounds):
-        await _next_step(steps)
-        meter.round_label = f"round {index + 1} of {rounds}"
-        busy_started = busy_now()
+        busy_marks[index] = start_round(index + 1)
         started = now()
         result = await call()
         samples[index] = now() - started
-        busy[index] = busy_now() - busy_started
-    await _next_step(steps)
-    meter.round_label = None
+    busy_marks[rounds] = start_round(0)
+    busy = [end - start for start, end in itertools.pairwise(busy_marks)]
     return Sampled(clock.name, samples, result=result, busy_s=busy if steps else [])
 
 
@@ -210,7 +205,6 @@ async def _sample_async_both_modes(
 ) -> Sampled:
     now = clock.now
     meter: LoopSteps | _NoSteps = steps or _NoSteps()
-    busy_now = meter.live_busy_s
     timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
     busy: list[float] = []
     result = None
@@ -218,19 +212,17 @@ async def _sample_async_both_modes(
         with use_mode(mode):
             for _ in range(warmup):
                 result = await call()
+    meter.rounds_total = rounds
     for index in range(rounds):
         for mode in _ORDERS[index % 2]:
             with use_mode(mode):
-                await _next_step(steps)
-                meter.round_label = f"round {index + 1} of {rounds}, {mode.value} mode"
-                busy_started = busy_now()
+                busy_started = meter.start_round(index + 1, mode.value)
                 started = now()
                 result = await call()
                 timings[mode].append(now() - started)
+                busy_ended = meter.start_round(0)
                 if mode is Mode.PARALLEL:
-                    busy.append(busy_now() - busy_started)
-    await _next_step(steps)
-    meter.round_label = None
+                    busy.append(busy_ended - busy_started)
     return Sampled(
         clock.name,
         timings[Mode.PARALLEL],
