@@ -94,7 +94,6 @@ class VirtualClock:
         self._waited_s = 0.0
         self._busy_at_start_s = steps.busy_s if steps is not None else 0.0
         self._last_now = self._origin
-        self._threads_pending = 0
         self._saved: list[tuple[Any, str, object]] = []
         self._installed = False
 
@@ -157,7 +156,7 @@ class VirtualClock:
         real_select = self._steps._real_select
         if timeout is not None and timeout <= 0:
             return real_select(0)
-        if self._threads_pending:
+        if self._steps.threads_pending:
             return self._wait_for_real(timeout)
         events = real_select(0)
         if events:
@@ -182,12 +181,14 @@ class VirtualClock:
 
     def _run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
         future = type(self._loop).run_in_executor(self._loop, executor, func, *args)
-        self._threads_pending += 1
+        assert self._steps is not None
+        self._steps.threads_pending += 1
         future.add_done_callback(self._thread_done)
         return future
 
     def _thread_done(self, _future: object) -> None:
-        self._threads_pending -= 1
+        assert self._steps is not None
+        self._steps.threads_pending -= 1
 
 
 class _Missing:

@@ -34,6 +34,8 @@ from pytest_omniperf.installed_patches import register, unregister
 # Steps longer than this are checked against the run queue; shorter ones cost two clock reads.
 # A preempted step waits a whole time slice of another process (milliseconds), so it is long.
 LONG_STEP_S = 0.0005
+# Read on every loop iteration: a module global is the cheapest lookup.
+_perf_counter = time.perf_counter
 
 UNSUPPORTED_LOOP = (
     "{what} cannot run on {loop_class} ({reason}): it needs asyncio's own selector event loop "
@@ -131,6 +133,8 @@ class LoopSteps:
         self._step_started = time.perf_counter()
         self._step_discount_s = 0.0
         self._waiting = False
+        self.threads_pending = 0
+        """Calls handed to threads and not finished (counted by the virtual clock)."""
         self.busy_s = 0.0
         """Busy seconds of all completed steps since installation."""
         self.round_number = 0
@@ -166,7 +170,7 @@ class LoopSteps:
     # -- accounting --------------------------------------------------------------------------
 
     def _select(self, timeout: float | None) -> list[Any]:
-        ended = time.perf_counter()
+        ended = _perf_counter()
         step_s = ended - self._step_started
         if step_s > LONG_STEP_S:
             step_s = self._discounted(step_s)
@@ -180,7 +184,7 @@ class LoopSteps:
         self._waiting = True
         events = self.wait(timeout)
         self._waiting = False
-        self._step_started = time.perf_counter()
+        self._step_started = _perf_counter()
         if self._step_started - ended > LONG_STEP_S:
             # A long wait may end with a run-queue wait before this thread runs again; that is
             # neither a step's cost nor to be discounted from the next step.
@@ -191,6 +195,10 @@ class LoopSteps:
         """``wall_s`` of the step now ending, minus the run-queue wait since the last reading."""
         waited_s = self.take_run_queue_wait() + self._step_discount_s
         self._step_discount_s = 0.0
+        if self.threads_pending:
+            # Work in threads goes on in real time while this thread waits for a CPU: the
+            # loop is waiting for it anyway, so that time is not to be taken off.
+            return wall_s
         return max(wall_s - waited_s, 0.0)
 
     def take_run_queue_wait(self) -> float:
@@ -248,8 +256,8 @@ class LoopSteps:
         """Busy seconds so far, including the step running now (the caller is inside it)."""
         if self._waiting:
             return self.busy_s  # between steps: the wait is not busy time
-        running_s = time.perf_counter() - self._step_started
-        if running_s > LONG_STEP_S:
+        running_s = _perf_counter() - self._step_started
+        if running_s > LONG_STEP_S and not self.threads_pending:
             waited_s = max(self.run_queue.total_s() - self._run_queue_mark_s, 0.0)
             waited_s += self._step_discount_s
             running_s = max(running_s - waited_s, 0.0)
@@ -310,11 +318,11 @@ def _timed_handle_run(handle: asyncio.Handle) -> None:
         _original_handle_run(handle)
         return
     steps._callback = handle
-    steps._callback_started = time.perf_counter()
+    steps._callback_started = _perf_counter()
     try:
         _original_handle_run(handle)
     finally:
-        steps.note_callback(time.perf_counter() - steps._callback_started, handle)
+        steps.note_callback(_perf_counter() - steps._callback_started, handle)
         steps._callback = None
 
 
