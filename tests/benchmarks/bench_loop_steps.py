@@ -3,7 +3,8 @@
 1. Overhead per loop iteration of busy-time accounting (the wrapped ``select``), on the real
    clock and under the virtual clock, against the bare loop (target: under 1 us). Also the cost
    per callback of timing callbacks one by one (only while a blocking budget is active).
-2. Wall time of a virtual-clock speedup check of a pipeline that takes 60 s sequentially
+2. Five ``asyncio.sleep(2)`` in a gather and in sequence on the virtual clock (the README's
+   example), and the wall time of a virtual-clock speedup check of a pipeline that takes 60 s sequentially
    (target: under 50 ms), measured through ``perf.speedup``.
 3. Busy time against thread CPU time for a fixed CPU-bound step, on a quiet machine and with
    3 CPU-burning processes on this 2-core machine: how much run-queue waiting leaks into the
@@ -67,6 +68,28 @@ def bench_iteration_overhead() -> None:
     ):
         extra_ns = best[setup] / ITERATIONS * 1e9 - bare_ns
         print(f"{what}: {extra_ns:+.0f} ns per loop iteration (bare loop {bare_ns:.0f} ns)")
+
+
+def bench_five_sleeps() -> None:
+    """The README's example: five asyncio.sleep(2) in a gather and in sequence."""
+
+    async def main() -> tuple[float, float, float]:
+        wall_started = time.perf_counter()
+        with virtual_clock() as clock:
+            started = clock.now()
+            await asyncio.gather(*(asyncio.sleep(2) for _ in range(5)))
+            parallel = clock.now() - started
+            started = clock.now()
+            for _ in range(5):
+                await asyncio.sleep(2)
+            sequential = clock.now() - started
+        return parallel, sequential, time.perf_counter() - wall_started
+
+    parallel, sequential, wall = asyncio.run(main())
+    print(
+        f"five asyncio.sleep(2): gather {parallel:.5f} s, sequence {sequential:.5f} s, "
+        f"speedup {sequential / parallel:.4f}x, wall {wall * 1e3:.2f} ms"
+    )
 
 
 async def pipeline() -> None:
@@ -150,6 +173,7 @@ def bench_run_queue_discount(loaded: bool, rounds: int = 40) -> None:
 
 if __name__ == "__main__":
     bench_iteration_overhead()
+    bench_five_sleeps()
     bench_virtual_speedup()
     bench_run_queue_discount(loaded=False)
     if "--no-load" not in sys.argv:
