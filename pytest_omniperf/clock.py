@@ -226,11 +226,12 @@ def virtual_clock(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[Vir
             clock.uninstall()
 
 
-def uninstall_everything() -> int:
+def uninstall_everything(since: int = 0) -> int:
     """Take out every patch the plugin still has in place (virtual clocks, loop-step timing,
-    the measurement's patches of asyncio): the teardown safety net. Returns how many there were.
-    """
-    return installed_patches.uninstall_everything()
+    the measurement's patches of asyncio), or only those made after the mark ``since`` from
+    :func:`pytest_omniperf.installed_patches.checkpoint`: the teardown safety net. Returns how
+    many there were."""
+    return installed_patches.uninstall_since(since)
 
 
 @contextmanager

@@ -4,35 +4,48 @@ Every patch (a loop's selector, its ``time``, ``Handle._run``, a measurement's p
 ``asyncio.gather`` and the mode) is undone by a ``finally`` block of the code that made it. A
 timeout that fires inside a measured body (pytest-timeout's signal method raises in whatever frame
 runs, and a session-scoped loop keeps the interrupted task suspended) can skip those blocks for a
-long time. So each patch also registers its undo here, and the perf hooks' teardown calls
-:func:`uninstall_everything`. Undo functions must be safe to call twice.
+long time. So each patch also registers its undo here, and the perf hooks' teardown undoes what
+the test installed and left in place.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
-_undo_by_owner: dict[int, tuple[object, Callable[[], None]]] = {}
+_sequence = itertools.count(1)
+# owner id -> (registration number, owner kept alive, undo)
+_undo_by_owner: dict[int, tuple[int, object, Callable[[], None]]] = {}
 
 
 def register(owner: object, undo: Callable[[], None]) -> None:
-    """Remember how to undo what ``owner`` installed (until :func:`unregister`)."""
-    _undo_by_owner[id(owner)] = (owner, undo)
+    """Remember how to undo what ``owner`` installed (until :func:`unregister`).
+    ``undo`` must be safe to call twice: the owner's own ``finally`` may still run later."""
+    _undo_by_owner[id(owner)] = (next(_sequence), owner, undo)
 
 
 def unregister(owner: object) -> None:
     _undo_by_owner.pop(id(owner), None)
 
 
+def checkpoint() -> int:
+    """A mark: :func:`uninstall_since` undoes only what was registered after it."""
+    return next(_sequence)
+
+
 def still_installed() -> int:
     return len(_undo_by_owner)
 
 
-def uninstall_everything() -> int:
-    """Undo every registered patch, newest first; returns how many were still installed."""
-    count = 0
-    while _undo_by_owner:
-        _key, (_owner, undo) = _undo_by_owner.popitem()
+def uninstall_since(mark: int = 0) -> int:
+    """Undo every patch registered after ``mark`` (default: all), newest first; returns how
+    many were still installed. Patches made earlier (a user's session-wide virtual clock) stay."""
+    newer = sorted(
+        (entry for entry in _undo_by_owner.items() if entry[1][0] > mark),
+        key=lambda entry: entry[1][0],
+        reverse=True,
+    )
+    for key, (_number, _owner, undo) in newer:
+        _undo_by_owner.pop(key, None)
         undo()
-        count += 1
-    return count
+    return len(newer)

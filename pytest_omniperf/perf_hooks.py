@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_omniperf.budgets import BLOCKING_NOT_MEASURED, check, check_blocking
+from pytest_omniperf.installed_patches import checkpoint
 from pytest_omniperf.loop_steps import UnsupportedLoopError
 from pytest_omniperf.measurement import BLOCKING_METRIC, REGRESSED, Measurement
 from pytest_omniperf.runtime.kit import RuntimeKit
@@ -28,6 +29,7 @@ SINK_KEY = pytest.StashKey[list[Measurement]]()
 CONCLUDED_KEY = pytest.StashKey[list[Measurement]]()
 RECORDER_KEY = pytest.StashKey[Recorder]()
 KIT_KEY = pytest.StashKey[RuntimeKit]()
+PATCH_MARK_KEY = pytest.StashKey[int]()
 
 NOTHING_MEASURED = (
     "{budget} budget cannot be evaluated: {test} uses the perf fixture but measured nothing "
@@ -126,6 +128,8 @@ class PerfTestHooks:
         if plan is None or self.settings.disabled:
             return (yield)
         assert isinstance(item, pytest.Function)  # plans are only made for functions
+        # Fixtures are set up by now: the teardown safety net leaves their patches alone.
+        item.stash[PATCH_MARK_KEY] = checkpoint()
         sink = item.stash[SINK_KEY]
         refusal = ""  # a loop the measurement cannot run on
         with use_recorder(item.stash[RECORDER_KEY]):
@@ -212,10 +216,11 @@ class PerfTestHooks:
         """Take out any patch a measurement left in place before the fixtures (and the loop)
         are torn down: a timeout firing inside a measured body can skip the ``finally`` blocks
         that normally restore asyncio (see :mod:`pytest_omniperf.installed_patches`)."""
-        if PLAN_KEY in item.stash:
+        mark = item.stash.get(PATCH_MARK_KEY, None)
+        if mark is not None:
             from pytest_omniperf.clock import uninstall_everything
 
-            uninstall_everything()
+            uninstall_everything(since=mark)
 
     # -- collecting --------------------------------------------------------------------------
 

@@ -77,3 +77,34 @@ def test_thread_timeout_ends_the_process_without_hanging(suite):
     result = suite.runpytest_subprocess(timeout=60)
     assert result.ret != 0
     assert any("+ Timeout +" in line for line in result.outlines + result.errlines)
+
+
+def test_safety_net_leaves_a_users_own_virtual_clock_alone(suite):
+    """Only what a perf test installed is taken out at its teardown."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+        from pytest_omniperf import virtual_clock
+
+        @pytest_asyncio.fixture(loop_scope="module", scope="module")
+        async def simulated_world():
+            with virtual_clock() as clock:
+                yield clock
+
+        @pytest.mark.asyncio(loop_scope="module")
+        @pytest.mark.omniperf(clock="virtual", rounds=2, warmup=0)
+        async def test_measured(simulated_world):
+            await asyncio.sleep(5)
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_still_simulated(simulated_world):
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.sleep(3600)  # instant: the fixture's clock is still installed
+            assert loop.time() - started >= 3600
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=2)
