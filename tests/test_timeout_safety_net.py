@@ -69,8 +69,11 @@ def test_thread_timeout_ends_the_process_without_hanging(suite):
             reader, writer = await asyncio.open_connection(*await server_address())
             await reader.read(1)  # nobody ever writes
 
+        SERVERS = []  # kept open: a collected server closes the connection (Python 3.13)
+
         async def server_address():
-            server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+            server = await asyncio.start_server(lambda r, w: SERVERS.append(w), "127.0.0.1", 0)
+            SERVERS.append(server)
             return server.sockets[0].getsockname()[:2]
         """
     )
