@@ -37,6 +37,8 @@ LONG_STEP_S = 0.0005
 # Read on every loop iteration: a module global is the cheapest lookup.
 _perf_counter = time.perf_counter
 
+ITERATION = "one loop iteration"  # the culprit when callbacks are not timed one by one
+
 UNSUPPORTED_LOOP = (
     "{what} cannot run on {loop_class} ({reason}): it needs asyncio's own selector event loop "
     "(asyncio.SelectorEventLoop, the default on Linux and macOS); "
@@ -141,7 +143,12 @@ class LoopSteps:
         """The round being measured (from 1); 0 while nothing is recorded (warmup)."""
         self.rounds_total = 0
         self.round_mode = ""
-        self.longest: SlowStep | None = None
+        # The longest step so far, kept as plain fields: it is updated on the hot path, and a
+        # SlowStep (with its text) is built only when asked for.
+        self._longest_s = -1.0
+        self._longest_culprit = ""
+        self._longest_round = 0
+        self._longest_mode = ""
         self.attributing = False
         self._callback: asyncio.Handle | None = None
         self._callback_started = 0.0
@@ -175,12 +182,8 @@ class LoopSteps:
         if step_s > LONG_STEP_S:
             step_s = self._discounted(step_s)
         self.busy_s += step_s
-        if (
-            self.round_number
-            and not self.attributing
-            and (self.longest is None or step_s > self.longest.duration_s)
-        ):
-            self.longest = SlowStep(step_s, "one loop iteration", self.round_label())
+        if self.round_number and not self.attributing and step_s > self._longest_s:
+            self._keep_longest(step_s, ITERATION)
         self._waiting = True
         events = self.wait(timeout)
         self._waiting = False
@@ -216,9 +219,24 @@ class LoopSteps:
         self.round_mode = mode
         return self.busy_s
 
-    def round_label(self) -> str:
-        label = f"round {self.round_number} of {self.rounds_total}"
-        return f"{label}, {self.round_mode} mode" if self.round_mode else label
+    def _keep_longest(self, duration_s: float, culprit: str) -> None:
+        self._longest_s = duration_s
+        self._longest_culprit = culprit
+        self._longest_round = self.round_number
+        self._longest_mode = self.round_mode
+
+    @property
+    def longest(self) -> SlowStep | None:
+        """The longest step recorded since :meth:`forget_longest`, if any."""
+        if self._longest_s < 0:
+            return None
+        label = f"round {self._longest_round} of {self.rounds_total}"
+        if self._longest_mode:
+            label += f", {self._longest_mode} mode"
+        return SlowStep(self._longest_s, str(self._longest_culprit), label)
+
+    def forget_longest(self) -> None:
+        self._longest_s = -1.0
 
     def split_step(self) -> None:
         """Account the running step (and callback) up to now, as if a step ended here.
@@ -238,19 +256,18 @@ class LoopSteps:
             # The callback runs inside this step: the step's run-queue wait is the callback's.
             callback_s = max(now - self._callback_started - (step_wall_s - step_s), 0.0)
             self._callback_started = now
-            if self.longest is None or callback_s > self.longest.duration_s:
-                culprit = describe_handle(self._callback)
-                self.longest = SlowStep(callback_s, culprit, self.round_label())
-        elif self.longest is None or step_s > self.longest.duration_s:
+            if callback_s > self._longest_s:
+                self._keep_longest(callback_s, describe_handle(self._callback))
+        elif step_s > self._longest_s:
             # Not inside a timed callback: the measuring task's own step, which began before
             # callbacks were timed, or callbacks are not timed at all.
             task = asyncio.current_task(self.loop) if self.attributing else None
             culprit = (
                 f"coroutine {_describe_coroutine(task.get_coro())}"
                 if task is not None
-                else "one loop iteration"
+                else ITERATION
             )
-            self.longest = SlowStep(step_s, culprit, self.round_label())
+            self._keep_longest(step_s, culprit)
 
     def live_busy_s(self) -> float:
         """Busy seconds so far, including the step running now (the caller is inside it)."""
@@ -270,8 +287,8 @@ class LoopSteps:
             # The enclosing step must not discount this wait again.
             self._step_discount_s += waited_s
             duration_s = max(duration_s - waited_s, 0.0)
-        if self.round_number and (self.longest is None or duration_s > self.longest.duration_s):
-            self.longest = SlowStep(duration_s, describe_handle(handle), self.round_label())
+        if self.round_number and duration_s > self._longest_s:
+            self._keep_longest(duration_s, describe_handle(handle))
 
 
 _installed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopSteps] = (

@@ -153,7 +153,7 @@ def _timed_steps(time_callbacks: bool) -> Iterator[LoopSteps | None]:
     reason = unsupported_reason(loop)
     if reason is None:
         with loop_steps(loop, attribute_callbacks=time_callbacks) as steps:
-            steps.longest = None  # this measurement's longest step only
+            steps.forget_longest()  # this measurement's longest step only
             try:
                 yield steps
             finally:
