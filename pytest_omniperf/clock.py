@@ -46,6 +46,7 @@ from pytest_omniperf.loop_steps import (
     UNSUPPORTED_LOOP,
     LoopSteps,
     UnsupportedLoopError,
+    loop_class_name,
     loop_steps,
     unsupported_reason,
 )
@@ -84,7 +85,7 @@ class VirtualClock:
         if steps is None and reason is not None:
             raise VirtualClockError(
                 UNSUPPORTED_LOOP.format(
-                    what="the virtual clock", loop_class=type(loop).__name__, reason=reason
+                    what="the virtual clock", loop_class=loop_class_name(loop), reason=reason
                 )
             )
         self._loop = loop

@@ -46,6 +46,17 @@ UNSUPPORTED_LOOP = (
 )
 
 
+def loop_class_name(loop: asyncio.AbstractEventLoop) -> str:
+    """``uvloop.Loop``, ``aiostream.test_utils.TimeTrackingTestLoop``: the class to look for."""
+    loop_class = type(loop)
+    module = loop_class.__module__
+    return (
+        loop_class.__name__
+        if module in ("builtins", "__main__")
+        else f"{module}.{loop_class.__name__}"
+    )
+
+
 class UnsupportedLoopError(RuntimeError):
     """The loop cannot be timed step by step (not asyncio's selector loop, or one that
     replaces how it keeps time or waits)."""

@@ -26,6 +26,7 @@ from pytest_omniperf.loop_steps import (
     LoopSteps,
     SlowStep,
     UnsupportedLoopError,
+    loop_class_name,
     loop_steps,
     unsupported_reason,
 )
@@ -161,7 +162,7 @@ def _timed_steps(time_callbacks: bool) -> Iterator[LoopSteps | None]:
     elif time_callbacks:
         raise UnsupportedLoopError(
             UNSUPPORTED_LOOP.format(
-                what="a blocking budget", loop_class=type(loop).__name__, reason=reason
+                what="a blocking budget", loop_class=loop_class_name(loop), reason=reason
             )
         )
     else:

@@ -46,7 +46,7 @@ def test_aiostream_time_tracking_loop_is_refused_in_one_line(suite):
     result = suite.runpytest_subprocess("-p", "no:randomly", timeout=60)
     result.assert_outcomes(passed=1, failed=3)
     refusal = (
-        "*: {what} cannot run on TimeTrackingTestLoop (not a selector-based asyncio loop): it needs "
+        "*: {what} cannot run on aiostream.test_utils.TimeTrackingTestLoop (not a selector-based asyncio loop): it needs "
         "asyncio's own selector event loop (asyncio.SelectorEventLoop, *); use clock='real' and "
         "no blocking budget for this loop, or run the test on the default loop"
     )
@@ -89,5 +89,38 @@ def test_a_loop_subclass_with_its_own_run_once_is_refused(suite):
     result = suite.runpytest_subprocess(timeout=60)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*the virtual clock cannot run on SteppingLoop (it overrides _run_once())*"]
+        ["*the virtual clock cannot run on conftest.SteppingLoop (it overrides _run_once())*"]
+    )
+
+
+def test_uvloop_is_refused_in_one_line(suite):
+    pytest.importorskip("uvloop")
+    suite.makeconftest(
+        """
+        import uvloop
+
+        def pytest_asyncio_loop_factories(config, item):
+            return {"uvloop": uvloop.new_event_loop}
+        """
+    )
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        @pytest.mark.omniperf(clock="virtual", rounds=2)
+        async def test_virtual():
+            await asyncio.sleep(1)
+
+        @pytest.mark.asyncio
+        @pytest.mark.omniperf(rounds=2, warmup=0)
+        async def test_real():
+            await asyncio.sleep(0.001)
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*::test_virtual: the virtual clock cannot run on uvloop.Loop (not a selector-based*"]
     )
