@@ -16,13 +16,13 @@ ORIGINAL_GATHER = asyncio.gather
 ORIGINAL_HANDLE_RUN = asyncio.events.Handle._run
 
 @pytest.mark.asyncio(loop_scope="{scope}")
-@pytest.mark.timeout(0.5, method="signal")
+@pytest.mark.timeout(0.3, method="signal")
 @pytest.mark.speedup(min=1.0)
 @pytest.mark.blocking(max=1000)
 @pytest.mark.omniperf(clock="virtual", rounds=3, warmup=0)
 async def test_interrupted_while_waiting_for_a_thread():
     # a real wait in select (thread work), so the signal lands outside any finally block
-    await asyncio.gather(asyncio.to_thread(time.sleep, 1.5), asyncio.sleep(1))
+    await asyncio.gather(asyncio.to_thread(time.sleep, 1.0), asyncio.sleep(1))
 
 @pytest.mark.asyncio(loop_scope="{scope}")
 async def test_next_test_sees_asyncio_as_it_was():
@@ -50,7 +50,7 @@ def test_signal_timeout_inside_a_measured_body_leaves_nothing_patched(suite, sco
     suite.makepyfile(INTERRUPTED_THEN_CHECKED.format(scope=scope))
     result = suite.runpytest_subprocess("-p", "no:randomly", timeout=60)
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*Failed: Timeout (>0.5s) from pytest-timeout*"])
+    result.stdout.fnmatch_lines(["*Failed: Timeout (>0.3s) from pytest-timeout*"])
 
 
 def test_thread_timeout_ends_the_process_without_hanging(suite):
