@@ -99,10 +99,6 @@ class RunQueueWait:
         except OSError:
             self._fd = None
 
-    @property
-    def available(self) -> bool:
-        return self._fd is not None
-
     def total_s(self) -> float:
         if self._fd is None:
             return 0.0
@@ -161,9 +157,9 @@ class LoopSteps:
         self._longest_round = 0
         self._longest_mode = ""
         self.attributing = False
+        """Callbacks are timed one by one (then they, not whole iterations, are the steps)."""
         self._callback: asyncio.Handle | None = None
         self._callback_started = 0.0
-        """Callbacks are timed one by one (then they, not whole iterations, are the steps)."""
         self._installed = False
 
     # -- installation ------------------------------------------------------------------------
@@ -244,7 +240,7 @@ class LoopSteps:
         label = f"round {self._longest_round} of {self.rounds_total}"
         if self._longest_mode:
             label += f", {self._longest_mode} mode"
-        return SlowStep(self._longest_s, str(self._longest_culprit), label)
+        return SlowStep(self._longest_s, self._longest_culprit, label)
 
     def forget_longest(self) -> None:
         self._longest_s = -1.0
