@@ -65,12 +65,13 @@ def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
     """Derived metrics, once per test (every measurement of a test carries the same)."""
     lines, seen = [], set()
     for measurement in sorted(measurements, key=lambda m: m.test_id):
-        if not measurement.metrics or measurement.test_id in seen:
+        if set(measurement.metrics) <= {BUSY_METRIC} or measurement.test_id in seen:
             continue
         seen.add(measurement.test_id)
         figures = ", ".join(
             f"{name}={format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
             for name, value in sorted(measurement.metrics.items())
+            if name != BUSY_METRIC  # shown beside the median already
         )
         lines.append(f"metrics of {measurement.test_id}: {figures}")
     return lines
