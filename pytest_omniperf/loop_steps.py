@@ -192,14 +192,15 @@ class LoopSteps:
         if self.round_number and not self.attributing and step_s > self._longest_s:
             self._keep_longest(step_s, ITERATION)
         self._waiting = True
-        events = self.wait(timeout)
-        self._waiting = False
-        self._step_started = _perf_counter()
-        if self._step_started - ended > LONG_STEP_S:
-            # A long wait may end with a run-queue wait before this thread runs again; that is
-            # neither a step's cost nor to be discounted from the next step.
-            self._run_queue_mark_s = self.run_queue.total_s()
-        return events
+        try:
+            return self.wait(timeout)
+        finally:  # also when a timeout signal interrupts the wait: the next step starts now
+            self._waiting = False
+            self._step_started = _perf_counter()
+            if self._step_started - ended > LONG_STEP_S:
+                # A long wait may end with a run-queue wait before this thread runs again:
+                # neither a step's cost nor to be discounted from the next step.
+                self._run_queue_mark_s = self.run_queue.total_s()
 
     def _discounted(self, wall_s: float) -> float:
         """``wall_s`` of the step now ending, minus the run-queue wait since the last reading."""
