@@ -5,8 +5,14 @@ Pure: imports no pytest. The caller decides what a failed budget does (fail the 
 
 from __future__ import annotations
 
-from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, RECORDED, Measurement
-from pytest_omniperf.settings import LatencyBudget, SpeedupBudget
+from pytest_omniperf.measurement import (
+    BLOCKING_METRIC,
+    BUDGET_FAILED,
+    PASSED,
+    RECORDED,
+    Measurement,
+)
+from pytest_omniperf.settings import BlockingBudget, LatencyBudget, SpeedupBudget
 from pytest_omniperf.units import format_duration
 
 
@@ -80,3 +86,29 @@ def _speedup_violations(measurement: Measurement, budget: SpeedupBudget | None) 
         + overlap
         + measurement.name_suffix
     ]
+
+
+BLOCKING_NOT_MEASURED = (
+    "blocking budget cannot be evaluated: {test} measured nothing on an event loop "
+    "(the budget bounds the steps of the loop during async measurements)"
+)
+
+
+def check_blocking(measurement: Measurement, budget: BlockingBudget) -> list[str]:
+    """The blocking budget against the longest loop step of one async measurement."""
+    longest_s = measurement.metrics.get(BLOCKING_METRIC)
+    measurement.budgets["blocking_max"] = budget.max_s
+    if longest_s is None:
+        return []
+    if longest_s <= budget.max_s:
+        if measurement.verdict == RECORDED:
+            measurement.verdict = PASSED
+        return []
+    violation = (
+        f"blocking budget exceeded: {measurement.slowest_step} held the event loop for "
+        f"{format_duration(longest_s, budget.unit)} > {format_duration(budget.max_s, budget.unit)} "
+        f"({measurement.clock} clock){measurement.name_suffix}"
+    )
+    measurement.verdict = BUDGET_FAILED
+    measurement.message = "; ".join(filter(None, (measurement.message, violation)))
+    return [violation]

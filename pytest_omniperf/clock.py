@@ -1,20 +1,33 @@
 """Real and virtual clocks.
 
 The real clock is ``time.perf_counter``. The virtual clock is patched onto a *running* asyncio
-event loop: the loop's ``time()`` reads a virtual "now", and the selector's ``select`` is wrapped
-so that, when nothing but timers is pending, the loop jumps straight to the next deadline instead
-of waiting. Real I/O is still polled (without blocking) on every iteration, and while work handed
-to threads (``run_in_executor``, ``asyncio.to_thread``) is outstanding the loop waits in real time
-and the virtual clock advances by the real time waited.
+event loop and counts what the loop would cost in production, without the idle waiting:
+
+    virtual elapsed = idle waits it skipped + the loop's real busy time
+
+The loop's ``time()`` reads the virtual "now", and the loop's wait for events (the selector's
+``select``, wrapped by :class:`~pytest_omniperf.loop_steps.LoopSteps`) jumps straight to the next
+timer deadline when nothing but timers is pending. Busy time is what the steps of the loop really
+took (CPU work, blocking calls, callbacks for real I/O), minus time spent waiting for a CPU on a
+loaded machine (see :mod:`pytest_omniperf.loop_steps`). Real I/O is still polled (without
+blocking) on every iteration, and while work handed to threads (``run_in_executor``,
+``asyncio.to_thread``) is outstanding the loop waits in real time and the virtual clock advances
+by the real time waited.
 
 Consequences worth knowing:
 
-* ``await asyncio.sleep(2)`` takes 2.0 virtual seconds and next to no wall time, exactly.
+* ``await asyncio.sleep(2)`` takes 2.0 virtual seconds plus the microseconds the loop spent
+  running the code around it, and next to no wall time.
+* A blocking ``time.sleep(0.1)`` or 100 ms of CPU work costs 100 ms of virtual time, during which
+  no other task progresses and timers fall due late, as in production.
+* ``loop.time()`` includes the step running now, so a timer scheduled after a long computation
+  is due that much later. It never goes backwards.
 * Everything that reads ``loop.time()`` (``asyncio.timeout``, ``call_later``, the runtime
   primitives of this package) fast-forwards too.
 * A timeout around *real* network I/O expires at once, because timers win against I/O that has
   not arrived yet. Measure real I/O on the real clock.
-* Only loops built on ``asyncio.BaseEventLoop`` with a selector are supported (not uvloop).
+* Only asyncio's own selector loop is supported; other loops (uvloop, test loops that keep
+  their own time) are refused at once with :class:`VirtualClockError`.
 """
 
 from __future__ import annotations
@@ -26,6 +39,17 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
+
+from pytest_omniperf import installed_patches
+from pytest_omniperf.installed_patches import register, unregister
+from pytest_omniperf.loop_steps import (
+    UNSUPPORTED_LOOP,
+    LoopSteps,
+    UnsupportedLoopError,
+    loop_class_name,
+    loop_steps,
+    unsupported_reason,
+)
 
 # Virtual "now" starts on a multiple of 2**-10 s, so whole and binary-fraction delays add and
 # subtract exactly: five sleep(2) in sequence measure exactly 10.0 s, not 10.000000000002.
@@ -47,7 +71,7 @@ class RealClock:
         self.now: Callable[[], float] = time.perf_counter
 
 
-class VirtualClockError(RuntimeError):
+class VirtualClockError(UnsupportedLoopError):
     """The virtual clock cannot be used on this loop."""
 
 
@@ -56,32 +80,59 @@ class VirtualClock:
 
     name = "virtual"
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        selector = getattr(loop, "_selector", None)
-        if not isinstance(loop, asyncio.BaseEventLoop) or selector is None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, steps: LoopSteps | None = None) -> None:
+        reason = unsupported_reason(loop)
+        if steps is None and reason is not None:
             raise VirtualClockError(
-                f"the virtual clock needs a selector-based asyncio event loop, "
-                f"got {type(loop).__name__}; use clock='real' for this loop"
+                UNSUPPORTED_LOOP.format(
+                    what="the virtual clock", loop_class=loop_class_name(loop), reason=reason
+                )
             )
         self._loop = loop
-        self._selector: Any = selector
-        self._now = math.floor(loop.time() / _VIRTUAL_GRID) * _VIRTUAL_GRID
-        self._threads_pending = 0
+        self._steps = steps
+        self._origin = math.floor(loop.time() / _VIRTUAL_GRID) * _VIRTUAL_GRID
+        self._skipped_s = 0.0
+        self._waited_s = 0.0
+        self._busy_at_start_s = steps.busy_s if steps is not None else 0.0
+        self._last_now = self._origin
         self._saved: list[tuple[Any, str, object]] = []
-        self._real_select: Callable[[float | None], list[Any]] = selector.select
+        self._installed = False
 
     def now(self) -> float:
-        return self._now
+        virtual_now = self._raw_now()
+        if virtual_now < self._last_now:
+            # A run-queue wait discounted after a reading: hold still rather than go back.
+            return self._last_now
+        self._last_now = virtual_now
+        return virtual_now
+
+    def _raw_now(self) -> float:
+        busy_s = self._steps.live_busy_s() - self._busy_at_start_s if self._steps else 0.0
+        return self._origin + self._skipped_s + self._waited_s + busy_s
 
     # -- installation ------------------------------------------------------------------------
 
     def install(self) -> None:
+        if self._steps is None:
+            raise VirtualClockError("install the virtual clock through virtual_clock()")
         self._patch(self._loop, "time", self.now)
-        self._patch(self._selector, "select", self._select)
         self._patch(self._loop, "run_in_executor", self._run_in_executor)
+        self._steps.wait = self._wait
+        self._installed = True
+        register(self, self.uninstall)
 
     def uninstall(self) -> None:
+        """Restore the loop; safe to call twice (a timeout may skip the first caller)."""
+        if not self._installed:
+            return
+        self._installed = False
+        unregister(self)
+        if _installed.get(self._loop) is self:
+            del _installed[self._loop]
+        virtual_now = self.now()
         real_now = time.monotonic()
+        if self._steps is not None and self._steps.wait == self._wait:
+            self._steps.wait = self._steps._real_select
         while self._saved:
             owner, attribute, previous = self._saved.pop()
             if previous is _MISSING:
@@ -91,7 +142,7 @@ class VirtualClock:
         # Timers still pending were scheduled on the virtual timeline; shift them back onto the
         # loop's real timeline so that "in 5 s" still means in 5 s. A constant shift keeps the
         # heap ordered.
-        shift = self._now - real_now
+        shift = virtual_now - real_now
         for handle in getattr(self._loop, "_scheduled", ()):
             handle._when -= shift
 
@@ -99,38 +150,46 @@ class VirtualClock:
         self._saved.append((owner, attribute, owner.__dict__.get(attribute, _MISSING)))
         setattr(owner, attribute, value)
 
-    # -- the loop's view of time -------------------------------------------------------------
+    # -- the loop's wait for events ----------------------------------------------------------
 
-    def _select(self, timeout: float | None) -> list[Any]:
+    def _wait(self, timeout: float | None) -> list[Any]:
+        assert self._steps is not None
+        real_select = self._steps._real_select
         if timeout is not None and timeout <= 0:
-            return self._real_select(0)
-        if self._threads_pending:
-            started = time.perf_counter()
-            events = self._real_select(timeout)
-            self._now += time.perf_counter() - started
-            return events
-        events = self._real_select(0)
+            return real_select(0)
+        if self._steps.threads_pending:
+            return self._wait_for_real(timeout)
+        events = real_select(0)
         if events:
             return events
         if timeout is None:
             # Nothing scheduled at all: only real I/O can wake the loop, so wait for it for real.
-            started = time.perf_counter()
-            events = self._real_select(None)
-            self._now += time.perf_counter() - started
-            return events
+            return self._wait_for_real(None)
+        virtual_now = self._raw_now()
         scheduled = getattr(self._loop, "_scheduled", None)
-        deadline = scheduled[0]._when if scheduled else self._now + timeout
-        self._now = max(self._now, min(deadline, self._now + timeout))
+        deadline = scheduled[0]._when if scheduled else virtual_now + timeout
+        target = min(deadline, virtual_now + timeout)
+        if target > virtual_now:
+            self._skipped_s += target - virtual_now
+        return events
+
+    def _wait_for_real(self, timeout: float | None) -> list[Any]:
+        assert self._steps is not None
+        started = time.perf_counter()
+        events = self._steps._real_select(timeout)
+        self._waited_s += time.perf_counter() - started
         return events
 
     def _run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
         future = type(self._loop).run_in_executor(self._loop, executor, func, *args)
-        self._threads_pending += 1
+        assert self._steps is not None
+        self._steps.threads_pending += 1
         future.add_done_callback(self._thread_done)
         return future
 
     def _thread_done(self, _future: object) -> None:
-        self._threads_pending -= 1
+        assert self._steps is not None
+        self._steps.threads_pending -= 1
 
 
 class _Missing:
@@ -150,21 +209,30 @@ def virtual_clock(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[Vir
 
     Nested use on the same loop reuses the clock already installed. On exit the loop is left as
     it was found: its ``time``, its selector and ``run_in_executor`` are restored, whatever
-    happened inside.
+    happened inside. A loop the clock cannot drive raises :class:`VirtualClockError` at once.
     """
     loop = loop or asyncio.get_running_loop()
     active = _installed.get(loop)
     if active is not None:
         yield active
         return
-    clock = VirtualClock(loop)
-    clock.install()
-    _installed[loop] = clock
-    try:
-        yield clock
-    finally:
-        del _installed[loop]
-        clock.uninstall()
+    VirtualClock(loop)  # refuses an unsupported loop before anything is patched
+    with loop_steps(loop) as steps:
+        clock = VirtualClock(loop, steps)
+        clock.install()
+        _installed[loop] = clock
+        try:
+            yield clock
+        finally:
+            clock.uninstall()
+
+
+def uninstall_everything(since: int = 0) -> int:
+    """Take out every patch the plugin still has in place (virtual clocks, loop-step timing,
+    the measurement's patches of asyncio), or only those made after the mark ``since`` from
+    :func:`pytest_omniperf.installed_patches.checkpoint`: the teardown safety net. Returns how
+    many there were."""
+    return installed_patches.uninstall_since(since)
 
 
 @contextmanager

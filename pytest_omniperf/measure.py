@@ -26,7 +26,7 @@ from pytest_omniperf.async_library import (
     running_async_library,
 )
 from pytest_omniperf.async_library import sleep as async_sleep
-from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int, shown
 
@@ -123,7 +123,18 @@ def make_measurement(
         wall_s=sampled.wall_s,
         group=settings.group,
     )
+    record_loop_steps(measurement, sampled)
     return summarize_measurement(measurement)
+
+
+def record_loop_steps(measurement: Measurement, sampled: Sampled) -> None:
+    """The loop's busy time per round (median) and its longest step, when the loop was timed."""
+    if sampled.busy_s:
+        measurement.metrics[BUSY_METRIC] = _median(sampled.busy_s)
+    if sampled.longest_step is not None:
+        step = sampled.longest_step
+        measurement.metrics[BLOCKING_METRIC] = step.duration_s
+        measurement.slowest_step = f"{step.culprit}, {step.round_label}"
 
 
 def summarize_measurement(measurement: Measurement) -> Measurement:
@@ -323,6 +334,7 @@ class Perf:
                 speedup=speedup,
                 patch_gather=settings.patch_gather,
                 horizon_s=settings.horizon_s,
+                time_callbacks=settings.time_callbacks,
             )
 
         sampled = await sample()

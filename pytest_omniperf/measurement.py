@@ -36,6 +36,10 @@ PROBLEM_ORDER = (REGRESSED, NOISY, IMPROVED, NEW, EXEMPT, UNCHANGED)
 # Comparison record entries that reports format as numbers, and the pairs they need beside them.
 _COMPARISON_NUMBERS = ("baseline_p50", "baseline_speedup", "baseline_runs")
 _COMPARISON_CHANGES = ("change", "speedup_change")
+# Metrics of every async measurement on a loop that can be timed step by step (loop_steps.py):
+# the loop's busy time in a round (median over rounds) and its longest single step.
+BUSY_METRIC = "loop.busy_s"
+BLOCKING_METRIC = "loop.blocking_max_s"
 
 # A real-clock measurement whose coefficient of variation exceeds this is flagged as noisy.
 NOISY_CV = 0.10
@@ -70,6 +74,10 @@ class Measurement:
     sequential_overlap: str = ""
     """For a speedup: what still ran concurrently in the sequential rounds ("" when nothing
     did), because it could not be serialized (see pytest_omniperf.serialize)."""
+    slowest_step: str = ""
+    """Where the event loop's longest single step ran and in which round (async measurements):
+    ``coroutine fetch() at app.py:42, round 3 of 10``. Its duration is the metric
+    ``loop.blocking_max_s``."""
 
     @property
     def speedup(self) -> float | None:

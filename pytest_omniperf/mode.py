@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pytest_omniperf.installed_patches import reset_context_var
 from pytest_omniperf.serialize import sequential_section, task_serialization
 
 
@@ -54,7 +55,7 @@ def use_mode(mode: Mode) -> Iterator[None]:
         with sequential_section(mode is Mode.SEQUENTIAL):
             yield
     finally:
-        _mode.reset(token)
+        reset_context_var(_mode, token)
 
 
 def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> asyncio.Future[list[Any]]:

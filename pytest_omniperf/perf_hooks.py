@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_omniperf.budgets import check
-from pytest_omniperf.measurement import REGRESSED, Measurement
+from pytest_omniperf.budgets import BLOCKING_NOT_MEASURED, check, check_blocking
+from pytest_omniperf.installed_patches import checkpoint
+from pytest_omniperf.loop_steps import UnsupportedLoopError
+from pytest_omniperf.measurement import BLOCKING_METRIC, REGRESSED, Measurement
 from pytest_omniperf.runtime.kit import RuntimeKit
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
 from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
@@ -29,6 +31,7 @@ SINK_KEY = pytest.StashKey[list[Measurement]]()
 CONCLUDED_KEY = pytest.StashKey[list[Measurement]]()
 RECORDER_KEY = pytest.StashKey[Recorder]()
 KIT_KEY = pytest.StashKey[RuntimeKit]()
+PATCH_MARK_KEY = pytest.StashKey[int]()
 
 NOTHING_MEASURED = (
     "{budget} budget cannot be evaluated: {test} uses the perf fixture but measured nothing "
@@ -48,6 +51,10 @@ BENCHMARK_CONFLICT = (
     "`benchmark` fixture may be used only once per test: keep one of the two (drop the marker "
     "or the `benchmark` fixture), or measure with the `perf` fixture instead of the marker"
 )
+BLOCKING_ON_SYNC_TEST = (
+    "@pytest.mark.blocking on {test}: a blocking budget bounds the steps of an event loop and "
+    "needs an async test (async def), or the perf fixture measuring async code"
+)
 VIRTUAL_ON_SYNC_TEST = (
     "@pytest.mark.omniperf(clock='virtual') on {test}: the virtual clock runs on the event loop "
     "and needs an async test (async def); use clock='real' for synchronous tests"
@@ -62,19 +69,24 @@ def _unittest_case(item: pytest.Function) -> object | None:
 
 
 @contextmanager
-def _refusals_in_one_line() -> Iterator[None]:
-    """A measurement the running async library cannot take fails the test with one line (the
-    library may have wrapped the refusal in an exception group on its way out)."""
+def _refusals_in_one_line(nodeid: str) -> Iterator[None]:
+    """A measurement the running async library or loop cannot take fails the test with one line
+    (the library may have wrapped the refusal in an exception group on its way out)."""
+    from pytest_omniperf.async_library import UnsupportedAsyncLibrary
+
     try:
         yield
     except BaseException as error:
-        from pytest_omniperf.async_library import UnsupportedAsyncLibrary
-
         while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
             error = error.exceptions[0]
         if isinstance(error, UnsupportedAsyncLibrary):
-            pytest.fail(str(error), pytrace=False)
-        raise
+            refusal = str(error)
+        elif isinstance(error, UnsupportedLoopError):
+            refusal = f"{nodeid}: {error}"
+        else:
+            raise
+        # from None: one line, not the refusal again "during handling of" it
+        raise pytest.fail.Exception(refusal, pytrace=False) from None
 
 
 class PerfTestHooks:
@@ -122,6 +134,12 @@ class PerfTestHooks:
             and not inspect.iscoroutinefunction(item.obj)
         ):
             pytest.fail(VIRTUAL_ON_SYNC_TEST.format(test=item.nodeid), pytrace=False)
+        if (
+            plan.blocking is not None
+            and "perf" not in item.fixturenames
+            and not inspect.iscoroutinefunction(item.obj)
+        ):
+            pytest.fail(BLOCKING_ON_SYNC_TEST.format(test=item.nodeid), pytrace=False)
         item.stash[PLAN_KEY] = plan
         item.stash[SINK_KEY] = []
         item.stash[RECORDER_KEY] = Recorder(item.nodeid)
@@ -181,8 +199,10 @@ class PerfTestHooks:
         if plan is None or self.settings.disabled:
             return (yield)
         assert isinstance(item, pytest.Function)  # plans are only made for functions
+        # Fixtures are set up by now: the teardown safety net leaves their patches alone.
+        item.stash[PATCH_MARK_KEY] = checkpoint()
         sink = item.stash[SINK_KEY]
-        with use_recorder(item.stash[RECORDER_KEY]), _refusals_in_one_line():
+        with use_recorder(item.stash[RECORDER_KEY]), _refusals_in_one_line(item.nodeid):
             if not plan.markers or "perf" in item.fixturenames:
                 result = yield  # measured by the perf fixture, or not at all
             else:
@@ -222,9 +242,13 @@ class PerfTestHooks:
             return [message.format(budget=budget, test=item.nodeid)]
         if plan.speedup and not any(m.kind == "speedup" for m in sink):
             return [NO_SPEEDUP_MEASURED.format(test=item.nodeid)]
+        if plan.blocking and not any(BLOCKING_METRIC in m.metrics for m in sink):
+            return [BLOCKING_NOT_MEASURED.format(test=item.nodeid)]
         violations: list[str] = []
         for measurement in sink:
             violations += check(measurement, plan.latency, plan.speedup)
+            if plan.blocking:
+                violations += check_blocking(measurement, plan.blocking)
             if self.settings.comparing:
                 violations += self._compare(measurement, plan)
             self._add_junit_properties(item, measurement)
@@ -255,6 +279,19 @@ class PerfTestHooks:
             item.user_properties.append((f"{prefix}.comparison", measurement.comparison["verdict"]))
             if "change" in measurement.comparison:
                 item.user_properties.append((f"{prefix}.change", measurement.comparison["change"]))
+
+    # -- safety net -------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        """Take out any patch a measurement left in place before the fixtures (and the loop)
+        are torn down: a timeout firing inside a measured body can skip the ``finally`` blocks
+        that normally restore asyncio (see :mod:`pytest_omniperf.installed_patches`)."""
+        mark = item.stash.get(PATCH_MARK_KEY, None)
+        if mark is not None:
+            from pytest_omniperf.clock import uninstall_everything
+
+            uninstall_everything(since=mark)
 
     # -- collecting --------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_omniperf.settings import (
+    BLOCKING_SIGNATURE,
     LATENCY_SIGNATURE,
     OMNIPERF_SIGNATURE,
     SPEEDUP_SIGNATURE,
@@ -66,6 +67,8 @@ MARKERS = (
     f"{OMNIPERF_SIGNATURE}: measure this test (rounds, warmup, clock 'real' or 'virtual', "
     "measurement name and group, whether asyncio.gather is serialized in sequential mode, "
     "virtual-clock horizon in seconds)",
+    f"{BLOCKING_SIGNATURE}: fail the async test when any single step of its event loop (one "
+    "callback or task step) ran longer than `max` (unit s, ms, us or ns), naming the culprit",
 )
 
 

@@ -1,7 +1,10 @@
 """Running a workload for warmup + timed rounds, in one mode or both modes interleaved.
 
-The inner loops are kept bare (one clock read before and after each call, nothing else), so the
-per-round overhead stays well under a microsecond. Speedup rounds alternate the order of the two
+The inner loops are kept bare (clock reads before and after each call, nothing else), so the
+per-round overhead stays well under a microsecond. Async rounds also read the loop's busy time
+(see :mod:`pytest_omniperf.loop_steps`), label the round and end the loop's running step at each
+round boundary, so the longest step of the loop is traced to the round it ran in, even for a
+workload that never yields to the loop. Speedup rounds alternate the order of the two
 modes (sequential-parallel, parallel-sequential, ...: ABBA), so drift of the machine during the
 measurement hits both modes alike.
 """
@@ -9,6 +12,7 @@ measurement hits both modes alike.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,6 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_omniperf.clock import Clock, RealClock, clock_for
+from pytest_omniperf.installed_patches import register, unregister
+from pytest_omniperf.loop_steps import (
+    UNSUPPORTED_LOOP,
+    LoopSteps,
+    SlowStep,
+    UnsupportedLoopError,
+    loop_class_name,
+    loop_steps,
+    unsupported_reason,
+)
 from pytest_omniperf.mode import Mode, serialized_concurrency, use_mode
 
 SyncCall = Callable[[], Any]
@@ -43,6 +57,10 @@ class Sampled:
     sequential_samples_s: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     result: Any = None
+    busy_s: list[float] = field(default_factory=list)
+    """The loop's busy time in each round of ``samples_s`` (async workloads on a timed loop)."""
+    longest_step: SlowStep | None = None
+    """The longest single step of the loop in any timed round, when the loop was timed."""
 
 
 # -- synchronous workloads ---------------------------------------------------------------------
@@ -101,55 +119,122 @@ async def sample_async(
     speedup: bool = False,
     patch_gather: bool = True,
     horizon_s: float = 3600.0,
+    time_callbacks: bool = False,
 ) -> Sampled:
-    """Time an async workload on the running loop, on the real or virtual clock."""
+    """Time an async workload on the running loop, on the real or virtual clock.
+
+    The loop's steps are timed whenever the loop allows it (busy time, longest step);
+    ``time_callbacks`` times each callback too, to name the culprit of a blocking budget.
+    """
     wall_started = time.perf_counter()
     with ExitStack() as stack:
+        # If a timeout interrupts the workload, the teardown safety net closes this stack.
+        register(stack, stack.close)
+        stack.callback(unregister, stack)
+        steps = stack.enter_context(_timed_steps(time_callbacks))
         active_clock = stack.enter_context(clock_for(clock))
         if speedup and patch_gather:
             stack.enter_context(serialized_concurrency())
         if active_clock.name == "virtual":
             call = _bounded(call, active_clock, horizon_s)
         if speedup:
-            sampled = await _sample_async_both_modes(call, rounds, warmup, active_clock)
+            sampled = await _sample_async_both_modes(call, rounds, warmup, active_clock, steps)
         else:
-            sampled = await _sample_async_one_mode(call, rounds, warmup, active_clock)
+            sampled = await _sample_async_one_mode(call, rounds, warmup, active_clock, steps)
+        if steps is not None:
+            sampled.longest_step = steps.longest
     sampled.wall_s = time.perf_counter() - wall_started
     return sampled
 
 
+@contextmanager
+def _timed_steps(time_callbacks: bool) -> Iterator[LoopSteps | None]:
+    """Loop-step timing when the running loop supports it; required for callback timing.
+
+    Under another async library (trio) there is no asyncio loop to time at all."""
+    loop = asyncio.events._get_running_loop()
+    reason = "no asyncio event loop is running" if loop is None else unsupported_reason(loop)
+    if loop is not None and reason is None:
+        with loop_steps(loop, attribute_callbacks=time_callbacks) as steps:
+            steps.forget_longest()  # this measurement's longest step only
+            try:
+                yield steps
+            finally:
+                steps.round_number = 0
+    elif time_callbacks:
+        raise UnsupportedLoopError(
+            UNSUPPORTED_LOOP.format(
+                what="a blocking budget",
+                loop_class="another async library" if loop is None else loop_class_name(loop),
+                reason=reason,
+            )
+        )
+    else:
+        yield None
+
+
+class _NoSteps:
+    """Stands in for :class:`LoopSteps` on a loop that cannot be timed step by step."""
+
+    rounds_total = 0
+
+    def start_round(self, number: int, mode: str = "") -> float:
+        return 0.0
+
+
 async def _sample_async_one_mode(
-    call: AsyncCall, rounds: int, warmup: int, clock: Clock
+    call: AsyncCall, rounds: int, warmup: int, clock: Clock, steps: LoopSteps | None
 ) -> Sampled:
     now = clock.now
+    meter: LoopSteps | _NoSteps = steps or _NoSteps()
+    start_round = meter.start_round
     result = None
     for _ in range(warmup):
         result = await call()
+    meter.rounds_total = rounds
     samples = [0.0] * rounds
+    # busy time so far at the start of each round and at the end: rounds are the differences
+    busy_marks = [0.0] * (rounds + 1)
     for index in range(rounds):
+        busy_marks[index] = start_round(index + 1)
         started = now()
         result = await call()
         samples[index] = now() - started
-    return Sampled(clock.name, samples, result=result)
+    busy_marks[rounds] = start_round(0)
+    busy = [end - start for start, end in itertools.pairwise(busy_marks)]
+    return Sampled(clock.name, samples, result=result, busy_s=busy if steps else [])
 
 
 async def _sample_async_both_modes(
-    call: AsyncCall, rounds: int, warmup: int, clock: Clock
+    call: AsyncCall, rounds: int, warmup: int, clock: Clock, steps: LoopSteps | None
 ) -> Sampled:
     now = clock.now
+    meter: LoopSteps | _NoSteps = steps or _NoSteps()
     timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
+    busy: list[float] = []
     result = None
     for mode in Mode:
         with use_mode(mode):
             for _ in range(warmup):
                 result = await call()
+    meter.rounds_total = rounds
     for index in range(rounds):
         for mode in _ORDERS[index % 2]:
             with use_mode(mode):
+                busy_started = meter.start_round(index + 1, mode.value)
                 started = now()
                 result = await call()
                 timings[mode].append(now() - started)
-    return Sampled(clock.name, timings[Mode.PARALLEL], timings[Mode.SEQUENTIAL], result=result)
+                busy_ended = meter.start_round(0)
+                if mode is Mode.PARALLEL:
+                    busy.append(busy_ended - busy_started)
+    return Sampled(
+        clock.name,
+        timings[Mode.PARALLEL],
+        timings[Mode.SEQUENTIAL],
+        result=result,
+        busy_s=busy if steps else [],
+    )
 
 
 def _bounded(call: AsyncCall, clock: Clock, horizon_s: float) -> AsyncCall:

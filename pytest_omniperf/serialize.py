@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from pytest_omniperf.installed_patches import reset_context_var
 from pytest_omniperf.task_waits import (
     await_chain_frames,
     awaited,
@@ -121,7 +122,13 @@ class _Installation:
 
     def section_closed(self) -> None:
         self.open_sections -= 1
-        if self.open_sections == 0 and self.loop.get_task_factory() == self.create_task:
+        if self.open_sections == 0:
+            self.uninstall()
+
+    def uninstall(self) -> None:
+        """Put the loop's own task factory back (also when a timeout skipped a section's end)."""
+        self.open_sections = 0
+        if self.loop.get_task_factory() == self.create_task:
             self.loop.set_task_factory(self.previous_factory)
 
     def create_task(
@@ -170,7 +177,8 @@ def task_serialization() -> Iterator[SequentialOverlap]:
     try:
         yield installation.overlap
     finally:
-        _installation.reset(token)
+        installation.uninstall()
+        reset_context_var(_installation, token)
     # Only a measurement that completed is recorded, and it takes its findings at once: none
     # can be left over for a later measurement.
     _last_overlap.set(installation.overlap)
@@ -202,7 +210,7 @@ def sequential_section(sequential: bool) -> Iterator[None]:
     try:
         yield
     finally:
-        _section.reset(token)
+        reset_context_var(_section, token)
         if section is not None:
             installation.section_closed()
             section.close()

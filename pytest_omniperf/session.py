@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pytest_omniperf.measurement import Measurement
     from pytest_omniperf.run_history import RunHistory
 
-PERF_MARKERS = ("omniperf", "latency", "speedup")
+PERF_MARKERS = ("omniperf", "latency", "speedup", "blocking")
 PERF_FIXTURES = frozenset(
     {
         *("perf", "perf_runtime", "perf_recorder"),

@@ -39,6 +39,7 @@ LATENCY_SIGNATURE = (
     "latency(p50=None, p90=None, p95=None, p99=None, mean=None, max=None, unit='ms')"
 )
 SPEEDUP_SIGNATURE = "speedup(min)"
+BLOCKING_SIGNATURE = "blocking(max, unit='ms')"
 OMNIPERF_SIGNATURE = (
     "omniperf(rounds=None, warmup=None, clock=None, name=None, group=None, "
     "patch_gather=None, horizon=None, regression=None)"
@@ -103,6 +104,8 @@ class MeasureSettings(NamedTuple):
     clock_from_marker: bool = False
     regression: float | None = DEFAULT_THRESHOLD
     """Relative slowdown that counts as a regression; None exempts the test."""
+    time_callbacks: bool = False
+    """Time each callback of the loop (a blocking budget needs to name the culprit)."""
 
 
 class LatencyBudget(NamedTuple):
@@ -116,6 +119,13 @@ class SpeedupBudget(NamedTuple):
     minimum: float
 
 
+class BlockingBudget(NamedTuple):
+    """Upper bound on any single step of the event loop, in seconds; ``unit`` as written."""
+
+    max_s: float
+    unit: str = "ms"
+
+
 class TestPlan(NamedTuple):
     """Everything the plugin needs to know about one test before it runs."""
 
@@ -123,6 +133,7 @@ class TestPlan(NamedTuple):
     latency: LatencyBudget | None = None
     speedup: SpeedupBudget | None = None
     markers: tuple[str, ...] = ()
+    blocking: BlockingBudget | None = None
 
     @property
     def has_budget(self) -> bool:
@@ -277,6 +288,7 @@ def resolve_test_plan(
     omniperf: Sequence[Marker] = (),
     latency: Sequence[Marker] = (),
     speedup: Sequence[Marker] = (),
+    blocking: Sequence[Marker] = (),
 ) -> TestPlan:
     """Validate a test's markers and combine them with the run settings.
 
@@ -291,12 +303,13 @@ def resolve_test_plan(
         for name, marks in (("omniperf", omniperf), ("latency", latency), ("speedup", speedup))
         if marks
     )
-    return TestPlan(
+    plan = TestPlan(
         measure=_measure_settings(nodeid, run, omniperf),
         latency=_strictest_latency([_latency_budget(nodeid, mark) for mark in latency]),
         speedup=_strictest_speedup([_speedup_budget(nodeid, mark) for mark in speedup]),
         markers=markers,
     )
+    return _with_blocking_budget(plan, nodeid, blocking)
 
 
 def _strictest_latency(closest_first: list[LatencyBudget]) -> LatencyBudget | None:
@@ -341,6 +354,7 @@ def _signature(marker_name: str) -> str:
         "latency": LATENCY_SIGNATURE,
         "speedup": SPEEDUP_SIGNATURE,
         "omniperf": OMNIPERF_SIGNATURE,
+        "blocking": BLOCKING_SIGNATURE,
     }[marker_name]
 
 
@@ -472,3 +486,38 @@ def _speedup_budget(nodeid: str, mark: Marker) -> SpeedupBudget:
             raise SettingError(f"{where}: missing min, e.g. @pytest.mark.speedup(min=1.8)")
         minimum = mark.kwargs["min"]
     return SpeedupBudget(minimum=_positive_number(minimum, where, "min"))
+
+
+def _with_blocking_budget(plan: TestPlan, nodeid: str, closest_first: Sequence[Marker]) -> TestPlan:
+    """``@pytest.mark.blocking(max=20)``: the budget, and callback timing to name the culprit.
+    Stacked marks all apply: the strictest bound wins."""
+    if not closest_first:
+        return plan
+    budgets = [_blocking_budget(nodeid, mark) for mark in closest_first]
+    return plan._replace(
+        blocking=min(budgets, key=lambda budget: budget.max_s),
+        markers=(*plan.markers, "blocking"),
+        measure=plan.measure._replace(time_callbacks=True),
+    )
+
+
+def _blocking_budget(nodeid: str, mark: Marker) -> BlockingBudget:
+    where = _where("blocking", nodeid)
+    if len(mark.args) == 1 and set(mark.kwargs) <= {"unit"}:
+        bound: object = mark.args[0]  # @pytest.mark.blocking(20) reads naturally too
+    else:
+        _check_keys("blocking", nodeid, mark, ("max", "unit"))
+        if "max" not in mark.kwargs:
+            raise SettingError(f"{where}: missing max, e.g. @pytest.mark.blocking(max=20)")
+        bound = mark.kwargs["max"]
+    unit = mark.kwargs.get("unit", "ms")
+    if not isinstance(unit, str) or unit not in UNIT_SECONDS:
+        raise SettingError(
+            f"{where}: {shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
+        )
+    max_s = _positive_number(bound, where, f"max (in {unit})") * UNIT_SECONDS[unit]
+    if not math.isfinite(max_s):
+        raise SettingError(
+            f"{where}: max (in {unit}) must be a positive number, got {shown(bound)}"
+        )
+    return BlockingBudget(max_s=max_s, unit=unit)

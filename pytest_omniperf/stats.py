@@ -67,6 +67,22 @@ BOOTSTRAP_RESAMPLES = 1000
 # Prior run-to-run spread (standard deviation of log medians) and its weight in pseudo-runs.
 PRIOR_RUN_SPREAD = {"real": 0.03, "virtual": 0.0}
 PRIOR_WEIGHT_RUNS = 2.0
+# Virtual-clock time is skipped waits (exact) plus the loop's real busy time, whose medians vary
+# between processes like CPU time does (NOISE.md: 24-26% between process medians).
+BUSY_RUN_SPREAD = 0.25
+
+
+def prior_run_spread(clock: str, busy_fraction: float = 0.0) -> float:
+    """Prior run-to-run spread of log medians on ``clock``.
+
+    On the virtual clock only the busy part varies: log(wait + busy) moves by about the busy
+    fraction times the relative change of the busy time, so a measurement that is half CPU work
+    gets half the spread of CPU time, and one that is all simulated waiting stays exact.
+    """
+    spread = PRIOR_RUN_SPREAD.get(clock, PRIOR_RUN_SPREAD["real"])
+    if clock == "virtual":
+        spread = max(spread, min(max(busy_fraction, 0.0), 1.0) * BUSY_RUN_SPREAD)
+    return spread
 
 
 def bootstrap_log_median(

@@ -357,10 +357,10 @@ async def test_body():
     ("outer", "inner", "failure"),
     [
         # every stated bound applies, wherever it is: a 1 us bound on a 10 s bound fails 2 ms
-        ("latency(p95=10, unit='s')", "latency(p95=1, unit='us')", "p95 = 2000 us > 1 us"),
-        ("latency(p95=1, unit='us')", "latency(p95=10, unit='s')", "p95 = 2000 us > 1 us"),
+        ("latency(p95=10, unit='s')", "latency(p95=1, unit='us')", "p95 = 2??? us > 1 us"),
+        ("latency(p95=1, unit='us')", "latency(p95=10, unit='s')", "p95 = 2??? us > 1 us"),
         # each mark's unit applies to its own bounds: p50=1 here is 1 ms, not 1 s
-        ("latency(max=10, unit='s')", "latency(p50=1)", "p50 = 2 ms > 1 ms"),
+        ("latency(max=10, unit='s')", "latency(p50=1)", "p50 = 2* ms > 1 ms"),
         ("latency(max=10, unit='s')", "latency(p50=5)", None),
     ],
 )

@@ -51,7 +51,9 @@ def test_reruns_store_only_the_final_attempt(suite, workers):
     measurements = _stored(suite.path / "run.json")
     by_test = {m["test_id"].rsplit("::")[-1]: m for m in measurements}
     assert len(measurements) == 2, [m["test_id"] for m in measurements]
-    assert by_test["test_budget_fails_once"]["stats"]["p50"] == pytest.approx(0.01)
+    assert by_test["test_budget_fails_once"]["stats"]["p50"] == pytest.approx(
+        0.01, abs=0.005
+    )  # not 0.2
     assert by_test["test_budget_fails_once"]["verdict"] == "pass"
     assert by_test["test_always_too_slow"]["verdict"] == "budget-failed"
     result.stdout.fnmatch_lines(["*omniperf: 2 measurements*"])

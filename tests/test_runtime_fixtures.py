@@ -18,7 +18,8 @@ async def test_cached(perf, perf_cache, perf_recorder):
         await asyncio.sleep(1)
         return "v"
     await perf.measure(perf_cache.get_or_compute, "k", compute)
-    assert perf.last.samples_s == [1.0, 0.0, 0.0]  # no warmup: the first round is the miss
+    # no warmup: the first round is the miss; the hits cost only busy time
+    assert perf.last.samples_s == pytest.approx([1.0, 0.0, 0.0], abs=0.02)
     assert {span.name for span in perf_recorder.spans} == {"cache.miss", "cache.hit"}
 
 @pytest.mark.asyncio
@@ -95,7 +96,7 @@ def test_instrumented_application_code_records_into_the_test(suite):
         async def test_calls(perf_recorder):
             await llm.complete("hi")
             spans = perf_recorder.metrics()["LLM.complete"]
-            assert spans["count"] >= 1 and spans["p50_s"] == 0.5
+            assert spans["count"] >= 1 and spans["p50_s"] == pytest.approx(0.5, abs=0.02)
         """
     )
     suite.runpytest().assert_outcomes(passed=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from virtual_time import simulated
 
 from pytest_omniperf import virtual_clock
 from pytest_omniperf.runtime import (
@@ -45,7 +46,7 @@ async def test_breaker_opens_rejects_fast_and_recovers():
         assert breaker.state is BreakerState.OPEN
         with pytest.raises(CircuitOpenError) as rejected:
             await breaker.call(service.fetch)
-        assert rejected.value.retry_after_s == pytest.approx(30.0)
+        assert rejected.value.retry_after_s == simulated(30.0)
         assert service.calls == 3  # rejected without calling
         await asyncio.sleep(30)
         service.down = False
@@ -59,9 +60,9 @@ async def test_breaker_opens_rejects_fast_and_recovers():
         ("open", "half_open"),
         ("half_open", "closed"),
     ]
-    assert breaker.transitions[0].at - start == pytest.approx(0.3)
-    assert breaker.stats.time_open_s == pytest.approx(30.0)
-    assert elapsed == pytest.approx(30.5)
+    assert breaker.transitions[0].at - start == simulated(0.3)
+    assert breaker.stats.time_open_s == simulated(30.0)
+    assert elapsed == simulated(30.5)
     assert breaker.metrics()["breaker.rejections"] == 1
 
 
@@ -126,7 +127,7 @@ async def test_retry_backoff_is_exact_without_jitter_and_records_each_call():
         start = clock.now()
         with pytest.raises(ConnectionError):
             await retry.call(service.fetch)
-        assert clock.now() - start == pytest.approx(4 * 0.1 + 1 + 2 + 4)
+        assert clock.now() - start == simulated(4 * 0.1 + 1 + 2 + 4)
     (call,) = retry.calls
     assert [a.delay_before_s for a in call.attempts] == [0, 1, 2, 4]
     assert (retry.stats.attempts, retry.stats.retries, retry.stats.give_ups) == (4, 3, 1)
@@ -198,8 +199,8 @@ async def test_limiter_paces_requests_and_tokens_fairly():
         start = clock.now()
         await asyncio.gather(request("small", 10), request("big", 595), request("late", 10))
     # "late" would fit at once, but waits its turn behind "big": first come, first served
-    assert served == [("small", 0.0), ("big", 0.5), ("late", 1.5)]
-    assert limiter.stats.waited == 2 and limiter.stats.max_wait_s == pytest.approx(1.5)
+    assert served == [("small", simulated(0.0)), ("big", simulated(0.5)), ("late", simulated(1.5))]
+    assert limiter.stats.waited == 2 and limiter.stats.max_wait_s == simulated(1.5)
 
 
 @pytest.mark.asyncio
@@ -209,7 +210,7 @@ async def test_limiter_paces_requests_per_minute():
         start = clock.now()
         for _ in range(5):
             await limiter.acquire()
-        assert clock.now() - start == pytest.approx(3.0)  # 2 at once, then one a second
+        assert clock.now() - start == simulated(3.0)  # 2 at once, then one a second
 
 
 @pytest.mark.asyncio
@@ -251,9 +252,9 @@ async def test_instrument_records_spans_and_errors():
     assert metrics["VectorStore.search"] == {
         "count": 2.0,
         "errors": 1.0,
-        "total_s": pytest.approx(0.4),
-        "p50_s": pytest.approx(0.2),
-        "p95_s": pytest.approx(0.2),
+        "total_s": simulated(0.4),
+        "p50_s": simulated(0.2),
+        "p95_s": simulated(0.2),
     }
     assert metrics["VectorStore.count"]["count"] == 1.0
     only = instrument(VectorStore(), methods=["count"], recorder=recorder, prefix="vs")

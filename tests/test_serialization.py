@@ -8,6 +8,7 @@ from asyncio import gather as gather_bound_at_import
 
 import anyio
 import pytest
+from virtual_time import simulated
 
 from pytest_omniperf import virtual_clock
 from pytest_omniperf.mode import Mode, serialized_concurrency, use_mode
@@ -205,7 +206,7 @@ async def test_really_sequential_code_measures_the_same_in_both_modes():
             await asyncio.create_task(work())
 
     sequential, parallel, _ = await both_modes(one_after_another)
-    assert sequential == parallel == pytest.approx(3.0, rel=0.01)
+    assert sequential == simulated(3.0) and parallel == simulated(3.0)
 
 
 @pytest.mark.asyncio
@@ -414,7 +415,7 @@ async def test_a_server_started_with_anyio_start_serves_the_requests_in_turn():
             group.cancel_scope.cancel()
 
     sequential, parallel, overlap = await both_modes(serve_two_requests)
-    assert sequential == parallel == pytest.approx(1.0, rel=0.01)
+    assert sequential == simulated(1.0) and parallel == simulated(1.0)
     assert overlap.describe() == ""  # the server answering its client is not concurrency
 
 
@@ -441,7 +442,9 @@ async def test_tasks_created_before_the_measurement_are_named_when_they_ran():
     sequential, parallel, overlap = await both_modes(submit_three_jobs)
     for task in workers:
         task.cancel()
-    assert sequential == parallel == pytest.approx(1.0, rel=0.01)  # the workers run as they are
+    assert sequential == simulated(1.0) and parallel == simulated(
+        1.0
+    )  # the workers run as they are
     assert overlap.earlier_tasks == 3
     assert "3 tasks created before the measurement ran during a sequential round (" in (
         overlap.describe()

@@ -1,29 +1,116 @@
-"""The virtual clock: exact, instant, bounded, and leaves the loop as it found it."""
+"""The virtual clock: skipped waits are free, the loop's real busy time is not; it is bounded,
+refuses loops it cannot drive, and leaves the loop as it found it."""
 
 from __future__ import annotations
 
 import asyncio
+import selectors
 import time
 
 import pytest
+from virtual_time import ratio, simulated
 
 from pytest_omniperf import virtual_clock
-from pytest_omniperf.clock import VirtualClock
+from pytest_omniperf.clock import VirtualClock, VirtualClockError
+from pytest_omniperf.loop_steps import LONG_STEP_S, loop_steps
+
+
+def burn_cpu(seconds):
+    """Spin until this thread has used ``seconds`` of CPU time (not wall time)."""
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        pass
 
 
 @pytest.mark.asyncio
-async def test_sleeps_take_exact_virtual_time_and_no_wall_time():
+async def test_sleeps_are_skipped_and_a_fan_out_measures_its_speedup():
     wall_started = time.perf_counter()
     with virtual_clock() as clock:
         started = clock.now()
         await asyncio.gather(*(asyncio.sleep(2) for _ in range(5)))
         parallel = clock.now() - started
+        started = clock.now()
         for _ in range(5):
             await asyncio.sleep(2)
-        sequential = clock.now() - started - parallel
-    assert (parallel, sequential) == (2.0, 10.0)
+        sequential = clock.now() - started
+    assert (parallel, sequential) == (simulated(2.0), simulated(10.0))
+    assert sequential / parallel == ratio(5.0)
     # 12 virtual seconds; the wall-time bound is loose on purpose (loaded CI machines)
     assert time.perf_counter() - wall_started < 6.0
+
+
+@pytest.mark.asyncio
+async def test_blocking_calls_cost_their_full_time_one_after_another():
+    async def section():
+        time.sleep(0.1)  # a blocking call in async code: holds the whole loop
+
+    with virtual_clock() as clock:
+        started = clock.now()
+        await asyncio.gather(section(), section(), section())
+        elapsed = clock.now() - started
+    # 300 ms as in production (not 100 ms: no other task runs while one blocks); the upper
+    # bound is wide because a loaded machine wakes a sleeper late
+    assert 0.29 <= elapsed < 1.0
+
+
+@pytest.mark.asyncio
+async def test_cpu_work_costs_virtual_time_and_delays_timers():
+    woke_at = []
+
+    async def timer():
+        await asyncio.sleep(0.005)
+        woke_at.append(clock.now() - started)
+
+    async def embedding():
+        burn_cpu(0.03)
+
+    with virtual_clock() as clock:
+        started = clock.now()
+        timer_task = asyncio.create_task(timer())
+        await asyncio.sleep(0)  # the timer is armed: due 5 ms from now
+        await embedding()
+        await timer_task
+    # the timer was due after 5 ms but the loop was busy for 30 ms of CPU work: it fires late
+    (late,) = woke_at
+    assert 0.025 <= late < 1.0
+
+
+@pytest.mark.asyncio
+async def test_loop_time_includes_the_step_running_now():
+    loop = asyncio.get_running_loop()
+    with virtual_clock():
+        before = loop.time()
+        time.sleep(0.02)
+        assert loop.time() - before >= 0.019
+
+
+@pytest.mark.asyncio
+async def test_run_queue_waits_are_not_counted_and_time_never_goes_back(monkeypatch):
+    """A step that took 60 ms of wall time of which 50 ms were spent waiting for a CPU costs
+    10 ms: the run-queue reading (schedstat) is faked to make the wait certain."""
+    with loop_steps() as steps, virtual_clock() as clock:
+        waited = [steps.run_queue.total_s()]
+        monkeypatch.setattr(steps.run_queue, "total_s", lambda: waited[0])
+        await asyncio.sleep(0)
+        started = clock.now()
+        time.sleep(0.06)
+        waited[0] += 0.05  # "descheduled" for 50 ms of the 60
+        readings = [clock.now()]
+        await asyncio.sleep(0)
+        readings.append(clock.now())
+        elapsed = readings[-1] - started
+    assert readings == sorted(readings)
+    assert 0.009 <= elapsed < 0.05
+
+
+@pytest.mark.asyncio
+async def test_short_steps_never_read_the_run_queue(monkeypatch):
+    reads = []
+    with loop_steps() as steps:
+        monkeypatch.setattr(steps.run_queue, "total_s", lambda: reads.append(1) or 0.0)
+        for _ in range(100):
+            await asyncio.sleep(0)
+    assert LONG_STEP_S > 0 and len(reads) < 10  # only a step preempted on a loaded machine
 
 
 @pytest.mark.asyncio
@@ -34,10 +121,10 @@ async def test_timeouts_and_call_later_fast_forward():
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(30):
                 await asyncio.sleep(3600)
-        assert clock.now() - started == 30.0
+        assert clock.now() - started == simulated(30.0)
         fired = loop.create_future()
         loop.call_later(7, fired.set_result, clock.now)
-        assert (await fired)() - started == 37.0
+        assert (await fired)() - started == simulated(37.0)
 
 
 @pytest.mark.asyncio
@@ -62,6 +149,21 @@ async def test_loop_is_restored_exactly_after_an_error():
 
 
 @pytest.mark.asyncio
+async def test_uninstalling_twice_is_harmless():
+    """The teardown safety net may uninstall a clock whose own ``finally`` runs later."""
+    loop = asyncio.get_running_loop()
+    with virtual_clock() as clock:
+        await asyncio.sleep(100)
+        handle = loop.call_later(5, lambda: None)
+        clock.uninstall()
+        clock.uninstall()
+    remaining = handle.when() - loop.time()
+    handle.cancel()
+    assert 0.0 < remaining <= 5.0  # shifted back once, not twice
+    assert "time" not in vars(loop)
+
+
+@pytest.mark.asyncio
 async def test_pending_timers_are_moved_back_to_real_time():
     loop = asyncio.get_running_loop()
     with virtual_clock():
@@ -79,9 +181,37 @@ async def test_nested_use_reuses_the_installed_clock():
         assert inner is outer
 
 
-def test_unsupported_loop_is_refused_clearly():
+class OwnTimeLoop(asyncio.SelectorEventLoop):
+    """A test loop that keeps its own time, like aiostream's TimeTrackingTestLoop."""
+
+    def time(self):
+        return 0.0
+
+
+class PatientSelector(selectors.DefaultSelector):
+    def select(self, timeout=None):
+        return super().select(timeout)
+
+
+def test_unsupported_loops_are_refused_naming_the_class():
     class NotASelectorLoop(asyncio.AbstractEventLoop):
         pass
 
-    with pytest.raises(RuntimeError, match="selector-based asyncio event loop"):
+    with pytest.raises(
+        VirtualClockError, match=r"cannot run on tests?.*NotASelectorLoop .*clock='real'"
+    ):
         VirtualClock(NotASelectorLoop())
+    loop = OwnTimeLoop()
+    try:
+        with pytest.raises(
+            VirtualClockError, match=r"test_virtual_clock.OwnTimeLoop \(it overrides time\(\)\)"
+        ):
+            VirtualClock(loop)
+    finally:
+        loop.close()
+    loop = asyncio.SelectorEventLoop(PatientSelector())
+    try:
+        with pytest.raises(VirtualClockError, match="PatientSelector overrides select"):
+            VirtualClock(loop)
+    finally:
+        loop.close()

@@ -18,6 +18,7 @@ from pytest_omniperf import stats
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
 from pytest_omniperf.measurement import (
+    BUSY_METRIC,
     EXEMPT,
     IMPROVED,
     NEW,
@@ -128,12 +129,13 @@ class Baseline:
             zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode())
         )
         rounds = max(measurement.rounds, 2)
+        busy_fraction = max(_busy_fraction(m) for m in (measurement, *history))
         latency = stats.compare_log_estimates(
             stats.bootstrap_log_median(measurement.samples_s, rng),
             [stats.bootstrap_log_median(m.samples_s, rng) for m in history],
             threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
             family_size=self.family_size,
-            prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
+            prior_run_spread=stats.prior_run_spread(measurement.clock, busy_fraction),
             samples_per_run=rounds,
             two_stage=two_stage,
         )
@@ -160,7 +162,10 @@ class Baseline:
                 ],
                 threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
                 family_size=self.family_size,
-                prior_run_spread=PRIOR_SPEEDUP_SPREAD.get(measurement.clock, 0.02),
+                prior_run_spread=max(
+                    PRIOR_SPEEDUP_SPREAD.get(measurement.clock, 0.02),
+                    stats.prior_run_spread(measurement.clock, busy_fraction),
+                ),
                 samples_per_run=rounds,
                 higher_is_worse=False,
                 two_stage=two_stage,
@@ -175,6 +180,13 @@ class Baseline:
             verdicts.insert(0, speedup.verdict)
         record["verdict"] = EXEMPT if threshold is None else _combine(verdicts)
         return record
+
+
+def _busy_fraction(measurement: Measurement) -> float:
+    """The share of the median that was the loop's real busy time (0 when not recorded)."""
+    busy_s = measurement.metrics.get(BUSY_METRIC, 0.0)
+    median_s = measurement.stats.get("p50", 0.0)
+    return busy_s / median_s if median_s > 0 and busy_s > 0 else 0.0
 
 
 def _combine(verdicts: list[str]) -> str:

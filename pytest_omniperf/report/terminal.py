@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, RECORDED, REGRESSED, Measurement
+from pytest_omniperf.measurement import (
+    BUDGET_FAILED,
+    BUSY_METRIC,
+    PASSED,
+    RECORDED,
+    REGRESSED,
+    Measurement,
+)
 from pytest_omniperf.units import format_change, format_duration
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
@@ -58,12 +65,13 @@ def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
     """Derived metrics, once per test (every measurement of a test carries the same)."""
     lines, seen = [], set()
     for measurement in sorted(measurements, key=lambda m: m.test_id):
-        if not measurement.metrics or measurement.test_id in seen:
+        if set(measurement.metrics) <= {BUSY_METRIC} or measurement.test_id in seen:
             continue
         seen.add(measurement.test_id)
         figures = ", ".join(
             f"{name}={format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
             for name, value in sorted(measurement.metrics.items())
+            if name != BUSY_METRIC  # shown beside the median already
         )
         lines.append(f"metrics of {measurement.test_id}: {figures}")
     return lines
@@ -81,12 +89,20 @@ def _row(measurement: Measurement) -> tuple[str, ...]:
         label,
         measurement.kind,
         clock,
-        format_duration(stats["p50"]),
+        _p50_cell(measurement),
         format_duration(stats["p95"]),
         _speedup_cell(measurement),
         budget_text(measurement),
         _VERDICT_LABELS.get(measurement.verdict, measurement.verdict),
     )
+
+
+def _p50_cell(measurement: Measurement) -> str:
+    """The median, with the loop's busy part of it when the loop was timed: on the virtual
+    clock the rest is skipped waiting."""
+    median = format_duration(measurement.stats["p50"])
+    busy_s = measurement.metrics.get(BUSY_METRIC)
+    return median if busy_s is None else f"{median} (busy {format_duration(busy_s)})"
 
 
 def _comparison_cells(measurement: Measurement) -> tuple[str, str, str]:
