@@ -69,6 +69,13 @@ MARKERS = (
 )
 
 
+def _option_help(help_text: str, name: str) -> str:
+    text = f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}"
+    # argparse %-formats option help (for ``%(default)s``): a bare ``%`` would crash
+    # ``pytest --help`` in every project that has the plugin installed. Ini help is not formatted.
+    return text.replace("%", "%%")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("omniperf", "performance budgets (pytest-omniperf)")
     for key, metavar, help_text in _VALUE_OPTIONS:
@@ -78,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             dest=f"omniperf_{name}",
             metavar=metavar,
             default=None,
-            help=f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}",
+            help=_option_help(help_text, name),
         )
         parser.addini(f"omniperf_{name}", help_text, default="")
     for key, help_text in _FLAG_OPTIONS:
@@ -88,7 +95,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             dest=f"omniperf_{name}",
             action="store_true",
             default=None,
-            help=f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}",
+            help=_option_help(help_text, name),
         )
         parser.addini(f"omniperf_{name}", help_text, default="")
     group.addoption(
