@@ -1,8 +1,8 @@
 """Charts of the HTML report: matplotlib figures rendered to inline SVG (never a GUI backend).
 
 Every data point carries an SVG ``<title>`` (run, commit, branch, date, value), which browsers
-show on hover. No user text is drawn by matplotlib (test ids go in the page's HTML, escaped), so
-no test name can be taken for mathtext or markup.
+show on hover. The only user text matplotlib draws is metric names (axis labels), with mathtext
+off and XML-escaped by the SVG backend; test ids go in the page's HTML, escaped.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import io
 import math
 import re
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
 from matplotlib import rc_context
@@ -19,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pytest_omniperf.history.provenance import RunInfo
+from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.history_view import Point, Series, run_title
 from pytest_omniperf.units import UNIT_SECONDS, format_duration
 
@@ -26,6 +26,8 @@ COLOURS = {"median": "#2563eb", "sequential": "#9333ea", "speedup": "#059669", "
 METRIC_COLOURS = ("#0891b2", "#ca8a04", "#db2777", "#4b5563")
 _STYLE: dict[Any, Any] = {
     "svg.fonttype": "none",
+    # metric names are drawn as axis labels: a "$" in one must not be parsed as mathtext
+    "text.parse_math": False,
     "font.size": 8,
     "font.family": "sans-serif",
     "axes.spines.top": False,
@@ -85,7 +87,7 @@ def _titled(svg: str, gid: str, titles: list[str]) -> str:
         title = next(remaining, None)
         if title is None:
             return match.group(0)
-        return f"<g><title>{escape(title)}</title>{match.group(0)}</g>"
+        return f"<g><title>{html_text(title)}</title>{match.group(0)}</g>"
 
     return svg[:clipped] + _USE.sub(wrap, svg[clipped:end]) + svg[end:]
 
