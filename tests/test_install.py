@@ -81,7 +81,9 @@ def test_html_from_environment_names_the_variable(suite, monkeypatch):
     suite.makepyfile("def test_x(): pass")
     result = suite.runpytest()
     result.stderr.fnmatch_lines(
-        ["ERROR: environment variable OMNIPERF_HTML needs matplotlib: pip install 'pytest-omniperf?report?'"]
+        [
+            "ERROR: environment variable OMNIPERF_HTML needs matplotlib: pip install 'pytest-omniperf?report?'"
+        ]
     )
 
 
