@@ -108,6 +108,8 @@ class OmniperfSession:
         return [*lines, history]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.measurements and not self.gate.warning:
+            return  # a run without perf tests shows nothing and loads nothing
         from pytest_omniperf.report.terminal import note_lines, summary_lines, summary_title
 
         notes = self._run_history.notes if self._run_history else []
@@ -115,7 +117,7 @@ class OmniperfSession:
             terminalreporter.write_sep("=", summary_title(self.measurements))
             for line in summary_lines(self.measurements, notes):
                 terminalreporter.write_line(line)
-        elif self.gate.warning:
+        else:
             terminalreporter.write_sep("=", "omniperf: nothing measured")
             for line in note_lines(notes):
                 terminalreporter.write_line(line)
