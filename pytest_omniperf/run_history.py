@@ -183,8 +183,10 @@ class RunHistory:
         from pytest_omniperf.report.markdown import markdown_summary
 
         if self.settings.json:
+            # a run that measured nothing is no run to merge into a history (nor a baseline)
+            runs = [(run, measurements)] if measurements else []
             document = {
-                **export_document([(run, measurements)]),
+                **export_document(runs),
                 "written_by": JSON_WRITTEN_BY,
                 "gate": gate.to_dict(),
             }

@@ -56,6 +56,16 @@ def test_output_through_a_symlink_to_the_history_is_refused(measured_suite):
     assert path.read_bytes() == before
 
 
+def test_output_at_the_history_from_ini_names_the_ini_key(measured_suite):
+    measured_suite.makeini(
+        f"[pytest]\nasyncio_default_fixture_loop_scope = function\nomniperf_json = {HISTORY}\n"
+    )
+    result = measured_suite.runpytest()
+    assert_refused_before_the_run(
+        result, "ini option omniperf_json points at the history database *"
+    )
+
+
 def test_output_at_a_history_given_by_environment_is_refused(measured_suite, monkeypatch):
     monkeypatch.setenv("OMNIPERF_HISTORY", "db/perf.sqlite")
     measured_suite.runpytest().assert_outcomes(passed=1)
