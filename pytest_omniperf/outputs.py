@@ -22,6 +22,7 @@ HTML_GENERATOR_META = '<meta name="generator" content="pytest-omniperf">'
 # reports written before the generator tag existed
 _LEGACY_HTML_MARK = "<title>pytest-omniperf report</title>"
 _HTML_HEAD_BYTES = 4096
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _DESCRIPTION = {"json": "JSON output", "html": "HTML report", "markdown": "Markdown summary"}
 
 
@@ -46,8 +47,10 @@ def check_targets(targets: Iterable[OutputTarget], history: Path) -> None:
     """Refuse, before anything runs, outputs that would overwrite the history, each other, or a
     file that is not an earlier output of the same kind."""
     seen: list[OutputTarget] = []
+    # SQLite's own files beside the database hold committed runs too (the WAL until a checkpoint)
+    database_files = [history, *(Path(f"{history}{suffix}") for suffix in _SQLITE_SIDE_FILES)]
     for target in targets:
-        if _same_file(target.path, history):
+        if any(_same_file(target.path, database_file) for database_file in database_files):
             raise OutputRefused(
                 f"{target.source} points at the history database {history}; writing the "
                 f"{_DESCRIPTION[target.kind]} there would destroy the history: choose another path"
@@ -65,11 +68,13 @@ def check_targets(targets: Iterable[OutputTarget], history: Path) -> None:
 def check_overwrite(target: OutputTarget) -> None:
     """Refuse a target that exists and is not an earlier output of the same kind."""
     path = target.path
-    if target.kind == "markdown" or not os.path.lexists(path):
+    if not os.path.lexists(path):
         return
     if path.is_dir():
         raise OutputRefused(f"{target.source}: {path} is a folder; give a file path")
-    if path.stat().st_size == 0 or _is_earlier_output(target.kind, path):
+    if target.kind == "markdown" or path.stat().st_size == 0:
+        return  # appending destroys nothing; an empty file holds nothing
+    if _is_earlier_output(target.kind, path):
         return
     raise OutputRefused(
         f"{target.source}: refusing to overwrite {path}: it exists and is not an earlier "

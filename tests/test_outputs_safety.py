@@ -48,6 +48,19 @@ def test_output_at_the_history_is_refused(measured_suite, kind):
     assert path.read_bytes() == before
 
 
+def test_markdown_at_the_history_write_ahead_log_is_refused(measured_suite):
+    saved_history(measured_suite)
+    result = measured_suite.runpytest(f"--omniperf-markdown={HISTORY}-wal")
+    assert_refused_before_the_run(result, "--omniperf-markdown points at the history database *")
+
+
+@pytest.mark.parametrize("kind", ["json", "html", "markdown"])
+def test_output_at_a_folder_is_refused(measured_suite, kind):
+    (measured_suite.path / "out").mkdir()
+    result = measured_suite.runpytest(f"--omniperf-{kind}=out")
+    assert_refused_before_the_run(result, f"--omniperf-{kind}: out is a folder; give a file path")
+
+
 def test_output_through_a_symlink_to_the_history_is_refused(measured_suite):
     path, before = saved_history(measured_suite)
     (measured_suite.path / "innocent.json").symlink_to(path)
