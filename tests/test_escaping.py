@@ -110,3 +110,22 @@ def test_terminal_text(text, shown):
 )
 def test_markdown_text(text, shown):
     assert markdown_text(text) == shown
+
+
+def test_hostile_metric_names_in_the_html_report(suite):
+    suite.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
+    )
+    suite.makeconftest(
+        "def pytest_omniperf_measurement(item, measurement):\n"
+        "    measurement.metrics['$\\\\frac{a$ <h1>m</h1> \\x1b[31m \\U0001f680'] = 1.0\n"
+    )
+    suite.makepyfile(
+        "import pytest\n\n@pytest.mark.omniperf(rounds=2, warmup=0)\ndef test_m():\n    pass\n"
+    )
+    result = suite.runpytest("--omniperf-html=r.html")
+    result.assert_outcomes(passed=1)
+    assert "warnings summary" not in result.stdout.str()
+    page = (suite.path / "r.html").read_text()
+    assert "\x1b" not in page and "<h1>m" not in page
+    assert "&lt;h1&gt;m&lt;/h1&gt;" in page

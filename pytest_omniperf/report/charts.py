@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.report.escape import html_text
+from pytest_omniperf.report.escape import html_text, terminal_text
 from pytest_omniperf.report.history_view import Point, Series, run_title
 from pytest_omniperf.units import UNIT_SECONDS, format_duration
 
@@ -65,7 +66,10 @@ def _regression_starts(points: Sequence[Point], speedup: bool = False) -> list[P
 
 def _svg(figure: Figure, salt: str, tooltips: dict[str, list[str]]) -> str:
     buffer = io.StringIO()
-    with rc_context({"svg.hashsalt": salt}):
+    with rc_context({"svg.hashsalt": salt}), warnings.catch_warnings():
+        # a metric name with a character the font lacks draws a box: not worth a warning that
+        # a suite with filterwarnings = error would turn into an error at session end
+        warnings.simplefilter("ignore", UserWarning)
         # the SVG backend, never pyplot or a GUI; no timestamp, so equal data draws equal SVG
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = _SVG_START.sub("", buffer.getvalue(), count=1)
@@ -210,7 +214,7 @@ def _metric_panel(axes: Axes, series: Series, name: str, offset: int) -> None:
         marker="o",
         markersize=2.5,
     )
-    axes.set_ylabel(name.replace("_", " ")[:22], fontsize=7)
+    axes.set_ylabel(terminal_text(name).replace("_", " ")[:22], fontsize=7)
 
 
 def _mark_regressions(
