@@ -4,15 +4,16 @@ Outputs never destroy inputs. An output that points at the history database is r
 is an existing file that is not an earlier output of the same kind (refused, not overwritten
 with a note: a note at the end of a run comes after the file is gone). Markdown is appended to,
 as GitHub's step summary expects, which destroys nothing, so any existing file is fine there.
-An earlier output is recognised by its ``written_by`` key (JSON) or its generator meta tag
-(HTML). A history export or an ``omniperf-unsaved-run-*.json`` file has the same format as the
-JSON output but no ``written_by``: it is an input of ``omniperf merge`` and is never overwritten.
+An earlier output is recognised by its head: the ``written_by`` key it starts with (JSON) or its
+generator meta tag (HTML). A history export or an ``omniperf-unsaved-run-*.json`` file has the
+same format as the JSON output but no ``written_by``: it is an input of ``omniperf merge`` and
+is never overwritten.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -21,7 +22,9 @@ JSON_WRITTEN_BY = "pytest --omniperf-json"
 HTML_GENERATOR_META = '<meta name="generator" content="pytest-omniperf">'
 # reports written before the generator tag existed
 _LEGACY_HTML_MARK = "<title>pytest-omniperf report</title>"
-_HTML_HEAD_BYTES = 4096
+_HEAD_BYTES = 4096
+# the JSON output starts with this key (see run_history), so its head is enough to know it
+_JSON_OUTPUT_START = re.compile(r'\s*\{\s*"written_by"\s*:\s*"' + re.escape(JSON_WRITTEN_BY) + '"')
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _DESCRIPTION = {"json": "JSON output", "html": "HTML report", "markdown": "Markdown summary"}
 
@@ -68,11 +71,13 @@ def check_targets(targets: Iterable[OutputTarget], history: Path) -> None:
 def check_overwrite(target: OutputTarget) -> None:
     """Refuse a target that exists and is not an earlier output of the same kind."""
     path = target.path
-    if not os.path.lexists(path):
-        return
     if path.is_dir():
         raise OutputRefused(f"{target.source}: {path} is a folder; give a file path")
-    if target.kind == "markdown" or path.stat().st_size == 0:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # nothing there (or a dangling link): writing destroys nothing
+    if target.kind == "markdown" or size == 0:
         return  # appending destroys nothing; an empty file holds nothing
     if _is_earlier_output(target.kind, path):
         return
@@ -83,14 +88,14 @@ def check_overwrite(target: OutputTarget) -> None:
 
 
 def _is_earlier_output(kind: str, path: Path) -> bool:
+    """Recognised from the file's head only, so a large foreign file is not read whole."""
     try:
-        if kind == "json":
-            document = json.loads(path.read_text(encoding="utf-8"))
-            return isinstance(document, dict) and document.get("written_by") == JSON_WRITTEN_BY
         with path.open("rb") as handle:
-            head = handle.read(_HTML_HEAD_BYTES).decode("utf-8", errors="replace")
-    except (OSError, ValueError):
-        return False  # unreadable or not JSON: not ours
+            head = handle.read(_HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    if kind == "json":
+        return _JSON_OUTPUT_START.match(head) is not None
     return HTML_GENERATOR_META in head or _LEGACY_HTML_MARK in head
 
 

@@ -186,8 +186,8 @@ class RunHistory:
             # a run that measured nothing is no run to merge into a history (nor a baseline)
             runs = [(run, measurements)] if measurements else []
             document = {
+                "written_by": JSON_WRITTEN_BY,  # first: it is how a later run recognises the file
                 **export_document(runs),
-                "written_by": JSON_WRITTEN_BY,
                 "gate": gate.to_dict(),
             }
             self._write(Path(self.settings.json), json.dumps(document, indent=1))

@@ -179,3 +179,17 @@ def test_report_command_refuses_the_history_and_foreign_files(measured_suite, ca
     assert main(["report", "--history", str(history), "--html", str(foreign)]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err
     assert foreign.read_text() == "<html>site</html>"
+
+
+def test_dangling_symlink_is_written_through(measured_suite):
+    (measured_suite.path / "run.json").symlink_to(measured_suite.path / "target.json")
+    measured_suite.runpytest("--omniperf-json=run.json").assert_outcomes(passed=1)
+    assert json.loads((measured_suite.path / "target.json").read_text())["runs"]
+
+
+def test_json_output_is_recognised_by_its_first_key_only(measured_suite):
+    imitation = '{"precious": 1, "written_by": "pytest --omniperf-json"}'
+    (measured_suite.path / "run.json").write_text(imitation)
+    result = measured_suite.runpytest("--omniperf-json=run.json")
+    assert_refused_before_the_run(result, "--omniperf-json: refusing to overwrite run.json*")
+    assert (measured_suite.path / "run.json").read_text() == imitation
