@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from pytest_omniperf import __version__
 from pytest_omniperf.measurement import REGRESSED
+from pytest_omniperf.report.escape import terminal_text
 from pytest_omniperf.settings import DEFAULT_HISTORY
 
 if TYPE_CHECKING:
@@ -145,9 +146,10 @@ def cmd_runs(arguments: argparse.Namespace) -> int:
     )
     for run in runs:
         print(
-            f"{run.id:>5}  {run.started_at:<25}  {run.label[:16]:<16} {run.short_commit:<9} "
+            f"{run.id:>5}  {terminal_text(run.started_at):<25}  "
+            f"{terminal_text(run.label)[:16]:<16} {terminal_text(run.short_commit):<9} "
             f"{'yes' if run.git_dirty else 'no':<5} {counts.get(run.id or 0, 0):>8}  "
-            f"{', '.join(run.flags)}"
+            f"{terminal_text(', '.join(run.flags))}"
         )
     return 0
 
@@ -159,20 +161,18 @@ def cmd_show(arguments: argparse.Namespace) -> int:
         run = _resolve_run(store, arguments.run)
         measurements = store.measurements([run.id or 0])[run.id or 0]
     machine = run.machine
-    print(
-        f"run #{run.id}  label {run.label!r}  started {run.started_at}  finished {run.finished_at}"
-    )
-    print(
+    lines = [
+        f"run #{run.id}  label {run.label!r}  started {run.started_at}  finished {run.finished_at}",
         f"commit {run.git_commit or '-'}  branch {run.git_branch or '-'}  "
-        f"dirty {run.git_dirty}  exit status {run.exit_status}"
-    )
-    print(
+        f"dirty {run.git_dirty}  exit status {run.exit_status}",
         f"machine {machine.get('cpu')}, {machine.get('cores')} cores, "
         f"{machine.get('memory_gib')} GiB, {machine.get('os')}, {machine.get('python')} "
-        f"(fingerprint {run.machine_fingerprint})"
-    )
+        f"(fingerprint {run.machine_fingerprint})",
+    ]
     if run.ci_provider:
-        print(f"CI {run.ci_provider} job {run.ci_job or '-'} {run.ci_url or ''}".rstrip())
+        lines.append(f"CI {run.ci_provider} job {run.ci_job or '-'} {run.ci_url or ''}".rstrip())
+    for line in lines:
+        print(terminal_text(line))
     print()
     for line in summary_lines(measurements):
         print(line)
@@ -202,7 +202,11 @@ def cmd_compare(arguments: argparse.Namespace) -> int:
         measurements = store.measurements([head.id or 0])[head.id or 0]
     for measurement in measurements:
         measurement.comparison = baseline.compare(measurement, arguments.threshold)
-    print(f"run #{head.id} ({head.short_commit}, {head.label!r}) against {baseline.describe()}")
+    print(
+        terminal_text(
+            f"run #{head.id} ({head.short_commit}, {head.label!r}) against {baseline.describe()}"
+        )
+    )
     for line in summary_lines(measurements):
         print(line)
     regressed = [m for m in measurements if m.comparison_verdict == REGRESSED]
@@ -283,6 +287,14 @@ def cmd_prune(arguments: argparse.Namespace) -> int:
 
 
 def cmd_report(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.extras import MissingExtra, require
+    from pytest_omniperf.outputs import OutputRefused, OutputTarget, check_targets
+
+    try:
+        require("omniperf report", "matplotlib", "report")
+        check_targets([OutputTarget("html", arguments.html, "--html")], Path(arguments.history))
+    except (MissingExtra, OutputRefused) as error:
+        raise CommandError(str(error)) from None
     from pytest_omniperf.report.html import write_report
 
     last = _positive(arguments.last, "--last")

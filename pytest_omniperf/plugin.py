@@ -6,6 +6,8 @@ The behaviour lives in :class:`pytest_omniperf.session.OmniperfSession`, registe
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -72,6 +74,13 @@ MARKERS = (
 )
 
 
+def _option_help(help_text: str, name: str) -> str:
+    text = f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}"
+    # argparse %-formats option help (for ``%(default)s``): a bare ``%`` would crash
+    # ``pytest --help`` in every project that has the plugin installed. Ini help is not formatted.
+    return text.replace("%", "%%")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("omniperf", "performance budgets (pytest-omniperf)")
     for key, metavar, help_text in _VALUE_OPTIONS:
@@ -81,7 +90,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             dest=f"omniperf_{name}",
             metavar=metavar,
             default=None,
-            help=f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}",
+            help=_option_help(help_text, name),
         )
         parser.addini(f"omniperf_{name}", help_text, default="")
     for key, help_text in _FLAG_OPTIONS:
@@ -91,7 +100,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             dest=f"omniperf_{name}",
             action="store_true",
             default=None,
-            help=f"{help_text}; ini: omniperf_{name}, env: OMNIPERF_{name.upper()}",
+            help=_option_help(help_text, name),
         )
         parser.addini(f"omniperf_{name}", help_text, default="")
     group.addoption(
@@ -141,10 +150,43 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except SettingError as error:
         raise pytest.UsageError(str(error)) from None
+    _check_before_the_run(config, settings)
     config.stash[SETTINGS_KEY] = settings
     from pytest_omniperf.session import OmniperfSession
 
     config.pluginmanager.register(OmniperfSession(config, settings), SESSION_PLUGIN_NAME)
+
+
+def _where_set(config: pytest.Config, key: str) -> str:
+    """Which source gave the setting ``key`` (same precedence as ``resolve_run_settings``)."""
+    if config.getoption(f"omniperf_{key}") is not None:
+        return f"--omniperf-{key}"
+    if os.environ.get(f"OMNIPERF_{key.upper()}", "") != "":
+        return f"environment variable OMNIPERF_{key.upper()}"
+    return f"ini option omniperf_{key}"
+
+
+def _check_before_the_run(config: pytest.Config, settings: RunSettings) -> None:
+    """Refuse at once what would fail or destroy something only at the end of the run: an
+    output whose extra is missing, an output over the history or over a file not ours."""
+    from pytest_omniperf.extras import MissingExtra, require
+    from pytest_omniperf.outputs import OutputRefused, OutputTarget, check_targets, markdown_path
+
+    targets = [
+        OutputTarget(kind, Path(path), _where_set(config, kind))
+        for kind, path in (("json", settings.json), ("html", settings.html))
+        if path
+    ]
+    markdown = markdown_path(settings.markdown, os.environ)
+    if markdown:
+        source = _where_set(config, "markdown") if settings.markdown else "GITHUB_STEP_SUMMARY"
+        targets.append(OutputTarget("markdown", Path(markdown), source))
+    try:
+        if settings.html:
+            require(_where_set(config, "html"), "matplotlib", "report")
+        check_targets(targets, Path(config.rootpath, settings.history))
+    except (MissingExtra, OutputRefused) as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _hooks(request: pytest.FixtureRequest) -> PerfTestHooks:

@@ -19,6 +19,7 @@ from pytest_omniperf.measurement import REGRESSED, Measurement
 from pytest_omniperf.settings import RunSettings
 
 if TYPE_CHECKING:
+    from pytest_omniperf.gate_status import GateStatus
     from pytest_omniperf.history.compare import Baseline
     from pytest_omniperf.history.provenance import RunInfo
 
@@ -31,6 +32,8 @@ class RunHistory:
         self.path = Path(config.rootpath, settings.history)
         self.notes: list[str] = []
         """One-line messages for the terminal summary (baseline used, saved run, problems)."""
+        self.baseline_problem: str | None = None
+        """Why there is no baseline (:attr:`baseline` is None), for the gate's status."""
 
     # -- where this run happens --------------------------------------------------------------
 
@@ -81,13 +84,43 @@ class RunHistory:
                 )
                 if runs is None:
                     runs = select_baseline_runs(store, spec, machine_fingerprint)
-                baseline = Baseline.load(store, runs, spec)
+                elif not _is_run_list(runs):
+                    self.baseline_problem = (
+                        f"pytest_omniperf_select_baseline returned {_shorten(runs)}, "
+                        "not a list of runs"
+                    )
+                    self.notes.append(
+                        f"baseline unusable, nothing compared: {self.baseline_problem}"
+                    )
+                    return None
+                baseline = Baseline.load(store, list(runs), spec)
         except HistoryError as error:
+            self.baseline_problem = f"the baseline could not be loaded: {error}"
             self.notes.append(f"baseline unavailable, nothing compared: {error}")
             return None
         self.notes += [f"warning: {line}" for line in baseline.skipped_rows]
         self.notes.append(f"compared with {baseline.describe()}")
         return baseline
+
+    def gate_status(self) -> GateStatus:
+        """Could ``--omniperf-gate`` gate this run? (Loads the baseline when not loaded yet.)"""
+        from pytest_omniperf.gate_status import GateStatus
+
+        if not self.settings.gate:
+            return GateStatus.not_requested()
+        if self.settings.disabled:
+            return GateStatus.ineffective(
+                "measuring is disabled (--omniperf-disable, OMNIPERF_DISABLE or "
+                "omniperf_disable), so nothing was measured or compared"
+            )
+        baseline = self.baseline
+        if baseline is None:
+            return GateStatus.ineffective(self.baseline_problem or "no baseline")
+        if not baseline.runs:
+            return GateStatus.ineffective(
+                f"{baseline.describe()}, so every verdict is 'new' and nothing was compared"
+            )
+        return GateStatus(requested=True, effective=True)
 
     def compare(
         self, measurement: Measurement, threshold: float | None, *, two_stage: bool = False
@@ -98,16 +131,20 @@ class RunHistory:
 
     # -- saving ------------------------------------------------------------------------------
 
-    def finish(self, measurements: list[Measurement], exit_status: int) -> RunInfo:
-        """Save the run (unless saving is off) and write the requested files."""
+    def finish(
+        self, measurements: list[Measurement], exit_status: int, gate: GateStatus
+    ) -> RunInfo:
+        """Save the run (unless saving is off or nothing was measured) and write the requested
+        files; a run that measured nothing still writes JSON and Markdown, for the gate's
+        status."""
         run = self.run_info(exit_status)
         regressed = any(m.comparison_verdict == REGRESSED for m in measurements)
-        run.gated, run.regressed = self.settings.gate, regressed
+        run.gated, run.regressed = gate.effective, regressed
         # a gated run that regressed is kept for the record but never becomes a baseline
-        run.baseline_eligible = not (self.settings.gate and regressed)
-        if self.settings.save:
+        run.baseline_eligible = not (gate.effective and regressed)
+        if self.settings.save and measurements:
             self._save(run, measurements)
-        self._write_outputs(run, measurements)
+        self._write_outputs(run, measurements, gate)
         return run
 
     def _save(self, run: RunInfo, measurements: list[Measurement]) -> None:
@@ -137,23 +174,29 @@ class RunHistory:
             )
         return "it could not be written anywhere else either"
 
-    def _write_outputs(self, run: RunInfo, measurements: list[Measurement]) -> None:
+    def _write_outputs(
+        self, run: RunInfo, measurements: list[Measurement], gate: GateStatus
+    ) -> None:
         import os
 
         from pytest_omniperf.history.store import export_document
+        from pytest_omniperf.outputs import JSON_WRITTEN_BY, markdown_path
         from pytest_omniperf.report.markdown import markdown_summary
 
         if self.settings.json:
-            self._write(
-                Path(self.settings.json),
-                json.dumps(export_document([(run, measurements)]), indent=1),
-            )
-        markdown_path = self.settings.markdown or os.environ.get("GITHUB_STEP_SUMMARY")
-        if markdown_path:
-            self._write(
-                Path(markdown_path), markdown_summary(run, measurements, self.notes), append=True
-            )
-        if self.settings.html:
+            # a run that measured nothing is no run to merge into a history (nor a baseline)
+            runs = [(run, measurements)] if measurements else []
+            document = {
+                "written_by": JSON_WRITTEN_BY,  # first: it is how a later run recognises the file
+                **export_document(runs),
+                "gate": gate.to_dict(),
+            }
+            self._write(Path(self.settings.json), json.dumps(document, indent=1))
+        markdown = markdown_path(self.settings.markdown, os.environ)
+        if markdown:
+            summary = markdown_summary(run, measurements, self.notes, gate)
+            self._write(Path(markdown), summary, append=True)
+        if self.settings.html and measurements:
             self._write_html(Path(self.settings.html), run, measurements)
 
     def _write_html(self, path: Path, run: RunInfo, measurements: list[Measurement]) -> None:
@@ -177,3 +220,14 @@ class RunHistory:
             self.notes.append(f"could not write {path}: {error.strerror}")
             return
         self.notes.append(f"wrote {path}")
+
+
+def _is_run_list(value: object) -> bool:
+    from pytest_omniperf.history.provenance import RunInfo
+
+    return isinstance(value, list | tuple) and all(isinstance(run, RunInfo) for run in value)
+
+
+def _shorten(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

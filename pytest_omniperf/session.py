@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_omniperf.gate_status import GateStatus
 from pytest_omniperf.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class OmniperfSession:
         self.measurements: list[Measurement] = []
         self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self._run_history: RunHistory | None = None
+        self.gate = GateStatus.not_requested()
+        """Could --omniperf-gate gate? Known at session finish, on the controller."""
 
     @property
     def run_history(self) -> RunHistory:
@@ -78,9 +81,12 @@ class OmniperfSession:
     # -- saving ------------------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not self.measurements:
+        if hasattr(self.config, "workerinput"):
             return  # xdist workers send their measurements to the controller, which saves
-        self.run_history.finish(self.measurements, int(exitstatus))
+        if self.settings.gate:
+            self.gate = self.run_history.gate_status()
+        if self.measurements or self.gate.warning:
+            self.run_history.finish(self.measurements, int(exitstatus), self.gate)
 
     # -- output ------------------------------------------------------------------------------
 
@@ -104,11 +110,20 @@ class OmniperfSession:
         return [*lines, history]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if not self.measurements:
-            return
-        from pytest_omniperf.report.terminal import summary_lines, summary_title
+        if not self.measurements and not self.gate.warning:
+            return  # a run without perf tests shows nothing and loads nothing
+        from pytest_omniperf.report.terminal import note_lines, summary_lines, summary_title
 
         notes = self._run_history.notes if self._run_history else []
-        terminalreporter.write_sep("=", summary_title(self.measurements))
-        for line in summary_lines(self.measurements, notes):
-            terminalreporter.write_line(line)
+        if self.measurements:
+            terminalreporter.write_sep("=", summary_title(self.measurements))
+            for line in summary_lines(self.measurements, notes):
+                terminalreporter.write_line(line)
+        else:
+            terminalreporter.write_sep("=", "omniperf: nothing measured")
+            for line in note_lines(notes):
+                terminalreporter.write_line(line)
+        if self.gate.warning:
+            # also under -q: a gate that compared nothing must not pass silently
+            for line in note_lines([self.gate.warning]):
+                terminalreporter.write_line(line, yellow=True, bold=True)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from contextlib import closing
 
 import pytest
 
@@ -234,7 +235,7 @@ def test_newer_schema_history_is_left_untouched(history_suite):
     path = history_suite.path / ".omniperf" / "history.sqlite"
     import sqlite3
 
-    with sqlite3.connect(path) as raw:
+    with closing(sqlite3.connect(path)) as raw, raw:
         raw.execute("PRAGMA user_version = 99")
     result = history_suite.runpytest("--omniperf-gate")
     result.assert_outcomes(passed=4)

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 
 import pytest
 from history_helpers import make_measurement, make_run
@@ -35,7 +36,7 @@ def test_round_trip_with_metrics_and_comparison(tmp_path):
     assert loaded.metrics == {"cache_hit_rate": 0.75}
     assert loaded.comparison == {"verdict": "new", "baseline": "none"}
     assert loaded.stats == measurement.stats
-    with sqlite3.connect(path) as raw:
+    with closing(sqlite3.connect(path)) as raw, raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
@@ -44,7 +45,7 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "history.sqlite"
     with HistoryStore.open(path) as store:
         store.save_run(make_run(), [make_measurement()])
-    with sqlite3.connect(path) as raw:
+    with closing(sqlite3.connect(path)) as raw, raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     before = digest(path)
     with pytest.raises(HistoryError, match=r"schema version 2, newer than .* left untouched"):
@@ -64,7 +65,7 @@ def test_corrupt_file_is_refused_and_left_untouched(tmp_path):
 
 def test_foreign_sqlite_database_is_refused(tmp_path):
     path = tmp_path / "other.sqlite"
-    with sqlite3.connect(path) as raw:
+    with closing(sqlite3.connect(path)) as raw, raw:
         raw.execute("CREATE TABLE invoices (id INTEGER)")
     before = digest(path)
     with pytest.raises(HistoryError, match="SQLite database of something else"):
@@ -126,7 +127,7 @@ def test_writer_killed_mid_run_leaves_a_consistent_database_without_the_run(tmp_
     assert completed.returncode == -9
     with HistoryStore.open(path) as store:
         assert [run.label for run in store.runs()] == ["kept"]
-    with sqlite3.connect(path) as raw:
+    with closing(sqlite3.connect(path)) as raw, raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert raw.execute("SELECT count(*) FROM measurements").fetchone()[0] == 1
 

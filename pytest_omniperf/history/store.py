@@ -84,8 +84,8 @@ class HistoryStore:
             connection = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as error:
             raise HistoryError(f"cannot open history database {path}: {error}") from None
-        store = cls(path, connection, busy_timeout_s)
         try:
+            store = cls(path, connection, busy_timeout_s)
             store._prepare(create)
         except BaseException:
             connection.close()

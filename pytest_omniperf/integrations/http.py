@@ -12,8 +12,13 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from pytest_omniperf.extras import require
+
 if TYPE_CHECKING:
     import httpx
+
+# one line naming the extra at import, not a ModuleNotFoundError at the first call
+require("pytest_omniperf.integrations.http", "httpx", "http")
 
 Handler = Callable[["httpx.Request"], "httpx.Response | Awaitable[httpx.Response]"]
 

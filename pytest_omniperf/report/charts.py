@@ -1,8 +1,8 @@
 """Charts of the HTML report: matplotlib figures rendered to inline SVG (never a GUI backend).
 
 Every data point carries an SVG ``<title>`` (run, commit, branch, date, value), which browsers
-show on hover. No user text is drawn by matplotlib (test ids go in the page's HTML, escaped), so
-no test name can be taken for mathtext or markup.
+show on hover. The only user text matplotlib draws is metric names (axis labels), with mathtext
+off and XML-escaped by the SVG backend; test ids go in the page's HTML, escaped.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import math
 import re
+import warnings
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
 from matplotlib import rc_context
@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pytest_omniperf.history.provenance import RunInfo
+from pytest_omniperf.report.escape import html_text, terminal_text
 from pytest_omniperf.report.history_view import Point, Series, run_title
 from pytest_omniperf.units import UNIT_SECONDS, format_duration
 
@@ -26,6 +27,8 @@ COLOURS = {"median": "#2563eb", "sequential": "#9333ea", "speedup": "#059669", "
 METRIC_COLOURS = ("#0891b2", "#ca8a04", "#db2777", "#4b5563")
 _STYLE: dict[Any, Any] = {
     "svg.fonttype": "none",
+    # metric names are drawn as axis labels: a "$" in one must not be parsed as mathtext
+    "text.parse_math": False,
     "font.size": 8,
     "font.family": "sans-serif",
     "axes.spines.top": False,
@@ -63,7 +66,10 @@ def _regression_starts(points: Sequence[Point], speedup: bool = False) -> list[P
 
 def _svg(figure: Figure, salt: str, tooltips: dict[str, list[str]]) -> str:
     buffer = io.StringIO()
-    with rc_context({"svg.hashsalt": salt}):
+    with rc_context({"svg.hashsalt": salt}), warnings.catch_warnings():
+        # a metric name with a character the font lacks draws a box: not worth a warning that
+        # a suite with filterwarnings = error would turn into an error at session end
+        warnings.simplefilter("ignore", UserWarning)
         # the SVG backend, never pyplot or a GUI; no timestamp, so equal data draws equal SVG
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = _SVG_START.sub("", buffer.getvalue(), count=1)
@@ -85,7 +91,7 @@ def _titled(svg: str, gid: str, titles: list[str]) -> str:
         title = next(remaining, None)
         if title is None:
             return match.group(0)
-        return f"<g><title>{escape(title)}</title>{match.group(0)}</g>"
+        return f"<g><title>{html_text(title)}</title>{match.group(0)}</g>"
 
     return svg[:clipped] + _USE.sub(wrap, svg[clipped:end]) + svg[end:]
 
@@ -208,7 +214,7 @@ def _metric_panel(axes: Axes, series: Series, name: str, offset: int) -> None:
         marker="o",
         markersize=2.5,
     )
-    axes.set_ylabel(name.replace("_", " ")[:22], fontsize=7)
+    axes.set_ylabel(terminal_text(name).replace("_", " ")[:22], fontsize=7)
 
 
 def _mark_regressions(

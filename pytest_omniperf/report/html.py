@@ -13,11 +13,12 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from html import escape
 from pathlib import Path
 
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import BUDGET_FAILED, REGRESSED, Measurement
+from pytest_omniperf.outputs import HTML_GENERATOR_META
+from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.history_view import (
     ReportData,
     RunWithMeasurements,
@@ -77,9 +78,10 @@ def render(data: ReportData) -> str:
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{HTML_GENERATOR_META}"
         f"<title>pytest-omniperf report</title><style>{STYLE}</style></head><body><main>"
         "<h1>pytest-omniperf report</h1>"
-        f'<div class="muted">{escape(data.source)} · {len(data.runs)} runs · '
+        f'<div class="muted">{html_text(data.source)} · {len(data.runs)} runs · '
         f"generated {generated}</div>"
     )
     if not data.runs:
@@ -96,14 +98,14 @@ def render(data: ReportData) -> str:
 
 def _verdict_badge(verdict: str) -> str:
     label = {"budget-failed": "budget failed", "recorded": "-"}.get(verdict, verdict)
-    return f'<span class="v v-{escape(verdict)}">{escape(label)}</span>'
+    return f'<span class="v v-{html_text(verdict)}">{html_text(label)}</span>'
 
 
 def _overview(data: ReportData) -> str:
     run = data.latest_run
     assert run is not None
     counts = "".join(
-        f'<div class="count"><b>{number}</b>{escape(name)}</div>'
+        f'<div class="count"><b>{number}</b>{html_text(name)}</div>'
         for name, number in data.verdict_counts().items()
     )
     series_by_key = {s.key: (index, s) for index, s in enumerate(data.series)}
@@ -114,20 +116,20 @@ def _overview(data: ReportData) -> str:
         alarm = measurement.comparison_verdict == REGRESSED or measurement.verdict == BUDGET_FAILED
         rows.append(
             "<tr>"
-            f'<td class="test"><a href="#m{index}">{escape(measurement.label)}</a></td>'
-            f"<td>{escape(measurement.kind)}</td>"
-            f'<td class="num">{escape(_current(measurement))}</td>'
-            f'<td class="num">{escape(_baseline(record, measurement.kind))}</td>'
-            f'<td class="num">{escape(change_cell(measurement))}</td>'
-            f"<td>{escape(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
+            f'<td class="test"><a href="#m{index}">{html_text(measurement.label)}</a></td>'
+            f"<td>{html_text(measurement.kind)}</td>"
+            f'<td class="num">{html_text(_current(measurement))}</td>'
+            f'<td class="num">{html_text(_baseline(record, measurement.kind))}</td>'
+            f'<td class="num">{html_text(change_cell(measurement))}</td>'
+            f"<td>{html_text(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
             f"{_verdict_badge(str(record.get('verdict', '-')))}</td>"
             f"<td>{_spark(series, alarm)}</td>"
             "</tr>"
         )
     return (
-        f'<div class="card"><b>Latest run</b> {escape(_run_line(run))}<br>'
-        f'<span class="muted">compared with {escape(data.latest_baseline or "nothing")}'
+        f'<div class="card"><b>Latest run</b> {html_text(_run_line(run))}<br>'
+        f'<span class="muted">compared with {html_text(data.latest_baseline or "nothing")}'
         "</span></div>"
         f'<div class="counts">{counts}</div>'
         "<h2>Measurements of the latest run</h2>"
@@ -167,11 +169,11 @@ def _measurement_sections(data: ReportData) -> str:
     for index, series in enumerate(data.series):
         latest = series.latest
         note = "" if series.points[-1].run_index == latest_index else " · not in the latest run"
-        metrics = ", ".join(f"{escape(k)} {v:.3g}" for k, v in sorted(latest.metrics.items()))
+        metrics = ", ".join(f"{html_text(k)} {v:.3g}" for k, v in sorted(latest.metrics.items()))
         sections.append(
-            f'<section class="card" id="m{index}"><h3>{escape(latest.label)}</h3>'
-            f'<div class="muted">{escape(latest.kind)} · {escape(latest.clock)} clock · '
-            f"{len(series.points)} runs{escape(note)}"
+            f'<section class="card" id="m{index}"><h3>{html_text(latest.label)}</h3>'
+            f'<div class="muted">{html_text(latest.kind)} · {html_text(latest.clock)} clock · '
+            f"{len(series.points)} runs{html_text(note)}"
             f"{' · latest metrics: ' + metrics if metrics else ''}</div>"
             f"{charts[index]}</section>"
         )
@@ -216,9 +218,9 @@ def _run_line(run: RunInfo) -> str:
 def _ci_link(run: RunInfo) -> str:
     url = run.ci_url or ""
     if not url.startswith(("https://", "http://")):
-        return escape(run.ci_provider or "-")
+        return html_text(run.ci_provider or "-")
     text = f"{run.ci_provider or 'CI'} {run.ci_job or ''}".strip()
-    return f'<a href="{escape(url)}" rel="noopener">{escape(text)}</a>'
+    return f'<a href="{html_text(url)}" rel="noopener">{html_text(text)}</a>'
 
 
 def _machine_text(run: RunInfo) -> str:
@@ -234,13 +236,14 @@ def _runs_table(runs: list[RunInfo]) -> str:
         rows.append(
             "<tr>"
             f"<td>#{run.id if run.id is not None else '-'}</td>"
-            f"<td>{escape(run.started_at.replace('T', ' ')[:19])}</td>"
-            f"<td>{escape(run.label)}</td>"
-            f"<td><code>{escape(run.short_commit)}</code>{' dirty' if run.git_dirty else ''}</td>"
-            f"<td>{escape(run.git_branch or '-')}</td>"
-            f"<td>{escape(_machine_text(run))}</td>"
+            f"<td>{html_text(run.started_at.replace('T', ' ')[:19])}</td>"
+            f"<td>{html_text(run.label)}</td>"
+            f"<td><code>{html_text(run.short_commit)}</code>"
+            f"{' dirty' if run.git_dirty else ''}</td>"
+            f"<td>{html_text(run.git_branch or '-')}</td>"
+            f"<td>{html_text(_machine_text(run))}</td>"
             f"<td>{_ci_link(run)}</td>"
-            f"<td>{escape(', '.join(run.flags))}</td>"
+            f"<td>{html_text(', '.join(run.flags))}</td>"
             "</tr>"
         )
     return (

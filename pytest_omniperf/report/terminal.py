@@ -12,6 +12,7 @@ from pytest_omniperf.measurement import (
     REGRESSED,
     Measurement,
 )
+from pytest_omniperf.report.escape import terminal_text
 from pytest_omniperf.units import format_change, format_duration
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
@@ -42,23 +43,28 @@ def row_cells(
 
 
 def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()) -> list[str]:
-    """An aligned table, problems first, then notes."""
+    """An aligned table, problems first, then notes. Names are shown with their control
+    characters escaped (see :func:`terminal_text`)."""
     in_order = ordered(measurements)
     comparing = any(m.comparison for m in in_order)
     headings, rows = row_cells(in_order, comparing=comparing)
-    table = [headings, *rows]
+    table = [headings, *(tuple(map(terminal_text, row)) for row in rows)]
     widths = [max(len(row[column]) for row in table) for column in range(len(headings))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
     lines += [
-        f"note: {m.test_id} [{m.name}] is noisy (coefficient of variation "
-        f"{m.stats['cv']:.0%}); its numbers are too spread to trust"
+        f"note: {terminal_text(m.test_id)} [{terminal_text(m.name)}] is noisy (coefficient of "
+        f"variation {m.stats['cv']:.0%}); its numbers are too spread to trust"
         for m in in_order
         if m.noisy
     ]
-    return lines + _metric_lines(in_order) + [f"omniperf: {note}" for note in notes]
+    return lines + _metric_lines(in_order) + note_lines(notes)
+
+
+def note_lines(notes: Sequence[str]) -> list[str]:
+    return [f"omniperf: {terminal_text(note)}" for note in notes]
 
 
 def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
@@ -69,11 +75,12 @@ def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
             continue
         seen.add(measurement.test_id)
         figures = ", ".join(
-            f"{name}={format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
+            f"{terminal_text(name)}="
+            f"{format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
             for name, value in sorted(measurement.metrics.items())
             if name != BUSY_METRIC  # shown beside the median already
         )
-        lines.append(f"metrics of {measurement.test_id}: {figures}")
+        lines.append(f"metrics of {terminal_text(measurement.test_id)}: {figures}")
     return lines
 
 

@@ -17,7 +17,8 @@ import json
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -236,37 +237,50 @@ class ResponseCache:
 
 
 class _Persistence:
-    """Entries in SQLite: key, JSON value, wall-clock expiry."""
+    """Entries in SQLite: key, JSON value, wall-clock expiry.
+
+    Each operation opens and closes its own connection: a cache has no end of life a caller
+    must remember to signal, so a connection held open would only be closed by the garbage
+    collector (a ``ResourceWarning`` on Python 3.13). Writes happen on misses, which already
+    cost a computation, so the extra open is noise next to them.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(path, timeout=5.0, isolation_level=None)
-        self._connection.execute(
-            "CREATE TABLE IF NOT EXISTS entries "
-            "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL)"
-        )
+        self._path = path
+        with self._connection() as connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS entries "
+                "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL)"
+            )
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self._path, timeout=5.0, isolation_level=None)) as connection:
+            yield connection
 
     def load(self) -> list[tuple[str, Any, float | None]]:
         wall = time.time()
-        self._connection.execute(
-            "DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?", [wall]
-        )
+        with self._connection() as connection:
+            connection.execute(
+                "DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?", [wall]
+            )
+            rows = connection.execute(
+                "SELECT key, value, expires_at FROM entries ORDER BY rowid"
+            ).fetchall()
         return [
             (key, json.loads(value), None if expires_at is None else expires_at - wall)
-            for key, value, expires_at in self._connection.execute(
-                "SELECT key, value, expires_at FROM entries ORDER BY rowid"
-            )
+            for key, value, expires_at in rows
         ]
 
     def save(self, key: str, value: Any, ttl_s: float | None) -> None:
         expires_at = time.time() + ttl_s if ttl_s is not None else None
-        self._connection.execute(
-            "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
-            [key, json.dumps(value), expires_at],
-        )
+        with self._connection() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
+                [key, json.dumps(value), expires_at],
+            )
 
     def delete(self, key: str) -> None:
-        self._connection.execute("DELETE FROM entries WHERE key = ?", [key])
-
-    def close(self) -> None:
-        self._connection.close()
+        with self._connection() as connection:
+            connection.execute("DELETE FROM entries WHERE key = ?", [key])

@@ -1,0 +1,125 @@
+"""Installing the plugin changes nothing else: help works, no warnings, light dependencies."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_help_shows_every_option(suite):
+    result = suite.runpytest("--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "performance budgets (pytest-omniperf):",
+            "*--omniperf-threshold=FRACTION*",
+            "*0.1 or 10%*",
+            "*--omniperf-gate*",
+            "*omniperf_history (string):*",
+        ]
+    )
+
+
+def test_markers_lists_ours(suite):
+    result = suite.runpytest("--markers")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.latency(*", "@pytest.mark.speedup(*", "@pytest.mark.omniperf(*"]
+    )
+
+
+WARNINGS_ARE_ERRORS_SUITE = """
+import sys
+import time
+
+import pytest
+
+
+@pytest.mark.omniperf(rounds=3, warmup=0)
+@pytest.mark.latency(p95=5000)
+def test_measured():
+    time.sleep(0.001)
+
+
+def test_no_asyncio_plugin_was_imported():
+    assert "pytest_asyncio" not in sys.modules and "anyio" not in sys.modules
+"""
+
+
+def test_filterwarnings_error_suite_without_asyncio_plugin_measures_and_saves(pytester):
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(test_plain=WARNINGS_ARE_ERRORS_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:asyncio", "-p", "no:anyio", "-p", "no:xdist", "-W", "error"
+    )
+    result.assert_outcomes(passed=2)
+    assert "warnings summary" not in result.stdout.str()
+    assert "warning" not in result.stdout.lines[-1]
+    result.stdout.fnmatch_lines(["omniperf: saved as run #1 *"])
+    assert (pytester.path / ".omniperf" / "history.sqlite").stat().st_size > 0
+
+
+def test_html_without_matplotlib_is_refused_before_the_run(suite, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    suite.makepyfile("def test_never_runs(): raise AssertionError")
+    result = suite.runpytest("--omniperf-html=report.html")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --omniperf-html needs matplotlib: pip install 'pytest-omniperf[report]'"]
+    )
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert not (suite.path / "report.html").exists()
+
+
+def test_html_from_environment_names_the_variable(suite, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setenv("OMNIPERF_HTML", "report.html")
+    suite.makepyfile("def test_x(): pass")
+    result = suite.runpytest()
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: environment variable OMNIPERF_HTML needs matplotlib: pip install 'pytest-omniperf?report?'"
+        ]
+    )
+
+
+def test_report_command_without_matplotlib_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    from pytest_omniperf.cli import main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status = main(["report", "--history", str(tmp_path / "h.sqlite"), "--html", "r.html"])
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "omniperf report: error: omniperf report needs matplotlib: "
+        "pip install 'pytest-omniperf[report]'\n"
+    )
+
+
+def test_http_integration_without_httpx_names_the_extra(monkeypatch):
+    from pytest_omniperf.extras import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.delitem(sys.modules, "pytest_omniperf.integrations.http", raising=False)
+    with pytest.raises(MissingExtra) as raised:
+        importlib.import_module("pytest_omniperf.integrations.http")
+    assert str(raised.value) == (
+        "pytest_omniperf.integrations.http needs httpx: pip install 'pytest-omniperf[http]'"
+    )
+    assert isinstance(raised.value, ImportError)  # `except ImportError` still catches it
+
+
+def test_plain_install_requires_only_what_every_run_needs():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    plain = sorted(re.split(r"[<>=!~ \[;]", item)[0] for item in project["dependencies"])
+    assert plain == ["numpy", "pluggy", "pytest", "sqlite-utils"]
+    extras = project["optional-dependencies"]
+    assert {"report", "asyncio", "qdrant", "http", "demo", "dev"} <= set(extras)
+    assert extras["demo"] == ["pytest-omniperf[report,asyncio,qdrant,http]"]
+    assert "pytest-omniperf[demo]" in extras["dev"]
