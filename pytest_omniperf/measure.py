@@ -28,7 +28,8 @@ from pytest_omniperf.async_library import (
 from pytest_omniperf.async_library import sleep as async_sleep
 from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
-from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int, shown
+from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
+from pytest_omniperf.values import shown
 
 DISABLED_READ = (
     "omniperf is disabled (--omniperf-disable, OMNIPERF_DISABLE or ini omniperf_disable): "

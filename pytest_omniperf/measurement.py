@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, cast
 
 from pytest_omniperf import record_checks as check
-from pytest_omniperf.settings import shown
 from pytest_omniperf.units import UNIT_SECONDS
+from pytest_omniperf.values import as_float, shown
 
 Kind = Literal["latency", "speedup"]
 KINDS = ("latency", "speedup")
@@ -183,7 +183,7 @@ def _comparison(data: Mapping[str, Any]) -> dict[str, Any]:
         if key in record:  # shown with its interval
             numbers += [key, f"{key}_low", f"{key}_high"]
     for key in numbers:
-        if check.as_float(record.get(key), finite=False, nan=True) is None:
+        if as_float(record.get(key), finite=False, nan=True) is None:
             raise check.RecordError(
                 f"comparison[{key!r}]", f"expected a number, got {shown(record.get(key))}"
             )

@@ -9,11 +9,10 @@ skipped) where it is read instead of crashing a report or changing a verdict lat
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_omniperf.settings import shown
+from pytest_omniperf.values import as_float, shown
 
 # SQLite stores integers in 64 bits: a larger one could be validated but not written.
 LARGEST_INTEGER = 2**63 - 1
@@ -98,20 +97,6 @@ def optional_flag(data: Mapping[str, Any], field: str) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise RecordError(field, f"expected true, false or null, got {shown(value)}")
     return value
-
-
-def as_float(value: object, *, finite: bool = True, nan: bool = False) -> float | None:
-    """``value`` as a float when it is a number (not a bool) that fits one, finite and not NaN
-    unless told; else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    if (math.isnan(number) and not nan) or (finite and math.isinf(number)):
-        return None
-    return number
 
 
 def non_negative(data: Mapping[str, Any], field: str, default: float) -> float:

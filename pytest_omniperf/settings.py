@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pytest_omniperf.units import UNIT_SECONDS
+from pytest_omniperf.values import as_float, shown
 
 T = TypeVar("T")
 
@@ -202,15 +202,6 @@ def bounded_int(value: object, where: str, minimum: int, maximum: int) -> int:
     return value
 
 
-def shown(value: object) -> str:
-    """``repr(value)``, shortened: a hostile value (10**400, a long string) stays one line."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int with more digits than Python prints
-        text = f"an integer of more than {sys.get_int_max_str_digits()} digits"
-    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
-
-
 def _parse_rounds(value: object, where: str) -> int:
     return _parse_int(value, where, 1, MAX_ROUNDS)
 
@@ -358,21 +349,8 @@ def _signature(marker_name: str) -> str:
     }[marker_name]
 
 
-def finite_float(value: object) -> float | None:
-    """``value`` as a finite float when it is a real number (not a bool), else None.
-
-    An int too large for a float (``10**400``) is None, not an OverflowError."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _positive_number(value: object, where: str, what: str) -> float:
-    number = finite_float(value)
+    number = as_float(value)
     if number is None or number <= 0:
         raise SettingError(f"{where}: {what} must be a positive number, got {shown(value)}")
     return number
@@ -442,7 +420,7 @@ def _measure_changes(nodeid: str, mark: Marker) -> dict[str, Any]:
 def _regression(value: object, where: str) -> float | None:
     if value is False:
         return None  # exempt from regression gating
-    number = finite_float(value)
+    number = as_float(value)
     if number is None or not 0 < number < 10:
         raise SettingError(
             f"{where}: regression must be a relative slowdown such as 0.25, or False to exempt "

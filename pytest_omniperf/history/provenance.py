@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_omniperf import record_checks as check
-from pytest_omniperf.settings import shown
+from pytest_omniperf.values import shown
 
 PACKAGES = ("pytest-omniperf", "pytest", "pytest-asyncio", "pluggy", "numpy")
 

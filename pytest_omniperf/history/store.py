@@ -20,8 +20,8 @@ from sqlite_utils import Database
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
 from pytest_omniperf.measurement import Measurement
-from pytest_omniperf.record_checks import RecordError, as_float
-from pytest_omniperf.settings import shown
+from pytest_omniperf.record_checks import RecordError
+from pytest_omniperf.values import as_float, shown
 
 T = TypeVar("T")
 
