@@ -251,6 +251,8 @@ class Perf:
 
     def span(self, name: str) -> PerfSpan:
         """A context manager (``with`` or ``async with``) timing its body at each entry."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"perf.span: name must be a non-empty string, got {shown(name)}")
         return PerfSpan(self, name)
 
     def _run(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pytest_omniperf.units import UNIT_SECONDS
-from pytest_omniperf.values import as_float, shown
+from pytest_omniperf.values import as_float, as_int, shown
 
 T = TypeVar("T")
 
@@ -194,12 +194,13 @@ def _parse_int(value: object, where: str, minimum: int, maximum: int) -> int:
 
 
 def bounded_int(value: object, where: str, minimum: int, maximum: int) -> int:
-    """``value`` itself when it is an int (not a bool) in [minimum, maximum]."""
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+    """``value`` as an int when it is a whole number (not a bool) in [minimum, maximum]."""
+    number = as_int(value)
+    if number is None or not minimum <= number <= maximum:
         raise SettingError(
             f"{where}: expected a whole number from {minimum} to {maximum:,}, got {shown(value)}"
         )
-    return value
+    return number
 
 
 def _parse_rounds(value: object, where: str) -> int:
@@ -429,6 +430,14 @@ def _regression(value: object, where: str) -> float | None:
     return number
 
 
+def _seconds(value: object, unit: str, where: str, what: str) -> float:
+    """A positive bound written in ``unit``, in seconds."""
+    seconds = _positive_number(value, where, what) * UNIT_SECONDS[unit]
+    if seconds <= 0:  # a subnormal bound that vanishes in seconds would be a bound of zero
+        raise SettingError(f"{where}: {what} is too small, got {shown(value)}")
+    return seconds
+
+
 def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
     _check_keys("latency", nodeid, mark, (*LATENCY_STATISTICS, "unit"))
     where = _where("latency", nodeid)
@@ -442,10 +451,7 @@ def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
         if mark.kwargs.get(statistic) is None:
             continue
         what = f"{statistic} (in {unit})"
-        limit_s = _positive_number(mark.kwargs[statistic], where, what) * UNIT_SECONDS[unit]
-        if limit_s <= 0:  # a subnormal bound that vanishes in seconds
-            raise SettingError(f"{where}: {what} is too small, got {shown(mark.kwargs[statistic])}")
-        limits_s[statistic] = limit_s
+        limits_s[statistic] = _seconds(mark.kwargs[statistic], unit, where, what)
     if not limits_s:
         raise SettingError(
             f"{where}: give at least one threshold ({', '.join(LATENCY_STATISTICS)}), "
@@ -493,9 +499,4 @@ def _blocking_budget(nodeid: str, mark: Marker) -> BlockingBudget:
         raise SettingError(
             f"{where}: {shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
         )
-    max_s = _positive_number(bound, where, f"max (in {unit})") * UNIT_SECONDS[unit]
-    if not math.isfinite(max_s):
-        raise SettingError(
-            f"{where}: max (in {unit}) must be a positive number, got {shown(bound)}"
-        )
-    return BlockingBudget(max_s=max_s, unit=unit)
+    return BlockingBudget(max_s=_seconds(bound, unit, where, f"max (in {unit})"), unit=unit)

@@ -21,7 +21,7 @@ from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.record_checks import RecordError
-from pytest_omniperf.values import as_float, shown
+from pytest_omniperf.values import as_float, shown, storable_text
 
 T = TypeVar("T")
 
@@ -182,15 +182,19 @@ class HistoryStore:
             return self._insert_run(run, measurements)
 
     def _insert_run(self, run: RunInfo, measurements: Iterable[Measurement]) -> int:
-        run_id = self._db.table("runs").insert(_run_row(run)).last_pk
+        run_id = self._db.table("runs").insert(_storable(_run_row(run))).last_pk
         assert isinstance(run_id, int)
         measurements_table = self._db.table("measurements")
         for measurement in measurements:
-            row = _measurement_row(run_id, measurement)
+            row = _storable(_measurement_row(run_id, measurement))
             measurement_id = measurements_table.insert(row).last_pk
             if measurement.metrics:
                 self._db.table("metrics").insert_all(
-                    {"measurement_id": measurement_id, "name": name, "value": float(value)}
+                    {
+                        "measurement_id": measurement_id,
+                        "name": storable_text(name),
+                        "value": float(value),
+                    }
                     for name, value in measurement.metrics.items()
                 )
         run.id = run_id
@@ -403,6 +407,16 @@ def _record(decode: Callable[[dict[str, Any]], T], data: object, where: str) -> 
 
 
 # -- rows --------------------------------------------------------------------------------------
+
+
+def _storable(row: dict[str, Any]) -> dict[str, Any]:
+    """Text cells as SQLite can store them: a label from ``GITHUB_HEAD_REF`` or a measurement
+    name may hold lone surrogates (undecodable bytes), on which the whole run's write would
+    fail. JSON cells are already ASCII."""
+    return {
+        column: storable_text(value) if isinstance(value, str) else value
+        for column, value in row.items()
+    }
 
 
 def _run_row(run: RunInfo) -> dict[str, Any]:

@@ -12,8 +12,13 @@ import html
 import re
 
 # C0 controls, DEL and C1 controls: escape sequences, carriage returns, backspaces and bells
-# that would repaint or hide what a terminal shows.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# that would repaint or hide what a terminal shows. Bidirectional overrides and isolates reorder
+# what follows them on screen and in browsers ("Trojan Source"), line and paragraph separators
+# break lines in some viewers, and lone surrogates (undecodable bytes of an environment variable
+# or argument) cannot be written as UTF-8 at all.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 # Any ASCII punctuation may be backslash-escaped in CommonMark; these start code spans, links
 # and images, table cells, headings, strikethrough, math and emphasis. "_" is left alone: GitHub
 # never emphasises inside a word, and test ids are full of it.

@@ -19,6 +19,9 @@ HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "bu
 COMPARISON_HEADINGS = ("baseline p50", "change [interval]", "vs baseline")
 
 _VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", RECORDED: "-"}
+# A cell wider than this is cut: one huge name (a 100,000-character parametrize id or
+# measurement name) would otherwise pad every line of the table to its width.
+WIDEST_CELL = 120
 
 
 def summary_title(measurements: Sequence[Measurement]) -> str:
@@ -48,14 +51,14 @@ def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()
     in_order = ordered(measurements)
     comparing = any(m.comparison for m in in_order)
     headings, rows = row_cells(in_order, comparing=comparing)
-    table = [headings, *(tuple(map(terminal_text, row)) for row in rows)]
+    table = [headings, *(tuple(map(_cell, row)) for row in rows)]
     widths = [max(len(row[column]) for row in table) for column in range(len(headings))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
     lines += [
-        f"note: {terminal_text(m.test_id)} [{terminal_text(m.name)}] is noisy (coefficient of "
+        f"note: {_cell(m.test_id)} [{_cell(m.name)}] is noisy (coefficient of "
         f"variation {m.stats['cv']:.0%}); its numbers are too spread to trust"
         for m in in_order
         if m.noisy
@@ -75,13 +78,20 @@ def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
             continue
         seen.add(measurement.test_id)
         figures = ", ".join(
-            f"{terminal_text(name)}="
-            f"{format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
+            f"{_cell(name)}={format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
             for name, value in sorted(measurement.metrics.items())
             if name != BUSY_METRIC  # shown beside the median already
         )
-        lines.append(f"metrics of {terminal_text(measurement.test_id)}: {figures}")
+        lines.append(f"metrics of {_cell(measurement.test_id)}: {figures}")
     return lines
+
+
+def _cell(text: str) -> str:
+    """A name for the table: control characters visible, at most WIDEST_CELL characters."""
+    shown = terminal_text(text)
+    if len(shown) <= WIDEST_CELL:
+        return shown
+    return f"{shown[: WIDEST_CELL - 30]}... ({len(shown):,} characters)"
 
 
 def _row(measurement: Measurement) -> tuple[str, ...]:
