@@ -22,6 +22,7 @@ from pytest_omniperf.runtime.kit import RuntimeKit
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
 from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
 from pytest_omniperf.settings import SettingError, TestPlan, resolve_test_plan
+from pytest_omniperf.values import as_float, shown
 
 if TYPE_CHECKING:
     from pytest_omniperf.measure import Confirm, Perf
@@ -87,6 +88,24 @@ def _refusals_in_one_line(nodeid: str) -> Iterator[None]:
             raise
         # from None: one line, not the refusal again "during handling of" it
         raise pytest.fail.Exception(refusal, pytrace=False) from None
+
+
+def _hook_metric_problems(nodeid: str, measurement: Measurement) -> list[str]:
+    """Metrics that a ``pytest_omniperf_measurement`` hook set must be numbers: one that is not
+    fails the test and is left out, so the rest of the run is still stored (a number of another
+    type, numpy's or a Decimal, is kept as a float)."""
+    problems = []
+    for name, value in list(measurement.metrics.items()):
+        number = as_float(value, finite=False)
+        if isinstance(name, str) and number is not None:
+            measurement.metrics[name] = number
+            continue
+        del measurement.metrics[name]
+        problems.append(
+            f"pytest_omniperf_measurement hook on {nodeid}: metric {shown(name)} must be a "
+            f"number, got {shown(value)}; it was not stored"
+        )
+    return problems
 
 
 class PerfTestHooks:
@@ -251,8 +270,9 @@ class PerfTestHooks:
                 violations += check_blocking(measurement, plan.blocking)
             if self.settings.comparing:
                 violations += self._compare(measurement, plan)
-            self._add_junit_properties(item, measurement)
             self.config.hook.pytest_omniperf_measurement(item=item, measurement=measurement)
+            violations += _hook_metric_problems(item.nodeid, measurement)
+            self._add_junit_properties(item, measurement)
         return violations
 
     def _compare(self, measurement: Measurement, plan: TestPlan) -> list[str]:

@@ -20,8 +20,9 @@ from pytest_omniperf.settings import RunSettings
 
 if TYPE_CHECKING:
     from pytest_omniperf.gate_status import GateStatus
-    from pytest_omniperf.history.compare import Baseline
+    from pytest_omniperf.history.compare import Baseline, BaselineSpec
     from pytest_omniperf.history.provenance import RunInfo
+    from pytest_omniperf.history.store import HistoryStore
 
 
 class RunHistory:
@@ -43,6 +44,16 @@ class RunHistory:
 
         machine = machine_description()
         self.config.hook.pytest_omniperf_machine_info(config=self.config, machine=machine)
+        for key, value in list(machine.items()):
+            try:
+                json.dumps({key: value})
+            except (TypeError, ValueError, RecursionError):
+                # stored as its repr, so the run is still saved and fingerprinted consistently
+                machine[key] = _shorten(value)
+                self.notes.append(
+                    f"warning: pytest_omniperf_machine_info set machine[{_shorten(key)}] to a "
+                    f"value that is not JSON; stored as its repr {machine[key]}"
+                )
         return machine, fingerprint(machine)
 
     def _machine(self) -> tuple[dict[str, object], str]:
@@ -79,19 +90,12 @@ class RunHistory:
         try:
             with HistoryStore.open(self.path, create=False) as store:
                 _, machine_fingerprint = self._machine()
-                runs = self.config.hook.pytest_omniperf_select_baseline(
-                    config=self.config, store=store, spec=spec, fingerprint=machine_fingerprint
-                )
+                runs = self._hook_baseline_runs(store, spec, machine_fingerprint)
                 if runs is None:
                     runs = select_baseline_runs(store, spec, machine_fingerprint)
-                elif not _is_run_list(runs):
-                    self.baseline_problem = (
-                        f"pytest_omniperf_select_baseline returned {_shorten(runs)}, "
-                        "not a list of runs"
-                    )
-                    self.notes.append(
-                        f"baseline unusable, nothing compared: {self.baseline_problem}"
-                    )
+                elif isinstance(runs, str):
+                    self.baseline_problem = runs
+                    self.notes.append(f"baseline unusable, nothing compared: {runs}")
                     return None
                 baseline = Baseline.load(store, list(runs), spec)
         except HistoryError as error:
@@ -101,6 +105,27 @@ class RunHistory:
         self.notes += [f"warning: {line}" for line in baseline.skipped_rows]
         self.notes.append(f"compared with {baseline.describe()}")
         return baseline
+
+    def _hook_baseline_runs(
+        self, store: HistoryStore, spec: BaselineSpec, machine_fingerprint: str
+    ) -> list[RunInfo] | str | None:
+        """The runs a ``pytest_omniperf_select_baseline`` hook chose, None when no hook chose,
+        or why the hook's answer is unusable (it raised, or returned no list of runs): a
+        conftest's bug leaves this run without a baseline, said in one line, instead of
+        failing whichever test compared first, or the session."""
+        from pytest_omniperf.history.store import HistoryError
+
+        try:
+            runs = self.config.hook.pytest_omniperf_select_baseline(
+                config=self.config, store=store, spec=spec, fingerprint=machine_fingerprint
+            )
+        except HistoryError:
+            raise
+        except Exception as error:
+            return f"pytest_omniperf_select_baseline raised {type(error).__name__}: {error}"
+        if runs is None or _is_run_list(runs):
+            return None if runs is None else list(runs)
+        return f"pytest_omniperf_select_baseline returned {_shorten(runs)}, not a list of runs"
 
     def gate_status(self) -> GateStatus:
         """Could ``--omniperf-gate`` gate this run? (Loads the baseline when not loaded yet.)"""
