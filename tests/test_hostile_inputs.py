@@ -120,7 +120,9 @@ def test_a_span_name_that_is_not_text_fails_that_test_only(suite):
     )
     result = suite.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*ValueError: perf.span: name must be a non-empty string, got 123"])
+    result.stdout.fnmatch_lines(
+        ["*ValueError: perf.span: name must be a non-empty string, got 123"]
+    )
     result.stdout.fnmatch_lines(["*saved as run #1*"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
 
