@@ -8,6 +8,7 @@ skipped) where it is read instead of crashing a report or changing a verdict lat
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,28 @@ def text(data: Mapping[str, Any], field: str, *, default: str | None = None) -> 
         wanted = "a string" if default is not None else "a non-empty string"
         raise RecordError(field, f"expected {wanted}, got {shown(value)}")
     return _storable_text(value, field)
+
+
+# Clocks of CI machines disagree by seconds, not days: a run stamped later than this is forged
+# or broken, and would be the "newest" baseline run forever (baselines are the newest runs).
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+def timestamp(data: Mapping[str, Any], field: str, *, required: bool = True) -> str:
+    """An ISO 8601 time with its UTC offset, not in the future; ``""`` allowed unless
+    required. Kept as written: runs are ordered by this text."""
+    value = text(data, field) if required else text(data, field, default="")
+    if not value:
+        return value
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise RecordError(field, f"expected an ISO 8601 time with UTC offset, got {shown(value)}")
+    if moment > dt.datetime.now(dt.UTC) + FUTURE_TOLERANCE:
+        raise RecordError(field, f"a time in the future: {shown(value)}")
+    return value
 
 
 def optional_text(data: Mapping[str, Any], field: str) -> str | None:

@@ -97,6 +97,13 @@ POISONS = [
     ((*RUN0, "git_dirty"), "yes", "runs[0].run.git_dirty", "true, false or null"),
     ((*RUN0, "gated"), None, "runs[0].run.gated", "true or false"),
     ((*RUN0, "exit_status"), 10**30, "runs[0].run.exit_status", "small whole number"),
+    ((*RUN0, "started_at"), "yesterday", "runs[0].run.started_at", "ISO 8601 time"),
+    ((*RUN0, "started_at"), "2026-11-01T10:00:00", "runs[0].run.started_at", "UTC offset"),
+    # always the newest run, so always the baseline
+    ((*RUN0, "started_at"), "9999-12-31T00:00:00+00:00", "runs[0].run.started_at", "future"),
+    ((*RUN0, "finished_at"), 5, "runs[0].run.finished_at", "expected a string"),
+    # merge keeps one run per uuid: which of two different copies would be arbitrary
+    (("runs", 1, "run", "uuid"), "run0", "runs[1].run.uuid", "also the uuid of runs[0]"),
     (("runs", 0, "measurements"), {}, "runs[0].measurements", "expected a list"),
     (("runs", 0, "measurements", 0), "m", "runs[0].measurements[0]", "expected an object"),
     (("runs", 0), [], "runs[0]", "expected an object"),
@@ -225,3 +232,13 @@ def test_valid_exports_merge_and_report(capsys, tmp_path):
         capsys, "report", "--history", target, "--html", tmp_path / "report.html"
     )
     assert status == 0 and err == "", err
+
+
+def test_an_export_holding_the_same_run_twice_merges_it_once(capsys, tmp_path):
+    document = valid_document()
+    document["runs"].append(copy.deepcopy(document["runs"][0]))
+    source = tmp_path / "twice.json"
+    source.write_text(json.dumps(document))
+    status, out, _ = run_cli(capsys, "merge", source, "--into", tmp_path / "t.sqlite")
+    assert status == 0
+    assert f"{source}: 2 new runs of 3" in out

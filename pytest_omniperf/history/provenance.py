@@ -67,8 +67,8 @@ class RunInfo:
         """
         return cls(
             label=check.text(data, "label"),
-            started_at=check.text(data, "started_at"),
-            finished_at=check.text(data, "finished_at", default=""),
+            started_at=check.timestamp(data, "started_at"),
+            finished_at=check.timestamp(data, "finished_at", required=False),
             uuid=check.text(data, "uuid"),
             git_commit=check.optional_text(data, "git_commit"),
             git_branch=check.optional_text(data, "git_branch"),

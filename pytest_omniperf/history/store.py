@@ -378,10 +378,22 @@ def _document_runs(document: dict[str, Any]) -> list[tuple[RunInfo, list[Measure
     if not isinstance(entries, list):
         raise RecordError("runs", f"expected a list, got {shown(entries)}")
     runs = []
+    first_with_uuid: dict[str, tuple[int, dict[str, Any]]] = {}
     for number, entry in enumerate(entries):
         where = f"runs[{number}]"
         if not isinstance(entry, dict):
             raise RecordError(where, f"expected an object, got {shown(entry)}")
+        uuid = entry.get("run", {}).get("uuid") if isinstance(entry.get("run"), dict) else None
+        if isinstance(uuid, str) and uuid in first_with_uuid:
+            earlier, earlier_entry = first_with_uuid[uuid]
+            if earlier_entry != entry:
+                # merge keeps one run per uuid: which copy would be arbitrary
+                raise RecordError(
+                    f"{where}.run.uuid",
+                    f"{shown(uuid)} is also the uuid of runs[{earlier}], with other content",
+                )
+        elif isinstance(uuid, str):
+            first_with_uuid[uuid] = (number, entry)
         run_data, items = entry.get("run"), entry.get("measurements")
         if not isinstance(run_data, dict):
             raise RecordError(f"{where}.run", f"expected an object, got {shown(run_data)}")
