@@ -48,6 +48,8 @@ class OmniperfSession:
         self.measurements: list[Measurement] = []
         self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self._run_history: RunHistory | None = None
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        """Measurement records of calls whose teardown has not been reported yet, by test."""
         self.gate = GateStatus.not_requested()
         """Could --omniperf-gate gate? Known at session finish, on the controller."""
 
@@ -70,10 +72,21 @@ class OmniperfSession:
         manager.register(PerfTestHooks(self), PERF_HOOKS_NAME)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # pytest-rerunfailures reports each attempt that will be retried as "rerun", in
+        # whichever phase failed: an attempt whose call passed but whose teardown failed is
+        # retried too. So a call's measurements wait for its teardown, and only the final
+        # attempt's are kept.
+        if str(report.outcome) == "rerun":
+            self._pending.pop(report.nodeid, None)
+            return
         records: list[dict[str, Any]] | None = getattr(report, REPORT_ATTRIBUTE, None)
-        # pytest-rerunfailures reports each attempt that will be retried as "rerun": only the
-        # final attempt's measurements count
-        if records and str(report.outcome) != "rerun":
+        if records:
+            self._pending[report.nodeid] = records
+        elif report.when == "teardown":
+            self._keep_pending(self._pending.pop(report.nodeid, []))
+
+    def _keep_pending(self, records: list[dict[str, Any]]) -> None:
+        if records:
             from pytest_omniperf.measurement import Measurement
 
             self.measurements += [Measurement.from_dict(record) for record in records]
@@ -83,6 +96,9 @@ class OmniperfSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):
             return  # xdist workers send their measurements to the controller, which saves
+        for records in self._pending.values():  # an interrupted run reports no teardown
+            self._keep_pending(records)
+        self._pending.clear()
         if self.settings.gate:
             self.gate = self.run_history.gate_status()
         if self.measurements or self.gate.warning:

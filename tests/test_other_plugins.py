@@ -96,6 +96,40 @@ def test_rerun_that_fails_before_measuring_stores_nothing_stale(suite):
     assert "omniperf: 1 measurement" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_rerun_after_a_failed_teardown_stores_the_measurement_once(suite, workers):
+    """pytest-rerunfailures also reruns an attempt whose call passed but whose teardown
+    failed: that attempt's measurements were reported with its passing call, and must not be
+    stored beside the final attempt's."""
+    pytest.importorskip("pytest_rerunfailures")
+    suite.makepyfile(
+        """
+        import pytest
+
+        TEARDOWNS = []
+
+        @pytest.fixture
+        def breaks_first_teardown():
+            yield
+            TEARDOWNS.append(1)
+            if len(TEARDOWNS) == 1:
+                raise RuntimeError("teardown failed")
+
+        @pytest.mark.flaky(reruns=1, reruns_delay=0.01)
+        @pytest.mark.omniperf(rounds=3, warmup=0)
+        def test_measured(breaks_first_teardown):
+            pass
+        """
+    )
+    run = suite.runpytest_subprocess if workers else suite.runpytest
+    result = run("--omniperf-json=run.json", "-p", "no:randomly", *workers)
+    assert result.parseoutcomes()["rerun"] == 1
+    assert [m["test_id"] for m in _stored(suite.path / "run.json")] == [
+        "test_rerun_after_a_failed_teardown_stores_the_measurement_once.py::test_measured"
+    ]
+    result.stdout.fnmatch_lines(["*omniperf: 1 measurement ==*"])
+
+
 # -- pytest-benchmark: one clear line instead of FixtureAlreadyUsed ----------------------------
 
 
