@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_omniperf.measurement import REGRESSED, Measurement
+from pytest_omniperf.measurement import (
+    IMPROVED,
+    NOISY,
+    REGRESSED,
+    UNCHANGED,
+    Measurement,
+)
 from pytest_omniperf.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -23,6 +29,10 @@ if TYPE_CHECKING:
     from pytest_omniperf.history.compare import Baseline, BaselineSpec
     from pytest_omniperf.history.provenance import RunInfo
     from pytest_omniperf.history.store import HistoryStore
+
+
+# Comparison verdicts that mean a measurement was held against the baseline.
+_GATED = (REGRESSED, IMPROVED, UNCHANGED, NOISY)
 
 
 class RunHistory:
@@ -127,7 +137,7 @@ class RunHistory:
             return None if runs is None else list(runs)
         return f"pytest_omniperf_select_baseline returned {_shorten(runs)}, not a list of runs"
 
-    def gate_status(self) -> GateStatus:
+    def gate_status(self, measurements: list[Measurement]) -> GateStatus:
         """Could ``--omniperf-gate`` gate this run? (Loads the baseline when not loaded yet.)"""
         from pytest_omniperf.gate_status import GateStatus
 
@@ -144,6 +154,13 @@ class RunHistory:
         if not baseline.runs:
             return GateStatus.ineffective(
                 f"{baseline.describe()}, so every verdict is 'new' and nothing was compared"
+            )
+        if measurements and not any(m.comparison_verdict in _GATED for m in measurements):
+            # baseline runs of other tests (all renamed, another project's history chosen by a
+            # hook) or every test exempt: the gate looked at nothing
+            return GateStatus.ineffective(
+                f"none of the {len(measurements)} measurements of this run was compared with "
+                f"{baseline.describe()} (every verdict is 'new' or 'exempt')"
             )
         return GateStatus(requested=True, effective=True)
 

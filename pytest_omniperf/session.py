@@ -100,7 +100,7 @@ class OmniperfSession:
             self._keep_pending(records)
         self._pending.clear()
         if self.settings.gate:
-            self.gate = self.run_history.gate_status()
+            self.gate = self.run_history.gate_status(self.measurements)
         if self.measurements or self.gate.warning:
             self.run_history.finish(self.measurements, int(exitstatus), self.gate)
 

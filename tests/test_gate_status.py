@@ -113,3 +113,21 @@ def test_no_gate_asked_no_warning(measured_suite):
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*WARNING*")
     assert not (measured_suite.path / "run.json").exists()  # nothing measured, nothing to say
+
+
+@pytest.mark.parametrize("how", ["renamed", "exempt"])
+def test_gate_whose_baseline_holds_none_of_the_measurements(measured_suite, how):
+    """Baseline runs exist, but every measurement is 'new' (all tests renamed, or another
+    project's runs chosen by a hook) or exempt: the gate compared nothing and must say so."""
+    measured_suite.runpytest("--omniperf-label=main").assert_outcomes(passed=1)
+    if how == "renamed":
+        measured_suite.makepyfile(test_measured=MEASURED.replace("test_measured", "test_renamed"))
+    else:
+        measured_suite.makepyfile(test_measured=MEASURED.replace("warmup=0", "regression=False"))
+    result = run_gate(measured_suite)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [WARNING + "none of the 1 measurements of this run was compared with 1 run labelled*"]
+    )
+    assert gate_record(measured_suite)["effective"] is False
+    assert "did not gate anything" in (measured_suite.path / "s.md").read_text()
