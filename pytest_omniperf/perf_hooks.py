@@ -287,7 +287,11 @@ class PerfTestHooks:
 
     @staticmethod
     def _add_junit_properties(item: pytest.Item, measurement: Measurement) -> None:
-        prefix = f"omniperf.{measurement.name}"
+        from pytest_omniperf.report.escape import terminal_text
+
+        # pytest's JUnit XML escapes property values but not names: a control character in a
+        # measurement name would make the whole report unparsable for CI
+        prefix = f"omniperf.{terminal_text(measurement.name)}"
         item.user_properties += [
             (f"{prefix}.p50_s", measurement.stats["p50"]),
             (f"{prefix}.p95_s", measurement.stats["p95"]),

@@ -231,3 +231,22 @@ def test_a_baseline_hook_that_raises_leaves_the_gate_ineffective_not_the_session
     )
     gate = json.loads((suite.path / "run.json").read_text())["gate"]
     assert gate["effective"] is False
+
+
+def test_junit_xml_stays_parsable_with_control_characters_in_names(suite):
+    """pytest escapes JUnit property values but not names, and the plugin names its
+    properties after the measurement."""
+    import xml.etree.ElementTree as ET
+
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.omniperf(rounds=2, name="a\\x00b\\x1bc\\udcff")
+        def test_named(): pass
+        """
+    )
+    result = suite.runpytest("--omniperf-no-save", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=1)
+    names = [node.get("name") for node in ET.parse(suite.path / "junit.xml").iter("property")]
+    assert "omniperf.a\\x00b\\x1bc\\udcff.p50_s" in names
