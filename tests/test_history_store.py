@@ -73,6 +73,22 @@ def test_foreign_sqlite_database_is_refused(tmp_path):
     assert digest(path) == before
 
 
+@pytest.mark.parametrize("create", [True, False])
+def test_foreign_database_that_uses_user_version_too_is_refused(tmp_path, create):
+    """Many applications version their SQLite schema with user_version: one at our version
+    must not be taken for a history (sqlite-utils would create our tables in it on save)."""
+    path = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.execute("CREATE TABLE invoices (id INTEGER)")
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    before = digest(path)
+    with pytest.raises(
+        HistoryError, match=r"not a pytest-omniperf history \(missing tables: measurements, "
+    ):
+        HistoryStore.open(path, create=create)
+    assert digest(path) == before
+
+
 def test_locked_database_times_out_with_a_clear_error(tmp_path):
     path = tmp_path / "history.sqlite"
     HistoryStore.open(path).close()

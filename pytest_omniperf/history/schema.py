@@ -70,3 +70,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 assert len(MIGRATIONS) == SCHEMA_VERSION
+
+# Tables every version has: a database whose user_version says "ours" but that lacks them is
+# another application's (user_version is a field any application may use).
+TABLES = ("runs", "measurements", "metrics")

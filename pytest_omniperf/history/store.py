@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
+from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.record_checks import RecordError
 from pytest_omniperf.values import as_float, shown, storable_text
@@ -95,12 +95,18 @@ class HistoryStore:
     def _prepare(self, create: bool) -> None:
         with self._errors("read"):
             version = self._user_version()
-            self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            tables = set(self._db.table_names())
         if version > SCHEMA_VERSION:
             raise HistoryError(
                 f"history database {self.path} has schema version {version}, newer than this "
                 f"pytest-omniperf understands ({SCHEMA_VERSION}): upgrade pytest-omniperf or use "
                 "another --omniperf-history; the file was left untouched"
+            )
+        if version > 0 and not tables.issuperset(TABLES):
+            raise HistoryError(
+                f"{self.path} is not a pytest-omniperf history (missing tables: "
+                f"{', '.join(sorted(set(TABLES) - tables))}): another application's "
+                "database, or a damaged one; it was left untouched"
             )
         if version < SCHEMA_VERSION:
             if not create:
