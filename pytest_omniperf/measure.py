@@ -29,7 +29,7 @@ from pytest_omniperf.async_library import sleep as async_sleep
 from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
-from pytest_omniperf.values import shown
+from pytest_omniperf.values import shown, storable_text
 
 DISABLED_READ = (
     "omniperf is disabled (--omniperf-disable, OMNIPERF_DISABLE or ini omniperf_disable): "
@@ -201,7 +201,7 @@ class Perf:
             self._settings._replace(**changes),
             disabled=self._disabled,
             sink=self._sink,
-            name=name,
+            name=storable_text(name),  # undecodable bytes kept as escapes: names travel as UTF-8
             confirm=self._confirm,
         )
         view._spans = self._spans
@@ -253,7 +253,9 @@ class Perf:
         """A context manager (``with`` or ``async with``) timing its body at each entry."""
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"perf.span: name must be a non-empty string, got {shown(name)}")
-        return PerfSpan(self, name)
+        # undecodable bytes (lone surrogates) kept as escapes: the name travels as UTF-8
+        # (to the history, from pytest-xdist workers)
+        return PerfSpan(self, storable_text(name))
 
     def _run(
         self,

@@ -22,7 +22,7 @@ from pytest_omniperf.runtime.kit import RuntimeKit
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
 from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
 from pytest_omniperf.settings import SettingError, TestPlan, resolve_test_plan
-from pytest_omniperf.values import as_float, shown
+from pytest_omniperf.values import as_float, shown, storable_text
 
 if TYPE_CHECKING:
     from pytest_omniperf.measure import Confirm, Perf
@@ -97,10 +97,10 @@ def _hook_metric_problems(nodeid: str, measurement: Measurement) -> list[str]:
     problems = []
     for name, value in list(measurement.metrics.items()):
         number = as_float(value, finite=False)
-        if isinstance(name, str) and number is not None:
-            measurement.metrics[name] = number
-            continue
         del measurement.metrics[name]
+        if isinstance(name, str) and number is not None:
+            measurement.metrics[storable_text(name)] = number
+            continue
         problems.append(
             f"pytest_omniperf_measurement hook on {nodeid}: metric {shown(name)} must be a "
             f"number, got {shown(value)}; it was not stored"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pytest_omniperf.units import UNIT_SECONDS
-from pytest_omniperf.values import as_float, as_int, shown
+from pytest_omniperf.values import as_float, as_int, shown, storable_text
 
 T = TypeVar("T")
 
@@ -404,7 +404,9 @@ def _measure_changes(nodeid: str, mark: Marker) -> dict[str, Any]:
                 raise SettingError(
                     f"{where}: {key} must be a non-empty string, got {shown(kwargs[key])}"
                 )
-            changes[key] = kwargs[key]
+            # undecodable bytes (lone surrogates) kept as escapes: the name travels as UTF-8
+            # (to the history, from pytest-xdist workers)
+            changes[key] = storable_text(kwargs[key])
     if kwargs.get("patch_gather") is not None:
         if not isinstance(kwargs["patch_gather"], bool):
             raise SettingError(

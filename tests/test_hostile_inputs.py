@@ -76,7 +76,8 @@ def test_numbers_that_are_no_bound_are_errors(suite, marker, message):
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
-def test_names_and_labels_with_undecodable_bytes_are_stored(suite, monkeypatch):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_names_and_labels_with_undecodable_bytes_are_stored(suite, monkeypatch, workers):
     """Python decodes the undecodable bytes of an environment variable as lone surrogates,
     which SQLite cannot store: a fork's branch name (GITHUB_HEAD_REF) or a measurement name
     with one must not lose the run (it was an INTERNALERROR)."""
@@ -95,7 +96,8 @@ def test_names_and_labels_with_undecodable_bytes_are_stored(suite, monkeypatch):
                 pass
         """
     )
-    result = suite.runpytest("--omniperf-json=run.json")
+    run = suite.runpytest_subprocess if workers else suite.runpytest
+    result = run("--omniperf-json=run.json", *workers)
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*marker\\ud800name*", "*saved as run #1*"])
     labels, names = stored_labels_and_names(suite)
