@@ -254,3 +254,28 @@ def test_a_bad_run_makes_room_for_the_next_good_one(gated_suite, capsys):
     assert status == 0
     assert out.startswith("run #3 ")
     assert "run #4: column machine: not JSON" in err
+
+
+def test_text_that_is_not_utf8_is_a_bad_row_not_a_bad_history(gated_suite, capsys):
+    """sqlite3 fails a whole query on one cell that is not valid UTF-8: it must cost that row
+    only, not every run of the history (and with it the gate)."""
+    path = gated_suite.path / "history.sqlite"
+    _baseline(path, runs=4)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE runs SET git_branch = CAST(X'6dff6e' AS TEXT) WHERE id = 1")
+        connection.execute("UPDATE measurements SET name = CAST(X'61fe' AS TEXT) WHERE run_id = 2")
+    connection.close()
+    result = _gate(gated_suite, "--omniperf-baseline-runs=4")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*skipped a bad row of *: run #1: column git_branch: text that is not valid Unicode",
+            "*skipped a bad row of *: run #2: measurement #2: column name: text that is not *",
+        ],
+        consecutive=False,
+    )
+    result.stdout.fnmatch_lines(
+        ["*test_fetch*unchanged*", "*compared with 3 runs labelled 'main'*"]
+    )
+    assert main(["runs", "--history", str(path)]) == 0
+    assert "run #1: column git_branch" in capsys.readouterr().err

@@ -41,6 +41,10 @@ _MEASUREMENT_COLUMNS = {
 _MEASUREMENT_JSON_COLUMNS = ("samples", "sequential_samples", "stats", "budgets", "comparison")
 
 
+def _decode_text(cell: bytes) -> str:
+    return cell.decode("utf-8", "surrogateescape")
+
+
 class HistoryError(Exception):
     """The history cannot be read or written; the message names the file and the reason."""
 
@@ -84,6 +88,10 @@ class HistoryStore:
             connection = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
         except sqlite3.Error as error:
             raise HistoryError(f"cannot open history database {path}: {error}") from None
+        # A cell that is not valid UTF-8 (a damaged or hand-made file) would make sqlite3 fail
+        # the whole query, so one bad row would hide every run. Decoded with its bad bytes as
+        # lone surrogates instead, it fails the row's own checks and only that row is skipped.
+        connection.text_factory = _decode_text
         try:
             store = cls(path, connection, busy_timeout_s)
             store._prepare(create)
