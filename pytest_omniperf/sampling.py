@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_omniperf.clock import Clock, RealClock, clock_for
+from pytest_omniperf.cpu_clock import CPU_CLOCK, CpuClock
 from pytest_omniperf.mode import Mode, patched_asyncio_gather, use_mode
 
 SyncCall = Callable[[], Any]
@@ -42,25 +43,30 @@ class Sampled:
     samples_s: list[float]
     sequential_samples_s: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    cpu_s: float = 0.0
+    """CPU time of the measuring thread over the whole sampling (wall_s's counterpart)."""
     result: Any = None
 
 
 # -- synchronous workloads ---------------------------------------------------------------------
 
 
-def sample_sync(call: SyncCall, rounds: int, warmup: int, *, speedup: bool = False) -> Sampled:
-    """Time a synchronous callable on the real clock."""
+def sample_sync(
+    call: SyncCall, rounds: int, warmup: int, *, speedup: bool = False, clock: str = "real"
+) -> Sampled:
+    """Time a synchronous callable on the real clock (or the cpu clock: thread CPU time)."""
     wall_started = time.perf_counter()
+    timer = CpuClock() if clock == CPU_CLOCK else RealClock()
     if speedup:
-        sampled = _sample_sync_both_modes(call, rounds, warmup)
+        sampled = _sample_sync_both_modes(call, rounds, warmup, timer)
     else:
-        sampled = _sample_sync_one_mode(call, rounds, warmup)
+        sampled = _sample_sync_one_mode(call, rounds, warmup, timer)
     sampled.wall_s = time.perf_counter() - wall_started
     return sampled
 
 
-def _sample_sync_one_mode(call: SyncCall, rounds: int, warmup: int) -> Sampled:
-    now = time.perf_counter
+def _sample_sync_one_mode(call: SyncCall, rounds: int, warmup: int, clock: Clock) -> Sampled:
+    now = clock.now
     result = None
     for _ in range(warmup):
         result = call()
@@ -69,11 +75,11 @@ def _sample_sync_one_mode(call: SyncCall, rounds: int, warmup: int) -> Sampled:
         started = now()
         result = call()
         samples[index] = now() - started
-    return Sampled("real", samples, result=result)
+    return Sampled(clock.name, samples, result=result)
 
 
-def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int) -> Sampled:
-    now = time.perf_counter
+def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int, clock: Clock) -> Sampled:
+    now = clock.now
     timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
     result = None
     for mode in Mode:
@@ -86,7 +92,7 @@ def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int) -> Sampled
                 started = now()
                 result = call()
                 timings[mode].append(now() - started)
-    return Sampled("real", timings[Mode.PARALLEL], timings[Mode.SEQUENTIAL], result=result)
+    return Sampled(clock.name, timings[Mode.PARALLEL], timings[Mode.SEQUENTIAL], result=result)
 
 
 # -- asynchronous workloads --------------------------------------------------------------------
@@ -179,6 +185,6 @@ def timed_region(clock: str, in_loop: bool) -> Iterator[Callable[[], float]]:
             started = virtual.now()
             yield lambda: virtual.now() - started
     else:
-        now = RealClock().now
+        now = CpuClock().now if clock == CPU_CLOCK else RealClock().now
         started = now()
         yield lambda: now() - started

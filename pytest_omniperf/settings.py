@@ -12,11 +12,13 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from pytest_omniperf.units import UNIT_SECONDS
+from pytest_omniperf.units import COUNT_UNIT, INSTRUCTIONS_CLOCK, UNIT_SECONDS
 
 T = TypeVar("T")
 
-CLOCK_NAMES = ("real", "virtual")
+CLOCK_NAMES = ("real", "virtual", "cpu", INSTRUCTIONS_CLOCK)
+# Latency budgets are written in a time unit, or in instructions on the instructions clock.
+BUDGET_UNITS = {**UNIT_SECONDS, COUNT_UNIT: 1.0}
 DEFAULT_ROUNDS = 10
 DEFAULT_WARMUP = 1
 DEFAULT_CLOCK = "real"
@@ -278,12 +280,35 @@ def resolve_test_plan(
         for name, mark in (("omniperf", omniperf), ("latency", latency), ("speedup", speedup))
         if mark is not None
     )
-    return TestPlan(
+    plan = TestPlan(
         measure=_measure_settings(nodeid, run, omniperf),
         latency=_latency_budget(nodeid, latency) if latency is not None else None,
         speedup=_speedup_budget(nodeid, speedup) if speedup is not None else None,
         markers=markers,
     )
+    _check_clock_fits_budgets(nodeid, plan)
+    return plan
+
+
+def _check_clock_fits_budgets(nodeid: str, plan: TestPlan) -> None:
+    """Counts and times never meet: a count budget needs counts, a time budget needs times."""
+    counting = plan.measure.clock == INSTRUCTIONS_CLOCK
+    if plan.latency is not None and (plan.latency.unit == COUNT_UNIT) != counting:
+        if counting:
+            raise SettingError(
+                f"{_where('latency', nodeid)}: the instructions clock counts instructions, not "
+                f"time; write the budget in instructions, e.g. max=20e6, unit='instr'"
+            )
+        raise SettingError(
+            f"{_where('latency', nodeid)}: unit='instr' bounds an instruction count and needs "
+            f"the instructions clock (@pytest.mark.omniperf(clock='instructions')); "
+            f"this test uses the {plan.measure.clock} clock"
+        )
+    if plan.speedup is not None and counting:
+        raise SettingError(
+            f"{_where('speedup', nodeid)}: a speedup compares waiting times, which the "
+            f"instructions clock does not see; use clock='real' or 'virtual' for this test"
+        )
 
 
 def _where(marker: str, nodeid: str) -> str:
@@ -392,13 +417,13 @@ def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
     _check_keys("latency", nodeid, mark, (*LATENCY_STATISTICS, "unit"))
     where = _where("latency", nodeid)
     unit = mark.kwargs.get("unit", "ms")
-    if unit not in UNIT_SECONDS:
+    if unit not in BUDGET_UNITS:
         raise SettingError(
-            f"{where}: {unit!r} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
+            f"{where}: {unit!r} is not a valid unit; valid: {', '.join(BUDGET_UNITS)}"
         )
     limits_s = {
         statistic: _positive_number(mark.kwargs[statistic], where, f"{statistic} (in {unit})")
-        * UNIT_SECONDS[unit]
+        * BUDGET_UNITS[unit]
         for statistic in LATENCY_STATISTICS
         if mark.kwargs.get(statistic) is not None
     }

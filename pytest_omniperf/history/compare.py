@@ -26,7 +26,7 @@ from pytest_omniperf.measurement import (
     UNCHANGED,
     Measurement,
 )
-from pytest_omniperf.units import format_change, format_duration
+from pytest_omniperf.units import format_change, format_measured
 
 DEFAULT_BASELINE_LABEL = "main"
 DEFAULT_BASELINE_RUNS = 5
@@ -198,6 +198,7 @@ def _change_text(record: dict[str, Any], key: str) -> str:
 def regression_message(measurement: Measurement) -> str:
     """The one line that fails a regressed test."""
     record = measurement.comparison or {}
+    clock = measurement.clock
     if record.get("speedup_verdict") == REGRESSED:
         return (
             f"speedup regression: {measurement.stats['speedup']:.2f}x vs baseline "
@@ -205,7 +206,8 @@ def regression_message(measurement: Measurement) -> str:
             f"against {record['baseline']}{measurement.name_suffix}"
         )
     return (
-        f"performance regression: median {format_duration(measurement.stats['p50'])} vs baseline "
-        f"{format_duration(record['baseline_p50'])} ({_change_text(record, 'change')}) "
+        f"performance regression: median {format_measured(measurement.stats['p50'], clock)} vs "
+        f"baseline {format_measured(record['baseline_p50'], clock)} "
+        f"({_change_text(record, 'change')}) "
         f"against {record['baseline']}{measurement.name_suffix}"
     )

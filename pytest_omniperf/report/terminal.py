@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, RECORDED, REGRESSED, Measurement
-from pytest_omniperf.units import format_change, format_duration
+from pytest_omniperf.units import format_change, format_duration, format_measured
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
 COMPARISON_HEADINGS = ("baseline p50", "change [interval]", "vs baseline")
@@ -81,8 +81,8 @@ def _row(measurement: Measurement) -> tuple[str, ...]:
         label,
         measurement.kind,
         clock,
-        format_duration(stats["p50"]),
-        format_duration(stats["p95"]),
+        format_measured(stats["p50"], measurement.clock),
+        format_measured(stats["p95"], measurement.clock),
         _speedup_cell(measurement),
         budget_text(measurement),
         _VERDICT_LABELS.get(measurement.verdict, measurement.verdict),
@@ -93,7 +93,7 @@ def _comparison_cells(measurement: Measurement) -> tuple[str, str, str]:
     record = measurement.comparison or {}
     baseline = record.get("baseline_p50")
     return (
-        format_duration(baseline) if isinstance(baseline, float) else "-",
+        format_measured(baseline, measurement.clock) if isinstance(baseline, float) else "-",
         change_cell(measurement),
         record.get("verdict", "-"),
     )
@@ -112,7 +112,7 @@ def _speedup_cell(measurement: Measurement) -> str:
 def budget_text(measurement: Measurement, *, at_most: str = "<=", at_least: str = ">=") -> str:
     """The budgets of a measurement as written: ``p95<=50 ms, speedup>=1.8x``."""
     parts = [
-        f"{statistic}{at_most}{format_duration(limit, measurement.unit)}"
+        f"{statistic}{at_most}{format_measured(limit, measurement.clock, measurement.unit)}"
         for statistic, limit in measurement.budgets.items()
         if statistic != "speedup_min"
     ]
