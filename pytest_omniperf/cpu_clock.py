@@ -23,3 +23,28 @@ class CpuClock:
 
     def __init__(self) -> None:
         self.now: Callable[[], float] = time.thread_time
+
+
+_SCHEDSTAT = "/proc/thread-self/schedstat"
+
+
+def cpu_and_run_queue_s() -> tuple[float, float]:
+    """This thread's CPU time and its time spent waiting in the run queue for a CPU, so far.
+
+    The wait comes from Linux's schedstat; where that is missing it counts as 0.
+    """
+    try:
+        with open(_SCHEDSTAT) as schedstat:
+            cpu_ns, waited_ns, _ = schedstat.read().split()
+    except (OSError, ValueError):
+        return time.thread_time(), 0.0
+    return int(cpu_ns) / 1e9, int(waited_ns) / 1e9
+
+
+def cpu_share_since(started: tuple[float, float], wall_s: float) -> float:
+    """How CPU-bound the work since ``started`` was: CPU time over the time the thread wanted a
+    CPU (wall time minus run-queue waits), so a CPU-bound loop reads 1 on a loaded machine too,
+    and sleeping or waiting for I/O reads near 0."""
+    cpu_s, waited_s = (now - then for now, then in zip(cpu_and_run_queue_s(), started, strict=True))
+    wanted_s = wall_s - waited_s
+    return min(max(cpu_s / wanted_s, 0.0), 1.0) if wanted_s > 0 else 1.0

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
-from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.cpu_clock import cpu_and_run_queue_s, cpu_share_since
+from pytest_omniperf.measurement import CPU_SHARE_STAT, Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MeasureSettings
 from pytest_omniperf.units import COUNT_UNIT, INSTRUCTIONS_CLOCK
@@ -51,9 +52,6 @@ Confirm = Callable[[Measurement], bool]
 """Compares a measurement with the baseline; True when it looks regressed."""
 
 REMEASURED_METRIC = "omniperf.remeasured"
-# Share of the measuring thread's CPU time in the wall time of a real-clock measurement: how
-# CPU-bound the workload is, which sets how much run-to-run noise the history comparison expects.
-CPU_SHARE_STAT = "cpu_share"
 # Clocks whose samples a noisy episode of the machine can distort: confirmed before a regression.
 CONFIRMED_CLOCKS = ("real", "cpu")
 SPEEDUP_NOT_COUNTED = (
@@ -115,8 +113,8 @@ def make_measurement(
         unit=COUNT_UNIT if sampled.clock == INSTRUCTIONS_CLOCK else "ms",
     )
     summarize_measurement(measurement)
-    if sampled.clock == "real" and sampled.wall_s > 0:
-        measurement.stats[CPU_SHARE_STAT] = min(sampled.cpu_s / sampled.wall_s, 1.0)
+    if sampled.clock == "real" and sampled.cpu_share is not None:
+        measurement.stats[CPU_SHARE_STAT] = sampled.cpu_share
     return measurement
 
 
@@ -290,9 +288,9 @@ class Perf:
         clock = self._settings.clock
 
         def sample() -> Sampled:
-            cpu_started = time.thread_time()
+            started = cpu_and_run_queue_s()
             sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup, clock=clock)
-            sampled.cpu_s = time.thread_time() - cpu_started
+            sampled.cpu_share = cpu_share_since(started, sampled.wall_s)
             return sampled
 
         sampled = sample()
@@ -335,7 +333,7 @@ class Perf:
             return self._record(name, await self._count_async(call, warmup, speedup), speedup)
 
         async def sample() -> Sampled:
-            cpu_started = time.thread_time()
+            started = cpu_and_run_queue_s()
             sampled = await sample_async(
                 call,
                 settings.rounds,
@@ -345,7 +343,7 @@ class Perf:
                 patch_gather=settings.patch_gather,
                 horizon_s=settings.horizon_s,
             )
-            sampled.cpu_s = time.thread_time() - cpu_started
+            sampled.cpu_share = cpu_share_since(started, sampled.wall_s)
             return sampled
 
         sampled = await sample()

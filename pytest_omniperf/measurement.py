@@ -28,6 +28,9 @@ PROBLEM_ORDER = (REGRESSED, NOISY, IMPROVED, NEW, EXEMPT, UNCHANGED)
 
 # A real-clock measurement whose coefficient of variation exceeds this is flagged as noisy.
 NOISY_CV = 0.10
+# Stat of a real-clock measurement: how CPU-bound its workload is (cpu_clock.cpu_share_since);
+# it sets how much run-to-run noise the history comparison expects.
+CPU_SHARE_STAT = "cpu_share"
 
 
 @dataclass

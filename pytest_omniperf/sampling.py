@@ -43,8 +43,8 @@ class Sampled:
     samples_s: list[float]
     sequential_samples_s: list[float] = field(default_factory=list)
     wall_s: float = 0.0
-    cpu_s: float = 0.0
-    """CPU time of the measuring thread over the whole sampling (wall_s's counterpart)."""
+    cpu_share: float | None = None
+    """How CPU-bound the workload was (real clock; see cpu_clock.cpu_share_since)."""
     result: Any = None
 
 

@@ -64,9 +64,35 @@ def speedup_ratio(sequential_s: Sequence[float], parallel_s: Sequence[float]) ->
 
 FAMILY_ALPHA = 0.01
 BOOTSTRAP_RESAMPLES = 1000
-# Prior run-to-run spread (standard deviation of log medians) and its weight in pseudo-runs.
-PRIOR_RUN_SPREAD = {"real": 0.03, "virtual": 0.0}
+# Prior run-to-run spread (standard deviation of log medians) by clock, and its weight in
+# pseudo-runs. The figures are NOISE.md's, measured on 2 shared, oversubscribed vCPUs:
+#   real: sleep-shaped work drifted 0.3-0.5% between runs (3% keeps a margin); CPU-bound work
+#     waits in the run queue, and medians of separate processes spread by 54-68%: see
+#     CPU_BOUND_REAL_RUN_SPREAD;
+#   cpu: thread CPU time has no run-queue waits, but the CPU's speed changes over seconds:
+#     medians of separate processes spread by 24-26%;
+#   instructions: counts repeat exactly between processes (ASLR off); 0.2% covers the steps a
+#     change elsewhere in the suite can cause by moving the heap. Known rather than estimated
+#     from a handful of runs, so it weighs as many runs.
+PRIOR_RUN_SPREAD = {"real": 0.03, "virtual": 0.0, "cpu": 0.25, "instructions": 0.002}
 PRIOR_WEIGHT_RUNS = 2.0
+PRIOR_WEIGHT_BY_CLOCK = {"instructions": 100.0}
+# The real-clock prior of a fully CPU-bound workload; a workload that is CPU-bound for a share
+# s of the time it wants to run gets s times this (a run-queue slowdown stretches only that part).
+# With it, baseline runs that happened to agree on a quiet machine cannot make the gate trust a
+# new run caught on a loaded one (+37.6% on an unchanged sort, before): such data gives "noisy".
+CPU_BOUND_REAL_RUN_SPREAD = 0.5
+
+
+def run_noise_prior(clock: str, cpu_share: float | None = None) -> tuple[float, float]:
+    """Prior spread of log medians between runs on ``clock``, and its weight in runs.
+
+    ``cpu_share``: how CPU-bound a real-clock workload is (0 waits, 1 computes), when known.
+    """
+    spread = PRIOR_RUN_SPREAD.get(clock, PRIOR_RUN_SPREAD["real"])
+    if clock == "real" and cpu_share is not None:
+        spread = max(spread, cpu_share * CPU_BOUND_REAL_RUN_SPREAD)
+    return spread, PRIOR_WEIGHT_BY_CLOCK.get(clock, PRIOR_WEIGHT_RUNS)
 
 
 def bootstrap_log_median(
@@ -140,6 +166,7 @@ def compare_log_estimates(
     threshold: float,
     family_size: int,
     prior_run_spread: float,
+    prior_weight_runs: float = PRIOR_WEIGHT_RUNS,
     samples_per_run: int = 10,
     higher_is_worse: bool = True,
     two_stage: bool = False,
@@ -162,15 +189,15 @@ def compare_log_estimates(
     observed_spread = _robust_variance(centres)
     run_dof = max(runs - 1, 0)
     excess_spread = max(observed_spread - within, 0.0)
-    run_variance = (run_dof * excess_spread + PRIOR_WEIGHT_RUNS * prior_run_spread**2) / (
-        run_dof + PRIOR_WEIGHT_RUNS
+    run_variance = (run_dof * excess_spread + prior_weight_runs * prior_run_spread**2) / (
+        run_dof + prior_weight_runs
     )
     # a median of runs is less efficient than a mean: pi/2 times the variance
     centre_factor = math.pi / 2 if runs >= 3 else 1.0
     # variance of (new - baseline centre), by component, with the degrees of freedom of each
     components = [
         (new_variance, max(samples_per_run - 1, 1)),
-        (run_variance * (1 + centre_factor / runs), run_dof + PRIOR_WEIGHT_RUNS),
+        (run_variance * (1 + centre_factor / runs), run_dof + prior_weight_runs),
         (within * centre_factor / runs, max(runs * (samples_per_run - 1), 1)),
     ]
     variance = sum(value for value, _ in components)

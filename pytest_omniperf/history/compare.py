@@ -18,6 +18,7 @@ from pytest_omniperf import stats
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
 from pytest_omniperf.measurement import (
+    CPU_SHARE_STAT,
     EXEMPT,
     IMPROVED,
     NEW,
@@ -125,12 +126,16 @@ class Baseline:
             zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode())
         )
         rounds = max(measurement.rounds, 2)
+        prior_spread, prior_weight = stats.run_noise_prior(
+            measurement.clock, _cpu_share([measurement, *history])
+        )
         latency = stats.compare_log_estimates(
             stats.bootstrap_log_median(measurement.samples_s, rng),
             [stats.bootstrap_log_median(m.samples_s, rng) for m in history],
             threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
             family_size=self.family_size,
-            prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
+            prior_run_spread=prior_spread,
+            prior_weight_runs=prior_weight,
             samples_per_run=rounds,
             two_stage=two_stage,
         )
@@ -172,6 +177,13 @@ class Baseline:
             verdicts.insert(0, speedup.verdict)
         record["verdict"] = EXEMPT if threshold is None else _combine(verdicts)
         return record
+
+
+def _cpu_share(measurements: list[Measurement]) -> float | None:
+    """How CPU-bound the workload is: the most CPU-bound reading of the new measurement and its
+    baseline (older measurements did not record it)."""
+    shares = [m.stats[CPU_SHARE_STAT] for m in measurements if CPU_SHARE_STAT in m.stats]
+    return max(shares) if shares else None
 
 
 def _combine(verdicts: list[str]) -> str:

@@ -16,7 +16,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -105,8 +104,3 @@ class Callgrind:
     def instrument(self, on: bool) -> None:
         """Turn instrumentation on or off (the run starts with it off, to start up fast)."""
         self._instrument(int(on))
-
-
-def python_setup() -> str:
-    """The interpreter the counts depend on: exact version and build."""
-    return f"{sys.implementation.name} {sys.version.split()[0]} ({sys.version.split('(', 1)[-1]}"

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, RECORDED, REGRESSED, Measurement
+from pytest_omniperf.measurement import (
+    BUDGET_FAILED,
+    NOISY,
+    PASSED,
+    RECORDED,
+    REGRESSED,
+    Measurement,
+)
 from pytest_omniperf.units import format_change, format_duration, format_measured
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
 COMPARISON_HEADINGS = ("baseline p50", "change [interval]", "vs baseline")
 
 _VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", RECORDED: "-"}
+# Shown once per run, however many real-clock measurements were too noisy.
+INSTRUCTIONS_HINT = (
+    "hint: real-clock timings are noisy on this machine; for CPU-bound work, count instructions "
+    "instead: @pytest.mark.omniperf(clock='instructions') or --omniperf-clock instructions "
+    "(deterministic; needs valgrind)"
+)
 
 
 def summary_title(measurements: Sequence[Measurement]) -> str:
@@ -51,6 +64,8 @@ def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()
         for m in in_order
         if m.noisy
     ]
+    if any(m.clock == "real" and (m.noisy or m.comparison_verdict == NOISY) for m in in_order):
+        lines.append(INSTRUCTIONS_HINT)
     return lines + _metric_lines(in_order) + [f"omniperf: {note}" for note in notes]
 
 
