@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 HEADER = Path("/usr/include/valgrind/callgrind.h")
@@ -39,35 +40,38 @@ class HelperUnavailable(RuntimeError):
     """The client-request helper cannot be built here; the message says why in one line."""
 
 
-def cache_directory() -> Path:
+def cache_folders() -> list[Path]:
+    """Where the helper is kept: the user's cache, else the temporary folder."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pytest-omniperf"
+    return [Path(base) / "pytest-omniperf", Path(tempfile.gettempdir()) / "pytest-omniperf"]
 
 
-def build_helper(cache: Path | None = None) -> Path:
+def build_helper(folders: Sequence[Path] | None = None) -> Path:
     """The path of the compiled helper, compiling it on first use."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise HelperUnavailable(
-            f"no C compiler found to build the callgrind helper ({INSTALL_HINT})"
-        )
     if not HEADER.exists():
         raise HelperUnavailable(f"valgrind's header {HEADER} is missing ({INSTALL_HINT})")
     key = hashlib.sha256(HELPER_SOURCE.encode() + HEADER.read_bytes()).hexdigest()[:16]
-    for folder in (cache or cache_directory(), Path(tempfile.gettempdir()) / "pytest-omniperf"):
-        target = folder / f"callgrind-helper-{key}.so"
+    folders = cache_folders() if folders is None else folders
+    cached = [folder / f"callgrind-helper-{key}.so" for folder in folders]
+    for target in cached:
         if target.exists():
             return target
+    compiler = shutil.which(os.environ.get("CC") or "cc") or shutil.which("gcc")
+    if compiler is None:
+        raise HelperUnavailable(
+            f"no C compiler to build the callgrind helper with ({INSTALL_HINT})"
+        )
+    for target in cached:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            return _compile(compiler, folder, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return _compile(compiler, target)
         except OSError:
             continue  # an unwritable cache: try the next folder
     raise HelperUnavailable("no writable folder to build the callgrind helper in")
 
 
-def _compile(compiler: str, folder: Path, target: Path) -> Path:
-    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+def _compile(compiler: str, target: Path) -> Path:
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         source = Path(scratch, "helper.c")
         source.write_text(HELPER_SOURCE)
         built = Path(scratch, "helper.so")
