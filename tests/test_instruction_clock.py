@@ -215,3 +215,18 @@ def test_bad_clock_option_is_a_usage_error(suite):
             "*--omniperf-clock: 'cycles' is not a valid clock; valid: real, virtual, cpu, instructions"
         ]
     )
+
+
+def test_fingerprint_holds_the_counting_setup_only_where_valgrind_is(monkeypatch):
+    import platform
+
+    from pytest_omniperf.history import provenance
+
+    with_valgrind = provenance.machine_description()
+    monkeypatch.setattr(provenance.shutil, "which", lambda name: None)
+    without = provenance.machine_description()
+    assert "instruction_counter" not in without  # machines without valgrind keep their print
+    if shutil.which("valgrind"):
+        counter = with_valgrind["instruction_counter"]
+        assert counter.startswith("valgrind-") and platform.python_version() in counter
+        assert provenance.fingerprint(with_valgrind) != provenance.fingerprint(without)
