@@ -62,6 +62,11 @@ class InstructionCounter:
             self._instrumenting = True
         yield
 
+    def stop_instrumenting(self) -> None:
+        if self._instrumenting:
+            self._callgrind.instrument(False)
+            self._instrumenting = False
+
     def stop(self) -> int:
         """Stop counting; the instructions executed since :attr:`start`."""
         self._dump_count += 1
@@ -123,6 +128,13 @@ def _counter() -> InstructionCounter | None:
     if not callgrind.on_valgrind:
         return None
     return InstructionCounter(callgrind, Path(dumps))
+
+
+def stop_instrumenting() -> None:
+    """No more counting in this process: the rest runs at valgrind's uninstrumented speed."""
+    counter = _counter() if os.environ.get(HELPER_ENV) else None
+    if counter is not None:
+        counter.stop_instrumenting()
 
 
 def counter_for(where: str) -> InstructionCounter:

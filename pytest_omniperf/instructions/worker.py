@@ -37,6 +37,12 @@ class CountingWorker:
         # start-up cost under valgrind: the parent subtracts its launch time from this
         self._write({"event": STARTED, "at": time.time()})
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        from pytest_omniperf.instructions.counting import stop_instrumenting
+
+        stop_instrumenting()  # the session's end and the interpreter's exit need no counting
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self._pending.setdefault(
             report.nodeid, {"nodeid": report.nodeid, "outcome": PASSED, "message": "", "counts": []}
