@@ -170,12 +170,15 @@ def compare_log_estimates(
     samples_per_run: int = 10,
     higher_is_worse: bool = True,
     two_stage: bool = False,
+    threshold_tolerance: float = 0.0,
 ) -> Change:
     """Compare a new (log estimate, variance) with baseline runs' estimates.
 
     ``higher_is_worse`` is True for times and False for speedup ratios; ``change`` is always
     new/baseline - 1 and the verdict is from the user's point of view. ``two_stage`` is for a
     batch that is one of two which must both look regressed (see :func:`tail_probability`).
+    ``threshold_tolerance`` (log scale): a change this close to the threshold reaches it, for
+    nearly exact values (instruction counts), where +9.9% and +10% cannot be told apart.
     """
     if not baseline_runs:
         raise ValueError("no baseline runs to compare with")
@@ -210,7 +213,7 @@ def compare_log_estimates(
     else:
         critical = 0.0
     half_width = critical * math.sqrt(variance)
-    return _verdict(difference, half_width, threshold, higher_is_worse)
+    return _verdict(difference, half_width, threshold, higher_is_worse, threshold_tolerance)
 
 
 def tail_probability(family_size: int, *, two_stage: bool = False) -> float:
@@ -239,7 +242,11 @@ def _robust_variance(values: np.ndarray) -> float:
 
 
 def _verdict(
-    difference: float, half_width: float, threshold: float, higher_is_worse: bool
+    difference: float,
+    half_width: float,
+    threshold: float,
+    higher_is_worse: bool,
+    tolerance: float = 0.0,
 ) -> Change:
     sign = 1.0 if higher_is_worse else -1.0
     worse, worse_low, worse_high = (
@@ -247,7 +254,7 @@ def _verdict(
         sign * difference - half_width,
         sign * difference + half_width,
     )
-    limit = math.log1p(threshold)
+    limit = math.log1p(threshold) - tolerance
     if worse > limit and worse_low > 0:
         verdict = REGRESSED
     elif -worse > limit and worse_high < 0:

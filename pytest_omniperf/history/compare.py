@@ -27,7 +27,7 @@ from pytest_omniperf.measurement import (
     UNCHANGED,
     Measurement,
 )
-from pytest_omniperf.units import format_change, format_measured
+from pytest_omniperf.units import INSTRUCTIONS_CLOCK, format_change, format_measured
 
 DEFAULT_BASELINE_LABEL = "main"
 DEFAULT_BASELINE_RUNS = 5
@@ -138,6 +138,8 @@ class Baseline:
             prior_weight_runs=prior_weight,
             samples_per_run=rounds,
             two_stage=two_stage,
+            # counts are exact to about their prior spread: that close to the threshold reaches it
+            threshold_tolerance=prior_spread if measurement.clock == INSTRUCTIONS_CLOCK else 0.0,
         )
         record: dict[str, Any] = {
             "baseline": self.describe(),
