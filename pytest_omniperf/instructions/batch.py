@@ -71,6 +71,7 @@ class InstructionBatch:
         self.session = session
         self.config = session.config
         self.nodeids = nodeids
+        self._counted = frozenset(nodeids)
         self._outcome: BatchOutcome | None = None
 
     @property
@@ -81,7 +82,7 @@ class InstructionBatch:
         return self._outcome
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if item.nodeid not in self.nodeids or self.session.settings.disabled:
+        if item.nodeid not in self._counted or self.session.settings.disabled:
             return
         outcome = self.outcome
         if outcome.skip_reason:
