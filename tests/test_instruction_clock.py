@@ -68,6 +68,10 @@ async def test_async_measured(perf):
     assert await perf.measure(fetch) == work(300)
 
 
+def test_timed_inside(perf):
+    perf.named("timed", clock="real").measure(work, 10)
+
+
 def test_body_fails():
     assert work(3) == 0
 
@@ -91,14 +95,16 @@ def _measurements(path):
 def test_counted_under_valgrind_then_gated_on_counts(suite, monkeypatch):
     suite.makepyfile(test_counted=COUNTED_SUITE)
     result = suite.runpytest("--omniperf-label=main", "--omniperf-json=first.json", "-rs")
-    result.assert_outcomes(passed=5, failed=2, skipped=1)
+    result.assert_outcomes(passed=5, failed=3, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "latency budget exceeded: max = * k instr > 10 instr (3 rounds, instructions clock)*",
+            "test_counted.py::test_timed_inside: timed measured on a time clock inside the "
+            "valgrind run, where code runs about 90 times slower; *",
             "in the valgrind run: def test_body_fails():",
             "E       assert 5 == 0",
             "test_counted.py::test_measured*work*instructions*k instr*max<=5 M instr*pass",
-            "omniperf: instructions clock: 7 tests counted in one valgrind run of * s "
+            "omniperf: instructions clock: 8 tests counted in one valgrind run of * s "
             "(start-up * s)",
             "SKIPPED * in the valgrind run: not here",
         ]
@@ -120,7 +126,7 @@ def test_counted_under_valgrind_then_gated_on_counts(suite, monkeypatch):
         "--omniperf-json=second.json",
         "--omniperf-markdown=summary.md",
     )
-    result.assert_outcomes(passed=4, failed=3, skipped=1)
+    result.assert_outcomes(passed=4, failed=4, skipped=1)
     result.stdout.fnmatch_lines(
         ["*performance regression: median * k instr vs baseline * k instr (+*"]
     )

@@ -31,6 +31,10 @@ from pytest_omniperf.units import INSTRUCTIONS_CLOCK
 if TYPE_CHECKING:
     from pytest_omniperf.session import OmniperfSession
 
+TIMED_UNDER_VALGRIND = (
+    "{test}: {names} measured on a time clock inside the valgrind run, where code runs about 90 "
+    "times slower; measure timings in a test of their own, not in an instructions-clock test"
+)
 VALGRIND_MISSING = (
     "valgrind is not installed; the instructions clock counts with it: apt-get install valgrind"
 )
@@ -107,6 +111,10 @@ class InstructionBatch:
             pytest.fail(f"in the valgrind run: {result['message']}", pytrace=False)
         if result["outcome"] == SKIPPED:
             pytest.skip(f"in the valgrind run: {result['message']}")
+        timed = [m["name"] for m in result["counts"] if m["clock"] != INSTRUCTIONS_CLOCK]
+        if timed:
+            names = ", ".join(timed)
+            pytest.fail(TIMED_UNDER_VALGRIND.format(test=pyfuncitem.nodeid, names=names), False)
         pyfuncitem.stash[SINK_KEY].extend(Measurement.from_dict(m) for m in result["counts"])
         return True  # the body ran, counted, in the valgrind run
 
