@@ -14,8 +14,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,36 +47,52 @@ class InstructionCounter:
         self._dumps = dumps
         self._dump_count = 0
         self._instrumenting = False
-        self.start = callgrind.start
         self._sync_overhead: int | None = None
         self._async_overhead: int | None = None
 
-    @contextmanager
-    def instrumented(self) -> Iterator[None]:
-        """Instrumentation on from the first measurement to the end of the run: switching it
+    def ensure_instrumented(self) -> None:
+        """Instrumentation on from the first measurement to the session's end: switching it
         off between measurements retranslates the code each time, which made a run of 25 tiny
         tests take 18.5 s instead of 12.9 s."""
         if not self._instrumenting:
             self._callgrind.instrument(True)
             self._instrumenting = True
-        yield
 
     def stop_instrumenting(self) -> None:
         if self._instrumenting:
             self._callgrind.instrument(False)
             self._instrumenting = False
 
-    def stop(self) -> int:
-        """Stop counting; the instructions executed since :attr:`start`."""
-        self._dump_count += 1
-        label = f"omniperf-{self._dump_count}"
-        self._callgrind.stop(label.encode())
-        return self._read_dump(label)
+    def count(self, call: Callable[[], Any]) -> tuple[int, Any]:
+        """Instructions of one call, and its result. Only the call and the two client
+        requests' edges run between start and stop (the label is made before), and the
+        count is stopped even when the call raises."""
+        label, stop = self._next_label(), self._callgrind.stop
+        self._callgrind.start()
+        try:
+            result = call()
+        finally:
+            stop(label)
+        return self._read_dump(label), result
 
-    def _read_dump(self, label: str) -> int:
+    async def count_awaited(self, call: Callable[[], Awaitable[Any]]) -> tuple[int, Any]:
+        """The same for an awaited call (the loop's work while it runs counts too)."""
+        label, stop = self._next_label(), self._callgrind.stop
+        self._callgrind.start()
+        try:
+            result = await call()
+        finally:
+            stop(label)
+        return self._read_dump(label), result
+
+    def _next_label(self) -> bytes:
+        self._dump_count += 1
+        return f"omniperf-{self._dump_count}".encode()
+
+    def _read_dump(self, label: bytes) -> int:
         path = self._dumps / f"{DUMP_FILE_NAME}.{self._dump_count}"
         if not path.exists():  # named differently by this valgrind: find it by its label
-            marker = f"Client Request: {label}\n".encode()
+            marker = b"Client Request: " + label + b"\n"
             path = next(
                 (found for found in self._dumps.iterdir() if marker in found.read_bytes()), path
             )
@@ -91,24 +106,14 @@ class InstructionCounter:
     @property
     def sync_overhead(self) -> int:
         if self._sync_overhead is None:
-            self._sync_overhead = min(self._count_sync(_noop) for _ in range(_CALIBRATION_CALLS))
+            self._sync_overhead = min(self.count(_noop)[0] for _ in range(_CALIBRATION_CALLS))
         return self._sync_overhead
 
     async def async_overhead(self) -> int:
         if self._async_overhead is None:
-            counts = [await self._count_async(_async_noop) for _ in range(_CALIBRATION_CALLS)]
+            counts = [(await self.count_awaited(_async_noop))[0] for _ in range(_CALIBRATION_CALLS)]
             self._async_overhead = min(counts)
         return self._async_overhead
-
-    def _count_sync(self, call: Callable[[], Any]) -> int:
-        self.start()
-        call()
-        return self.stop()
-
-    async def _count_async(self, call: Callable[[], Awaitable[Any]]) -> int:
-        self.start()
-        await call()
-        return self.stop()
 
 
 def _noop() -> None:
@@ -148,17 +153,15 @@ def count_sync(call: Callable[[], Any], rounds: int, warmup: int, *, where: str)
     """Warmup calls, then ``rounds`` counted calls of a synchronous callable."""
     counter = counter_for(where)
     wall_started = time.perf_counter()
-    with counter.instrumented():
-        overhead = counter.sync_overhead
-        result = None
-        for _ in range(warmup):
-            result = call()
-        counts = [0.0] * rounds
-        start, stop = counter.start, counter.stop
-        for index in range(rounds):
-            start()
-            result = call()
-            counts[index] = float(max(stop() - overhead, 0))
+    counter.ensure_instrumented()
+    overhead = counter.sync_overhead
+    result = None
+    for _ in range(warmup):
+        result = call()
+    counts = [0.0] * rounds
+    for index in range(rounds):
+        count, result = counter.count(call)
+        counts[index] = float(max(count - overhead, 0))
     return Sampled(
         INSTRUCTIONS_CLOCK, counts, wall_s=time.perf_counter() - wall_started, result=result
     )
@@ -170,17 +173,15 @@ async def count_async(
     """The same for an async workload: the loop's own work while it is awaited counts too."""
     counter = counter_for(where)
     wall_started = time.perf_counter()
-    with counter.instrumented():
-        overhead = await counter.async_overhead()
-        result = None
-        for _ in range(warmup):
-            result = await call()
-        counts = [0.0] * rounds
-        start, stop = counter.start, counter.stop
-        for index in range(rounds):
-            start()
-            result = await call()
-            counts[index] = float(max(stop() - overhead, 0))
+    counter.ensure_instrumented()
+    overhead = await counter.async_overhead()
+    result = None
+    for _ in range(warmup):
+        result = await call()
+    counts = [0.0] * rounds
+    for index in range(rounds):
+        count, result = await counter.count_awaited(call)
+        counts[index] = float(max(count - overhead, 0))
     return Sampled(
         INSTRUCTIONS_CLOCK, counts, wall_s=time.perf_counter() - wall_started, result=result
     )
