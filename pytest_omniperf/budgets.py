@@ -13,7 +13,7 @@ from pytest_omniperf.measurement import (
     Measurement,
 )
 from pytest_omniperf.settings import BlockingBudget, LatencyBudget, SpeedupBudget
-from pytest_omniperf.units import format_duration
+from pytest_omniperf.units import format_duration, format_measured
 
 
 def budget_table(latency: LatencyBudget | None, speedup: SpeedupBudget | None) -> dict[str, float]:
@@ -58,8 +58,8 @@ def _latency_violations(measurement: Measurement, budget: LatencyBudget | None) 
         return []
     return [
         f"latency budget exceeded: {statistic} = "
-        f"{format_duration(measurement.stats[statistic], budget.unit)} > "
-        f"{format_duration(limit_s, budget.unit)} ({_context(measurement)})"
+        f"{format_measured(measurement.stats[statistic], measurement.clock, budget.unit)} > "
+        f"{format_measured(limit_s, measurement.clock, budget.unit)} ({_context(measurement)})"
         + measurement.name_suffix
         for statistic, limit_s in budget.limits_s.items()
         if measurement.stats[statistic] > limit_s

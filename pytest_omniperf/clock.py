@@ -241,5 +241,9 @@ def clock_for(name: str) -> Iterator[Clock]:
     if name == "virtual":
         with virtual_clock() as clock:
             yield clock
+    elif name == "cpu":
+        from pytest_omniperf.cpu_clock import CpuClock
+
+        yield CpuClock()
     else:
         yield RealClock()

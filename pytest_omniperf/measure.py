@@ -26,9 +26,11 @@ from pytest_omniperf.async_library import (
     running_async_library,
 )
 from pytest_omniperf.async_library import sleep as async_sleep
-from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, Measurement
+from pytest_omniperf.cpu_clock import cpu_and_run_queue_s, cpu_share_since
+from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, CPU_SHARE_STAT, Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
+from pytest_omniperf.units import COUNT_UNIT, INSTRUCTIONS_CLOCK
 from pytest_omniperf.values import shown, storable_text
 
 DISABLED_READ = (
@@ -66,6 +68,16 @@ REMEASURED_METRIC = "omniperf.remeasured"
 # Task steps that ran concurrently in sequential rounds although they should have waited, and
 # turns handed on after a stall (see pytest_omniperf.serialize).
 SEQUENTIAL_OVERLAP_METRIC = "omniperf.sequential_overlap"
+# Clocks whose samples a noisy episode of the machine can distort: confirmed before a regression.
+CONFIRMED_CLOCKS = ("real", "cpu")
+SPEEDUP_NOT_COUNTED = (
+    "perf.speedup on {test}: a speedup compares waiting times, which the instructions clock "
+    "does not see; use perf.named(..., clock='real') or clock='virtual' for it"
+)
+SPAN_NOT_COUNTED = (
+    "perf.span({name!r}) on {test}: spans are not counted on the instructions clock; "
+    "use perf.measure(fn) for the part to count"
+)
 # The second batch waits this long, so that a noise episode of the machine that caught the
 # first batch has likely passed.
 CONFIRMATION_PAUSE_S = 0.5
@@ -79,7 +91,7 @@ def needs_confirmation(measurement: Measurement, confirm: Confirm) -> bool:
     in a row, a real slowdown always does: so a measurement that looks regressed is measured
     again and the second batch decides. Virtual-clock samples are exact and never re-measured.
     """
-    return measurement.clock == "real" and confirm(measurement)
+    return measurement.clock in CONFIRMED_CLOCKS and confirm(measurement)
 
 
 def _loop_running() -> bool:
@@ -123,9 +135,13 @@ def make_measurement(
         sequential_samples_s=sampled.sequential_samples_s,
         wall_s=sampled.wall_s,
         group=settings.group,
+        unit=COUNT_UNIT if sampled.clock == INSTRUCTIONS_CLOCK else "ms",
     )
     record_loop_steps(measurement, sampled)
-    return summarize_measurement(measurement)
+    summarize_measurement(measurement)
+    if sampled.clock == "real" and sampled.cpu_share is not None:
+        measurement.stats[CPU_SHARE_STAT] = sampled.cpu_share
+    return measurement
 
 
 def record_loop_steps(measurement: Measurement, sampled: Sampled) -> None:
@@ -310,12 +326,38 @@ class Perf:
         if self._disabled:
             return self._wrap_result(first_result if first_done else call(), speedup)
         warmup = max(self._settings.warmup - first_done, 0)
-        sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup)
+        if self._settings.clock == INSTRUCTIONS_CLOCK:
+            return self._record(name, self._count_sync(call, warmup, speedup), speedup)
+        clock = self._settings.clock
+
+        def sample() -> Sampled:
+            started = cpu_and_run_queue_s()
+            sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup, clock=clock)
+            sampled.cpu_share = cpu_share_since(started, sampled.wall_s)
+            return sampled
+
+        sampled = sample()
         remeasure = self._looks_regressed(name, sampled)
         if remeasure:
             time.sleep(CONFIRMATION_PAUSE_S)
-            sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup)
+            sampled = sample()
         return self._record(name, sampled, speedup, remeasured=remeasure)
+
+    def _count_sync(self, call: Callable[[], Any], warmup: int, speedup: bool) -> Sampled:
+        from pytest_omniperf.instructions.counting import count_sync
+
+        if speedup:
+            raise TypeError(SPEEDUP_NOT_COUNTED.format(test=self._test_id))
+        return count_sync(call, self._settings.rounds, warmup, where=self._test_id)
+
+    async def _count_async(
+        self, call: Callable[[], Awaitable[Any]], warmup: int, speedup: bool
+    ) -> Sampled:
+        from pytest_omniperf.instructions.counting import count_async
+
+        if speedup:
+            raise TypeError(SPEEDUP_NOT_COUNTED.format(test=self._test_id))
+        return await count_async(call, self._settings.rounds, warmup, where=self._test_id)
 
     async def _run_async(
         self,
@@ -329,9 +371,13 @@ class Perf:
         if self._disabled:
             return self._wrap_result(first_result if first is not None else await call(), speedup)
         settings = self._settings_on_this_library(name, speedup)
+        if settings.clock == INSTRUCTIONS_CLOCK:
+            warmup = max(settings.warmup - (first is not None), 0)
+            return self._record(name, await self._count_async(call, warmup, speedup), speedup)
 
         async def sample() -> Sampled:
-            return await sample_async(
+            started = cpu_and_run_queue_s()
+            sampled = await sample_async(
                 call,
                 settings.rounds,
                 max(settings.warmup - (first is not None), 0),
@@ -341,6 +387,8 @@ class Perf:
                 horizon_s=settings.horizon_s,
                 time_callbacks=settings.time_callbacks,
             )
+            sampled.cpu_share = cpu_share_since(started, sampled.wall_s)
+            return sampled
 
         sampled = await sample()
         remeasure = self._looks_regressed(name, sampled)
@@ -373,7 +421,9 @@ class Perf:
         draft = make_measurement(self._test_id, name, self._settings, sampled, warmup=0)
         return needs_confirmation(draft, self._confirm)
 
-    def _record(self, name: str, sampled: Sampled, speedup: bool, *, remeasured: bool) -> Any:
+    def _record(
+        self, name: str, sampled: Sampled, speedup: bool, *, remeasured: bool = False
+    ) -> Any:
         measurement = make_measurement(
             self._test_id, name, self._settings, sampled, warmup=self._settings.warmup
         )
@@ -428,6 +478,8 @@ class Perf:
     def _span_clock(self, name: str) -> tuple[str, bool]:
         in_loop = _loop_running()
         clock = self._settings.clock
+        if clock == INSTRUCTIONS_CLOCK:
+            raise TypeError(SPAN_NOT_COUNTED.format(name=name, test=self._test_id))
         if clock == "virtual" and not in_loop:
             if self._settings.clock_from_marker:
                 where = f"perf.span({name!r}) on {self._test_id}"

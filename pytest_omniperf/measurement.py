@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, cast
 
 from pytest_omniperf import record_checks as check
-from pytest_omniperf.units import UNIT_SECONDS
+from pytest_omniperf.units import UNIT_SCALE
 from pytest_omniperf.values import as_float, shown
 
 Kind = Literal["latency", "speedup"]
@@ -43,6 +43,9 @@ BLOCKING_METRIC = "loop.blocking_max_s"
 
 # A real-clock measurement whose coefficient of variation exceeds this is flagged as noisy.
 NOISY_CV = 0.10
+# Stat of a real-clock measurement: how CPU-bound its workload is (cpu_clock.cpu_share_since);
+# it sets how much run-to-run noise the history comparison expects.
+CPU_SHARE_STAT = "cpu_share"
 
 
 @dataclass
@@ -140,7 +143,7 @@ class Measurement:
             sequential_samples_s=check.samples(data, "sequential_samples_s", required=False),
             wall_s=check.non_negative(data, "wall_s", 0.0),
             group=check.optional_text(data, "group"),
-            unit=check.choice(data, "unit", tuple(UNIT_SECONDS), default="ms"),
+            unit=check.choice(data, "unit", tuple(UNIT_SCALE), default="ms"),
             budgets=check.number_map(data, "budgets", positive=True),
             stats=check.number_map(data, "stats", finite=False),
             verdict=check.text(data, "verdict", default=RECORDED),

@@ -41,7 +41,7 @@ SESSION_PLUGIN_NAME = "omniperf-session"
 _VALUE_OPTIONS = (
     ("rounds", "N", "timed rounds per measurement (default 10)"),
     ("warmup", "N", "untimed warmup calls before the rounds (default 1)"),
-    ("clock", "real|virtual", "clock for async measurements (default real)"),
+    ("clock", "real|virtual|cpu|instructions", "clock of the measurements (default real)"),
     ("history", "PATH", "history database (default .omniperf/history.sqlite, from the rootdir)"),
     ("label", "LABEL", "label of this run in the history (default: the git branch, else 'local')"),
     (
@@ -66,9 +66,9 @@ MARKERS = (
     "the given bound (unit s, ms, us or ns)",
     f"{SPEEDUP_SIGNATURE}: run the workload sequentially and in parallel, interleaved, and fail "
     "the test when parallel is not at least `min` times faster",
-    f"{OMNIPERF_SIGNATURE}: measure this test (rounds, warmup, clock 'real' or 'virtual', "
-    "measurement name and group, whether asyncio.gather is serialized in sequential mode, "
-    "virtual-clock horizon in seconds)",
+    f"{OMNIPERF_SIGNATURE}: measure this test (rounds, warmup, "
+    "clock real, virtual, cpu or instructions, measurement name and group, "
+    "whether asyncio.gather is serialized in sequential mode, virtual-clock horizon in seconds)",
     f"{BLOCKING_SIGNATURE}: fail the async test when any single step of its event loop (one "
     "callback or task step) ran longer than `max` (unit s, ms, us or ns), naming the culprit",
 )

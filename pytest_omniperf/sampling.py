@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_omniperf.clock import Clock, RealClock, clock_for
+from pytest_omniperf.cpu_clock import CPU_CLOCK, CpuClock
 from pytest_omniperf.installed_patches import register, unregister
 from pytest_omniperf.loop_steps import (
     UNSUPPORTED_LOOP,
@@ -56,6 +57,8 @@ class Sampled:
     samples_s: list[float]
     sequential_samples_s: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    cpu_share: float | None = None
+    """How CPU-bound the workload was (real clock; see cpu_clock.cpu_share_since)."""
     result: Any = None
     busy_s: list[float] = field(default_factory=list)
     """The loop's busy time in each round of ``samples_s`` (async workloads on a timed loop)."""
@@ -66,19 +69,22 @@ class Sampled:
 # -- synchronous workloads ---------------------------------------------------------------------
 
 
-def sample_sync(call: SyncCall, rounds: int, warmup: int, *, speedup: bool = False) -> Sampled:
-    """Time a synchronous callable on the real clock."""
+def sample_sync(
+    call: SyncCall, rounds: int, warmup: int, *, speedup: bool = False, clock: str = "real"
+) -> Sampled:
+    """Time a synchronous callable on the real clock (or the cpu clock: thread CPU time)."""
     wall_started = time.perf_counter()
+    timer = CpuClock() if clock == CPU_CLOCK else RealClock()
     if speedup:
-        sampled = _sample_sync_both_modes(call, rounds, warmup)
+        sampled = _sample_sync_both_modes(call, rounds, warmup, timer)
     else:
-        sampled = _sample_sync_one_mode(call, rounds, warmup)
+        sampled = _sample_sync_one_mode(call, rounds, warmup, timer)
     sampled.wall_s = time.perf_counter() - wall_started
     return sampled
 
 
-def _sample_sync_one_mode(call: SyncCall, rounds: int, warmup: int) -> Sampled:
-    now = time.perf_counter
+def _sample_sync_one_mode(call: SyncCall, rounds: int, warmup: int, clock: Clock) -> Sampled:
+    now = clock.now
     result = None
     for _ in range(warmup):
         result = call()
@@ -87,11 +93,11 @@ def _sample_sync_one_mode(call: SyncCall, rounds: int, warmup: int) -> Sampled:
         started = now()
         result = call()
         samples[index] = now() - started
-    return Sampled("real", samples, result=result)
+    return Sampled(clock.name, samples, result=result)
 
 
-def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int) -> Sampled:
-    now = time.perf_counter
+def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int, clock: Clock) -> Sampled:
+    now = clock.now
     timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
     result = None
     for mode in Mode:
@@ -104,7 +110,7 @@ def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int) -> Sampled
                 started = now()
                 result = call()
                 timings[mode].append(now() - started)
-    return Sampled("real", timings[Mode.PARALLEL], timings[Mode.SEQUENTIAL], result=result)
+    return Sampled(clock.name, timings[Mode.PARALLEL], timings[Mode.SEQUENTIAL], result=result)
 
 
 # -- asynchronous workloads --------------------------------------------------------------------
@@ -264,6 +270,6 @@ def timed_region(clock: str, in_loop: bool) -> Iterator[Callable[[], float]]:
             started = virtual.now()
             yield lambda: virtual.now() - started
     else:
-        now = RealClock().now
+        now = CpuClock().now if clock == CPU_CLOCK else RealClock().now
         started = now()
         yield lambda: now() - started

@@ -7,6 +7,8 @@ Registered by ``plugin.pytest_configure``. The hooks that measure tests live in
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,6 +28,9 @@ PERF_FIXTURES = frozenset(
     }
 )
 PERF_HOOKS_NAME = "omniperf-perf-tests"
+INSTRUCTION_BATCH_NAME = "omniperf-instruction-batch"
+# Set in the valgrind run the plugin starts for the instructions clock (see instructions/).
+COUNTING_WORKER_ENV = "OMNIPERF_CALLGRIND_RESULTS"
 
 # Report attribute carrying the measurements of a call phase; it travels with the report, so
 # pytest-xdist brings it from the workers to the controller.
@@ -52,6 +57,13 @@ class OmniperfSession:
         """Measurement records of calls whose teardown has not been reported yet, by test."""
         self.gate = GateStatus.not_requested()
         """Could --omniperf-gate gate? Known at session finish, on the controller."""
+        self.counting_worker = bool(os.environ.get(COUNTING_WORKER_ENV))
+        """This process is the valgrind run: it counts, the parent checks, compares and saves."""
+        if self.counting_worker:
+            from pytest_omniperf.instructions.worker import CountingWorker
+
+            worker = CountingWorker(Path(os.environ[COUNTING_WORKER_ENV]), REPORT_ATTRIBUTE)
+            config.pluginmanager.register(worker, "omniperf-counting-worker")
 
     @property
     def run_history(self) -> RunHistory:
@@ -70,6 +82,20 @@ class OmniperfSession:
         from pytest_omniperf.perf_hooks import PerfTestHooks
 
         manager.register(PerfTestHooks(self), PERF_HOOKS_NAME)
+        if not self.counting_worker:
+            self._register_instruction_batch(items)
+
+    def _register_instruction_batch(self, items: list[pytest.Item]) -> None:
+        from pytest_omniperf.instructions.batch import InstructionBatch, counts_instructions
+
+        counted = [
+            item.nodeid
+            for item in items
+            if is_perf_test(item) and counts_instructions(item, self.settings)
+        ]
+        if counted:
+            batch = InstructionBatch(self, counted)
+            self.config.pluginmanager.register(batch, INSTRUCTION_BATCH_NAME)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # pytest-rerunfailures reports each attempt that will be retried as "rerun", in
@@ -94,8 +120,8 @@ class OmniperfSession:
     # -- saving ------------------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput"):
-            return  # xdist workers send their measurements to the controller, which saves
+        if hasattr(self.config, "workerinput") or self.counting_worker:
+            return  # xdist workers and the valgrind run send their measurements on, to be saved
         for records in self._pending.values():  # an interrupted run reports no teardown
             self._keep_pending(records)
         self._pending.clear()

@@ -13,12 +13,13 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from pytest_omniperf.units import UNIT_SECONDS
+from pytest_omniperf.units import COUNT_UNIT, INSTRUCTIONS_CLOCK, UNIT_SCALE, UNIT_SECONDS
 from pytest_omniperf.values import as_float, as_int, shown, storable_text
 
 T = TypeVar("T")
 
-CLOCK_NAMES = ("real", "virtual")
+CLOCK_NAMES = ("real", "virtual", "cpu", INSTRUCTIONS_CLOCK)
+# Latency budgets are written in a time unit, or in instructions on the instructions clock.
 DEFAULT_ROUNDS = 10
 DEFAULT_WARMUP = 1
 DEFAULT_CLOCK = "real"
@@ -301,7 +302,30 @@ def resolve_test_plan(
         speedup=_strictest_speedup([_speedup_budget(nodeid, mark) for mark in speedup]),
         markers=markers,
     )
-    return _with_blocking_budget(plan, nodeid, blocking)
+    plan = _with_blocking_budget(plan, nodeid, blocking)
+    _check_clock_fits_budgets(nodeid, plan)
+    return plan
+
+
+def _check_clock_fits_budgets(nodeid: str, plan: TestPlan) -> None:
+    """Counts and times never meet: a count budget needs counts, a time budget needs times."""
+    counting = plan.measure.clock == INSTRUCTIONS_CLOCK
+    if plan.latency is not None and (plan.latency.unit == COUNT_UNIT) != counting:
+        if counting:
+            raise SettingError(
+                f"{_where('latency', nodeid)}: the instructions clock counts instructions, not "
+                f"time; write the budget in instructions, e.g. max=20e6, unit='instr'"
+            )
+        raise SettingError(
+            f"{_where('latency', nodeid)}: unit='instr' bounds an instruction count and needs "
+            f"the instructions clock (@pytest.mark.omniperf(clock='instructions')); "
+            f"this test uses the {plan.measure.clock} clock"
+        )
+    if plan.speedup is not None and counting:
+        raise SettingError(
+            f"{_where('speedup', nodeid)}: a speedup compares waiting times, which the "
+            f"instructions clock does not see; use clock='real' or 'virtual' for this test"
+        )
 
 
 def _strictest_latency(closest_first: list[LatencyBudget]) -> LatencyBudget | None:
@@ -432,28 +456,28 @@ def _regression(value: object, where: str) -> float | None:
     return number
 
 
-def _seconds(value: object, unit: str, where: str, what: str) -> float:
-    """A positive bound written in ``unit``, in seconds."""
-    seconds = _positive_number(value, where, what) * UNIT_SECONDS[unit]
-    if seconds <= 0:  # a subnormal bound that vanishes in seconds would be a bound of zero
+def _scaled_bound(value: object, scale: float, where: str, what: str) -> float:
+    """A positive bound times ``scale`` (seconds per unit of time, or 1 for a count)."""
+    bound = _positive_number(value, where, what) * scale
+    if bound <= 0:  # a subnormal bound that vanishes when scaled would be a bound of zero
         raise SettingError(f"{where}: {what} is too small, got {shown(value)}")
-    return seconds
+    return bound
 
 
 def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
     _check_keys("latency", nodeid, mark, (*LATENCY_STATISTICS, "unit"))
     where = _where("latency", nodeid)
     unit = mark.kwargs.get("unit", "ms")
-    if not isinstance(unit, str) or unit not in UNIT_SECONDS:
+    if not isinstance(unit, str) or unit not in UNIT_SCALE:
         raise SettingError(
-            f"{where}: unit {shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
+            f"{where}: unit {shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SCALE)}"
         )
     limits_s: dict[str, float] = {}
     for statistic in LATENCY_STATISTICS:
         if mark.kwargs.get(statistic) is None:
             continue
         what = f"{statistic} (in {unit})"
-        limits_s[statistic] = _seconds(mark.kwargs[statistic], unit, where, what)
+        limits_s[statistic] = _scaled_bound(mark.kwargs[statistic], UNIT_SCALE[unit], where, what)
     if not limits_s:
         raise SettingError(
             f"{where}: give at least one threshold ({', '.join(LATENCY_STATISTICS)}), "
@@ -501,4 +525,5 @@ def _blocking_budget(nodeid: str, mark: Marker) -> BlockingBudget:
         raise SettingError(
             f"{where}: {shown(unit)} is not a valid unit; valid: {', '.join(UNIT_SECONDS)}"
         )
-    return BlockingBudget(max_s=_seconds(bound, unit, where, f"max (in {unit})"), unit=unit)
+    max_s = _scaled_bound(bound, UNIT_SECONDS[unit], where, f"max (in {unit})")
+    return BlockingBudget(max_s=max_s, unit=unit)

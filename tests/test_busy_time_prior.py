@@ -20,7 +20,7 @@ from pytest_omniperf.measurement import BUSY_METRIC
     ],
 )
 def test_prior_spread_follows_the_busy_fraction(clock, busy_fraction, spread):
-    assert stats.prior_run_spread(clock, busy_fraction) == pytest.approx(spread)
+    assert stats.run_noise_prior(clock, busy_fraction=busy_fraction)[0] == pytest.approx(spread)
 
 
 def baseline_of(*measurements):

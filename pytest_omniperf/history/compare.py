@@ -19,6 +19,7 @@ from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
 from pytest_omniperf.measurement import (
     BUSY_METRIC,
+    CPU_SHARE_STAT,
     EXEMPT,
     IMPROVED,
     NEW,
@@ -27,7 +28,7 @@ from pytest_omniperf.measurement import (
     UNCHANGED,
     Measurement,
 )
-from pytest_omniperf.units import format_change, format_duration
+from pytest_omniperf.units import INSTRUCTIONS_CLOCK, format_change, format_measured
 
 DEFAULT_BASELINE_LABEL = "main"
 DEFAULT_BASELINE_RUNS = 5
@@ -129,15 +130,22 @@ class Baseline:
             zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode())
         )
         rounds = max(measurement.rounds, 2)
-        busy_fraction = max(_busy_fraction(m) for m in (measurement, *history))
+        prior_spread, prior_weight = stats.run_noise_prior(
+            measurement.clock,
+            _cpu_share([measurement, *history]),
+            busy_fraction=max(_busy_fraction(m) for m in (measurement, *history)),
+        )
         latency = stats.compare_log_estimates(
             stats.bootstrap_log_median(measurement.samples_s, rng),
             [stats.bootstrap_log_median(m.samples_s, rng) for m in history],
             threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
             family_size=self.family_size,
-            prior_run_spread=stats.prior_run_spread(measurement.clock, busy_fraction),
+            prior_run_spread=prior_spread,
+            prior_weight_runs=prior_weight,
             samples_per_run=rounds,
             two_stage=two_stage,
+            # counts are exact to about their prior spread: that close to the threshold reaches it
+            threshold_tolerance=prior_spread if measurement.clock == INSTRUCTIONS_CLOCK else 0.0,
         )
         record: dict[str, Any] = {
             "baseline": self.describe(),
@@ -162,10 +170,7 @@ class Baseline:
                 ],
                 threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
                 family_size=self.family_size,
-                prior_run_spread=max(
-                    PRIOR_SPEEDUP_SPREAD.get(measurement.clock, 0.02),
-                    stats.prior_run_spread(measurement.clock, busy_fraction),
-                ),
+                prior_run_spread=_speedup_prior(measurement.clock, prior_spread),
                 samples_per_run=rounds,
                 higher_is_worse=False,
                 two_stage=two_stage,
@@ -187,6 +192,21 @@ def _busy_fraction(measurement: Measurement) -> float:
     busy_s = measurement.metrics.get(BUSY_METRIC, 0.0)
     median_s = measurement.stats.get("p50", 0.0)
     return busy_s / median_s if median_s > 0 and busy_s > 0 else 0.0
+
+
+def _speedup_prior(clock: str, run_prior: float) -> float:
+    """The ratio's two modes ran interleaved, so drift of the machine cancels out (a CPU-bound
+    real-clock prior would be far too wide for it); only the virtual clock's busy part varies
+    between runs like the times themselves."""
+    spread = PRIOR_SPEEDUP_SPREAD.get(clock, PRIOR_SPEEDUP_SPREAD["real"])
+    return max(spread, run_prior) if clock == "virtual" else spread
+
+
+def _cpu_share(measurements: list[Measurement]) -> float | None:
+    """How CPU-bound the workload is: the most CPU-bound reading of the new measurement and its
+    baseline (older measurements did not record it)."""
+    shares = [m.stats[CPU_SHARE_STAT] for m in measurements if CPU_SHARE_STAT in m.stats]
+    return max(shares) if shares else None
 
 
 def _combine(verdicts: list[str]) -> str:
@@ -213,6 +233,7 @@ def _change_text(record: dict[str, Any], key: str) -> str:
 def regression_message(measurement: Measurement) -> str:
     """The one line that fails a regressed test."""
     record = measurement.comparison or {}
+    clock = measurement.clock
     if record.get("speedup_verdict") == REGRESSED:
         return (
             f"speedup regression: {measurement.stats['speedup']:.2f}x vs baseline "
@@ -220,7 +241,8 @@ def regression_message(measurement: Measurement) -> str:
             f"against {record['baseline']}{measurement.name_suffix}"
         )
     return (
-        f"performance regression: median {format_duration(measurement.stats['p50'])} vs baseline "
-        f"{format_duration(record['baseline_p50'])} ({_change_text(record, 'change')}) "
+        f"performance regression: median {format_measured(measurement.stats['p50'], clock)} vs "
+        f"baseline {format_measured(record['baseline_p50'], clock)} "
+        f"({_change_text(record, 'change')}) "
         f"against {record['baseline']}{measurement.name_suffix}"
     )

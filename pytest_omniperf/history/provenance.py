@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import uuid
 from collections.abc import Mapping
@@ -221,7 +222,7 @@ def _memory_gib() -> int | None:
 
 def machine_description() -> dict[str, Any]:
     """The stable traits of this machine (plus its hostname, which the fingerprint ignores)."""
-    return {
+    description: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "memory_gib": _memory_gib(),
@@ -229,6 +230,29 @@ def machine_description() -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {_python_minor()}",
         "hostname": platform.node(),
     }
+    counter = instruction_counter()
+    if counter is not None:  # absent without valgrind: those machines keep their fingerprint
+        description["instruction_counter"] = counter
+    return description
+
+
+def instruction_counter() -> str | None:
+    """valgrind's version and the exact interpreter build, when valgrind is installed:
+    instruction counts depend on both, so counts are compared only within one such setup."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    try:
+        completed = subprocess.run(
+            [valgrind, "--version"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    build = " ".join(platform.python_build())
+    return (
+        f"{completed.stdout.strip() or 'valgrind'}, {platform.python_implementation()} "
+        f"{platform.python_version()} ({build}, {platform.python_compiler()})"
+    )
 
 
 def _python_minor() -> str:

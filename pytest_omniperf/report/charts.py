@@ -21,7 +21,13 @@ from matplotlib.figure import Figure
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.report.escape import html_text, terminal_text
 from pytest_omniperf.report.history_view import Point, Series, run_title
-from pytest_omniperf.units import UNIT_SECONDS, format_duration
+from pytest_omniperf.units import (
+    COUNT_PREFIXES,
+    COUNT_UNIT,
+    INSTRUCTIONS_CLOCK,
+    UNIT_SECONDS,
+    format_measured,
+)
 
 COLOURS = {"median": "#2563eb", "sequential": "#9333ea", "speedup": "#059669", "budget": "#dc2626"}
 METRIC_COLOURS = ("#0891b2", "#ca8a04", "#db2777", "#4b5563")
@@ -44,6 +50,18 @@ def _unit_for(values: Sequence[float]) -> str:
     finite = [abs(v) for v in values if math.isfinite(v) and v > 0]
     typical = sorted(finite)[len(finite) // 2] if finite else 1.0
     return next((name for name, size in UNIT_SECONDS.items() if typical >= size), "ns")
+
+
+def _axis_unit(series: Series) -> tuple[str, float]:
+    """The label of the value axis and the factor from stored values to it."""
+    values = [p.p50 for p in series.points]
+    if series.latest.clock != INSTRUCTIONS_CLOCK:
+        unit = _unit_for(values)
+        return unit, 1 / UNIT_SECONDS[unit]
+    finite = sorted(abs(v) for v in values if math.isfinite(v) and v > 0)
+    typical = finite[len(finite) // 2] if finite else 1.0
+    prefix, size = next(((p, s) for p, s in COUNT_PREFIXES if typical >= s), ("", 1.0))
+    return f"{prefix} {COUNT_UNIT}".strip(), 1 / size
 
 
 def _run_axis(axes: Axes, runs: Sequence[RunInfo]) -> None:
@@ -123,8 +141,7 @@ def _time_panel(
     axes: Axes, series: Series, runs: Sequence[RunInfo], chart_id: str
 ) -> dict[str, list[str]]:
     points = series.points
-    unit = _unit_for([p.p50 for p in points])
-    scale = 1 / UNIT_SECONDS[unit]
+    unit, scale = _axis_unit(series)
     xs = [p.run_index for p in points]
     label = "parallel median" if series.kind == "speedup" else "median"
     axes.fill_between(
@@ -143,7 +160,10 @@ def _time_panel(
     axes.scatter(
         xs, [p.p50 * scale for p in points], s=10, color=COLOURS["median"], zorder=3, gid=gid
     )
-    titles = [f"{run_title(runs[p.run_index])}: median {format_duration(p.p50)}" for p in points]
+    clock = series.latest.clock
+    titles = [
+        f"{run_title(runs[p.run_index])}: median {format_measured(p.p50, clock)}" for p in points
+    ]
     if series.kind == "speedup":
         sequential = [p.measurement.stats.get("sequential_p50", math.nan) * scale for p in points]
         axes.plot(

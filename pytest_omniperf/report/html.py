@@ -26,7 +26,7 @@ from pytest_omniperf.report.history_view import (
     load_report_data,
 )
 from pytest_omniperf.report.terminal import budget_text, change_cell, ordered
-from pytest_omniperf.units import format_duration
+from pytest_omniperf.units import format_duration, format_measured
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0}
@@ -119,7 +119,7 @@ def _overview(data: ReportData) -> str:
             f'<td class="test"><a href="#m{index}">{html_text(measurement.label)}</a></td>'
             f"<td>{html_text(measurement.kind)}</td>"
             f'<td class="num">{html_text(_current(measurement))}</td>'
-            f'<td class="num">{html_text(_baseline(record, measurement.kind))}</td>'
+            f'<td class="num">{html_text(_baseline(record, measurement))}</td>'
             f'<td class="num">{html_text(change_cell(measurement))}</td>'
             f"<td>{html_text(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
@@ -142,14 +142,14 @@ def _overview(data: ReportData) -> str:
 def _current(measurement: Measurement) -> str:
     if measurement.kind == "speedup":
         return f"{measurement.stats['speedup']:.2f}x ({format_duration(measurement.stats['p50'])})"
-    return format_duration(measurement.stats["p50"])
+    return format_measured(measurement.stats["p50"], measurement.clock)
 
 
-def _baseline(record: dict[str, object], kind: str) -> str:
+def _baseline(record: dict[str, object], measurement: Measurement) -> str:
     speedup, p50 = record.get("baseline_speedup"), record.get("baseline_p50")
-    if kind == "speedup" and isinstance(speedup, float) and math.isfinite(speedup):
+    if measurement.kind == "speedup" and isinstance(speedup, float) and math.isfinite(speedup):
         return f"{speedup:.2f}x"
-    return format_duration(p50) if isinstance(p50, float) else "-"
+    return format_measured(p50, measurement.clock) if isinstance(p50, float) else "-"
 
 
 def _spark(series: Series, alarm: bool) -> str:

@@ -7,13 +7,14 @@ from collections.abc import Iterable, Sequence
 from pytest_omniperf.measurement import (
     BUDGET_FAILED,
     BUSY_METRIC,
+    NOISY,
     PASSED,
     RECORDED,
     REGRESSED,
     Measurement,
 )
 from pytest_omniperf.report.escape import terminal_text
-from pytest_omniperf.units import format_change, format_duration
+from pytest_omniperf.units import format_change, format_duration, format_measured
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
 COMPARISON_HEADINGS = ("baseline p50", "change [interval]", "vs baseline")
@@ -22,6 +23,13 @@ _VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", RECORDED: "-"}
 # A cell wider than this is cut: one huge name (a 100,000-character parametrize id or
 # measurement name) would otherwise pad every line of the table to its width.
 WIDEST_CELL = 120
+
+# Shown once per run, however many real-clock measurements were too noisy.
+INSTRUCTIONS_HINT = (
+    "hint: real-clock timings are noisy on this machine; for CPU-bound work, count instructions "
+    "instead: @pytest.mark.omniperf(clock='instructions') or --omniperf-clock instructions "
+    "(deterministic; needs valgrind)"
+)
 
 
 def summary_title(measurements: Sequence[Measurement]) -> str:
@@ -63,6 +71,8 @@ def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()
         for m in in_order
         if m.noisy
     ]
+    if any(m.clock == "real" and (m.noisy or m.comparison_verdict == NOISY) for m in in_order):
+        lines.append(INSTRUCTIONS_HINT)
     return lines + _metric_lines(in_order) + note_lines(notes)
 
 
@@ -107,7 +117,7 @@ def _row(measurement: Measurement) -> tuple[str, ...]:
         measurement.kind,
         clock,
         _p50_cell(measurement),
-        format_duration(stats["p95"]),
+        format_measured(stats["p95"], measurement.clock),
         _speedup_cell(measurement),
         budget_text(measurement),
         _VERDICT_LABELS.get(measurement.verdict, measurement.verdict),
@@ -117,7 +127,7 @@ def _row(measurement: Measurement) -> tuple[str, ...]:
 def _p50_cell(measurement: Measurement) -> str:
     """The median, with the loop's busy part of it when the loop was timed: on the virtual
     clock the rest is skipped waiting."""
-    median = format_duration(measurement.stats["p50"])
+    median = format_measured(measurement.stats["p50"], measurement.clock)
     busy_s = measurement.metrics.get(BUSY_METRIC)
     return median if busy_s is None else f"{median} (busy {format_duration(busy_s)})"
 
@@ -126,7 +136,7 @@ def _comparison_cells(measurement: Measurement) -> tuple[str, str, str]:
     record = measurement.comparison or {}
     baseline = record.get("baseline_p50")
     return (
-        format_duration(baseline) if isinstance(baseline, float) else "-",
+        format_measured(baseline, measurement.clock) if isinstance(baseline, float) else "-",
         change_cell(measurement),
         record.get("verdict", "-"),
     )
@@ -145,7 +155,7 @@ def _speedup_cell(measurement: Measurement) -> str:
 def budget_text(measurement: Measurement, *, at_most: str = "<=", at_least: str = ">=") -> str:
     """The budgets of a measurement as written: ``p95<=50 ms, speedup>=1.8x``."""
     parts = [
-        f"{statistic}{at_most}{format_duration(limit, measurement.unit)}"
+        f"{statistic}{at_most}{format_measured(limit, measurement.clock, measurement.unit)}"
         for statistic, limit in measurement.budgets.items()
         if statistic != "speedup_min"
     ]

@@ -5,7 +5,9 @@
 A suite of 20 real-clock measurements (10 CPU-bound, 10 sleep-based) runs many times. Every test
 measures its workload with pytest-omniperf (``perf.measure``) and with pytest-benchmark
 (``benchmark.pedantic``) in the same pytest run, so both tools see the same machine at the same
-moment. First a few unchanged runs make the baselines (pytest-omniperf: the last 5 runs labelled
+moment. The same 10 CPU-bound workloads are also counted on the instructions clock (tests
+``test_cpu_N_counted``, 1 warmup + 1 counted call, in the valgrind run the plugin starts), in
+the same pytest runs. First a few unchanged runs make the baselines (pytest-omniperf: the last 5 runs labelled
 main; pytest-benchmark: the last saved run). Then:
 
 * A/A: unchanged runs; a run "raises an alarm" if any measurement is flagged;
@@ -67,13 +69,37 @@ def make(kind, index):
     return test
 
 
+def make_counted(index):
+    scale = FACTOR if f"test_cpu_{index}" in SLOWED else 1.0
+    n = int((40_000 + 8_000 * index) * scale)
+
+    @pytest.mark.omniperf(clock="instructions", rounds=1, warmup=1)
+    def test(perf):
+        perf.measure(cpu, n)
+
+    test.__name__ = f"test_cpu_{index}_counted"
+    return test
+
+
 for _kind in ("cpu", "sleep"):
     for _index in range(10):
         _test = make(_kind, _index)
         globals()[_test.__name__] = _test
+        if _kind == "cpu":
+            _counted = make_counted(_index)
+            globals()[_counted.__name__] = _counted
 """
+COUNTED = "_counted"
+TOOLS = (
+    "pytest-omniperf --omniperf-compare (real clock)",
+    "pytest-benchmark --benchmark-compare-fail=median:10%",
+    "pytest-omniperf --omniperf-compare (instructions clock)",
+)
 
 REGRESSED_LINE = re.compile(r"^\s+(test_\w+)")
+VALGRIND_COST = re.compile(r"counted in one valgrind run of ([\d.]+) s \(start-up ([\d.]+) s\)")
+# (whole valgrind run, its start-up) of every compared run, in seconds
+valgrind_costs: list[tuple[float, float]] = []
 
 
 def pytest_run(
@@ -100,6 +126,7 @@ def pytest_run(
 
 
 def omniperf_flags(project: Path) -> set[str]:
+    """Regressed test names (counted ones keep their ``_counted`` suffix)."""
     document = json.loads((project / "run.json").read_text())
     if os.environ.get("GATE_DEBUG"):
         for m in document["runs"][0]["measurements"]:
@@ -128,7 +155,7 @@ def benchmark_flags(output: str) -> set[str]:
     return flagged
 
 
-def compared_run(project: Path, slowdown: float) -> tuple[set[str], set[str]]:
+def compared_run(project: Path, slowdown: float) -> tuple[set[str], set[str], set[str]]:
     (project / "run.json").unlink(missing_ok=True)
     result = pytest_run(
         project,
@@ -144,7 +171,16 @@ def compared_run(project: Path, slowdown: float) -> tuple[set[str], set[str]]:
     # ends in an internal error; pytest-omniperf's JSON is written before that.
     if not (project / "run.json").exists():
         raise RuntimeError(f"suite did not run:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
-    return omniperf_flags(project), benchmark_flags(result.stdout + result.stderr)
+    cost = VALGRIND_COST.search(result.stdout)
+    if cost:
+        valgrind_costs.append((float(cost.group(1)), float(cost.group(2))))
+    flags = omniperf_flags(project)
+    counted = {name.removesuffix(COUNTED) for name in flags if name.endswith(COUNTED)}
+    return (
+        flags - {name + COUNTED for name in counted},
+        benchmark_flags(result.stdout + result.stderr),
+        counted,
+    )
 
 
 def main() -> None:
@@ -174,8 +210,9 @@ def main() -> None:
             slowdown: [compared_run(project, slowdown) for _ in range(arguments.slow_runs)]
             for slowdown in (1.10, 1.25, 1.50)
         }
-    for tool in (0, 1):
-        for label, kind in (("all", ""), ("cpu-bound", "cpu"), ("sleep-based", "sleep")):
+    for tool in range(len(TOOLS)):
+        kinds = (("all", ""), ("cpu-bound", "cpu"), ("sleep-based", "sleep"))
+        for label, kind in kinds if tool < 2 else kinds[1:2]:
             workloads = {f"test_{k}_{i}" for k in ("cpu", "sleep") for i in range(10) if kind in k}
             slow = set(SLOWED) & workloads
             alarms = sum(1 for flags in aa if flags[tool] & workloads)
@@ -201,15 +238,18 @@ def main() -> None:
                         f"caught {caught}/{pairs} ({caught / pairs:.0%}); {false} false alarms elsewhere",
                     )
                 )
-    names = (
-        "pytest-omniperf --omniperf-compare",
-        "pytest-benchmark --benchmark-compare-fail=median:10%",
-    )
     print(
         f"gate quality, {time.perf_counter() - started:.0f} s, {arguments.baseline_runs} baseline runs:"
     )
-    for tool in (0, 1):
-        print(f"  {names[tool]}")
+    if valgrind_costs:
+        totals, startups = (sorted(values) for values in zip(*valgrind_costs, strict=True))
+        print(
+            f"  valgrind run per pytest run (10 counted tests): median {totals[len(totals) // 2]:.1f} s"
+            f" (max {totals[-1]:.1f} s), of which start-up median {startups[len(startups) // 2]:.1f} s"
+            f" (max {startups[-1]:.1f} s)"
+        )
+    for tool, name in enumerate(TOOLS):
+        print(f"  {name}")
         for row_tool, label, situation, figures in rows:
             if row_tool == tool:
                 print(f"    {label:<12} {situation:<24} {figures}")
