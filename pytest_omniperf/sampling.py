@@ -26,6 +26,7 @@ from pytest_omniperf.loop_steps import (
     LoopSteps,
     SlowStep,
     UnsupportedLoopError,
+    describe_workload,
     loop_class_name,
     loop_steps,
     unsupported_reason,
@@ -137,6 +138,10 @@ async def sample_async(
         register(stack, stack.close)
         stack.callback(unregister, stack)
         steps = stack.enter_context(_timed_steps(time_callbacks))
+        if steps is not None:
+            # a measurement nested in another's workload names its own, then gives it back
+            stack.callback(setattr, steps, "workload", steps.workload)
+            steps.workload = describe_workload(call)
         active_clock = stack.enter_context(clock_for(clock))
         if speedup and patch_gather:
             stack.enter_context(serialized_concurrency())
