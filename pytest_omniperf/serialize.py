@@ -24,7 +24,7 @@ import asyncio
 import contextvars
 import itertools
 from collections import deque
-from collections.abc import Coroutine, Generator, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -40,6 +40,7 @@ from pytest_omniperf.task_waits import (
     waits_for_sleep,
     waits_for_thread,
 )
+from pytest_omniperf.thread_turns import ThreadCallQueue
 
 # How long (on the loop's clock) a task holding the turn may wait on something that cannot be
 # traced to a timer, a thread or a task before the next task gets the turn. Long enough for a
@@ -56,13 +57,15 @@ class SequentialOverlap:
     stalls: int = 0
     """Turns handed on after the holder waited :data:`STALL_S` on something untraceable."""
     earlier_tasks: int = 0
+    thread_stalls: int = 0
+    """Calls in threads started beside one still running after ``THREAD_STALL_S``."""
     """The most tasks created before the measurement that ran during one sequential round."""
     examples: list[str] = field(default_factory=list)
     """The first few of them, described ("consumer() ran while producer() held the turn")."""
 
     @property
     def count(self) -> int:
-        return self.resumed_concurrently + self.stalls + self.earlier_tasks
+        return self.resumed_concurrently + self.stalls + self.earlier_tasks + self.thread_stalls
 
     def note(self, description: str) -> None:
         self.resumed_concurrently += 1
@@ -70,6 +73,10 @@ class SequentialOverlap:
 
     def stalled(self, description: str) -> None:
         self.stalls += 1
+        self._example(description)
+
+    def thread_stalled(self, description: str) -> None:
+        self.thread_stalls += 1
         self._example(description)
 
     def ran_unserialized(self, tasks: int, description: str) -> None:
@@ -88,6 +95,9 @@ class SequentialOverlap:
             parts.append(f"{steps} still ran concurrently in sequential mode")
         if self.stalls:
             parts.append(f"{_plural(self.stalls, 'turn')} handed on after a {STALL_S:g} s stall")
+        if self.thread_stalls:
+            calls = _plural(self.thread_stalls, "call")
+            parts.append(f"{calls} in threads started beside one still running")
         if self.earlier_tasks:
             parts.append(f"up to {self.earlier_tasks} unserialized earlier tasks ran")
         if not parts:
@@ -111,6 +121,8 @@ class _Installation:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.previous_factory: Any = None
+        self.previous_run_in_executor: object = None
+        self.run_in_executor_before: Any = None
         self.open_sections = 0
         self.overlap = SequentialOverlap()
 
@@ -118,6 +130,10 @@ class _Installation:
         if self.open_sections == 0:
             self.previous_factory = self.loop.get_task_factory()
             self.loop.set_task_factory(self.create_task)
+            # an instance attribute, as the virtual clock's (which this one then calls)
+            self.previous_run_in_executor = vars(self.loop).get("run_in_executor", _NOT_SET)
+            self.run_in_executor_before = self.loop.run_in_executor
+            self.loop.run_in_executor = self.run_in_executor  # type: ignore[method-assign,assignment]
         self.open_sections += 1
 
     def section_closed(self) -> None:
@@ -130,6 +146,20 @@ class _Installation:
         self.open_sections = 0
         if self.loop.get_task_factory() == self.create_task:
             self.loop.set_task_factory(self.previous_factory)
+        if vars(self.loop).get("run_in_executor") == self.run_in_executor:
+            if self.previous_run_in_executor is _NOT_SET:
+                del vars(self.loop)["run_in_executor"]
+            else:
+                self.loop.run_in_executor = self.previous_run_in_executor  # type: ignore[method-assign,assignment]
+
+    def run_in_executor(
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        """``loop.run_in_executor``, one call after another within a sequential round."""
+        section = _section.get()
+        if section is None or not section.open:
+            return self.run_in_executor_before(executor, func, *args)  # type: ignore[no-any-return]
+        return section.thread_calls.submit(self.run_in_executor_before, executor, func, *args)
 
     def create_task(
         self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
@@ -152,6 +182,8 @@ class _Installation:
             turn_taker.section.register(turn_taker, task)
         return task
 
+
+_NOT_SET = object()
 
 _installation: contextvars.ContextVar[_Installation | None] = contextvars.ContextVar(
     "omniperf_serialization", default=None
@@ -227,6 +259,7 @@ class _Section:
         self.lenders: list[_TurnTaker] = []
         self.queue: deque[_TurnTaker] = deque()
         self.unstarted: dict[asyncio.Future[Any], _TurnTaker] = {}
+        self.thread_calls = ThreadCallQueue(self.loop, self.overlap.thread_stalled)
         self.sequence = itertools.count()
         # Tasks that existed before the round (a fixture's workers) are not serialized; what
         # each waits on now tells afterwards whether it ran during the round.
@@ -314,7 +347,14 @@ class _Section:
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is None or waiter.done():
             return True
-        return waits_for_sleep(self.loop, waiter) or waits_for_thread(waiter)
+        return waits_for_sleep(self.loop, waiter) or self._waits_for_threads(waiter)
+
+    def _waits_for_threads(self, waiter: asyncio.Future[Any]) -> bool:
+        """Is ``waiter`` (or a future it gathers) a call in a thread, running or queued?"""
+        return any(
+            waits_for_thread(future) or self.thread_calls.is_queued(future)
+            for future in children(waiter)
+        )
 
     def blocked(self, taker: _TurnTaker, waiter: Any) -> None:
         """``taker`` yielded ``waiter`` (a future): keep, lend or give away the turn."""
@@ -329,7 +369,7 @@ class _Section:
             # Maybe a background task (a heartbeat) nobody waits for: it might never end, so
             # it may hold up the tasks after it for STALL_S at most, as any stall.
             taker.unawaited_watch = self.loop.call_later(STALL_S, self._maybe_background, taker)
-        if waits_for_sleep(self.loop, waiter) or waits_for_thread(waiter):
+        if waits_for_sleep(self.loop, waiter) or self._waits_for_threads(waiter):
             return  # the wait is the work being serialized: keep the turn
         dependency = self._first_waited_for(waiter, taker)
         if dependency is not None:
@@ -450,6 +490,7 @@ class _Section:
             )
         if self.holder is not None:
             self.holder.cancel_watches()
+        self.thread_calls.close()
         for taker in self.queue:
             taker.wake()
         self.queue.clear()

@@ -495,6 +495,91 @@ def test_speedup_markers_pass_for_task_fan_outs_on_both_clocks(suite):
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("clock", ["real", "virtual"])
+def test_calls_handed_to_threads_with_run_in_executor_are_serialized(suite, clock):
+    # run_in_executor submits at once: without serialization the sequential rounds ran the
+    # three threads together too and measured 1.00x
+    suite.makepyfile(
+        f"""
+        import asyncio
+        import concurrent.futures
+        import threading
+        import time
+        import pytest
+
+        running = 0
+        most_at_once = {{"sequential": 0, "parallel": 0}}
+        lock = threading.Lock()
+
+        def blocking_call(mode):
+            global running
+            with lock:
+                running += 1
+                most_at_once[mode] = max(most_at_once[mode], running)
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+            return mode
+
+        async def fan_out(executor):
+            from pytest_omniperf import current_mode
+            mode = current_mode().value
+            loop = asyncio.get_running_loop()
+            calls = [loop.run_in_executor(executor, blocking_call, mode) for _ in range(3)]
+            assert await asyncio.gather(*calls) == [mode] * 3
+
+        @pytest.mark.asyncio
+        @pytest.mark.speedup(min=2)
+        @pytest.mark.omniperf(rounds=3, warmup=0, clock="{clock}")
+        @pytest.mark.parametrize("own_pool", [False, True])
+        async def test_fan_out(own_pool):
+            if own_pool:
+                with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                    await fan_out(pool)
+            else:
+                await fan_out(None)
+
+        def test_threads_ran_one_at_a_time_only_in_sequential_rounds():
+            assert most_at_once == {{"sequential": 1, "parallel": 3}}
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+
+
+def test_threads_that_feed_each_other_do_not_deadlock_and_are_named(suite, monkeypatch):
+    import pytest_omniperf.thread_turns
+
+    monkeypatch.setattr(pytest_omniperf.thread_turns, "THREAD_STALL_S", 0.2)
+    suite.makepyfile(
+        """
+        import asyncio
+        import queue
+        import pytest
+
+        @pytest.mark.asyncio
+        @pytest.mark.speedup(min=3)
+        @pytest.mark.omniperf(rounds=1, warmup=0)
+        async def test_threads_feed_each_other():
+            items = queue.Queue()
+            loop = asyncio.get_running_loop()
+            consumer = loop.run_in_executor(None, items.get)  # waits for the later call
+            producer = loop.run_in_executor(None, items.put, 1)
+            assert await asyncio.gather(consumer, producer) == [1, None]
+            await asyncio.sleep(0.3)  # both modes: sequential 0.5 s, parallel 0.3 s
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "speedup budget not met: *; not everything could be serialized: 1 call in threads "
+            "started beside one still running (a call in a thread ran 0.2 s and the next one "
+            "started beside it)*"
+        ]
+    )
+
+
 def test_really_sequential_code_still_fails_a_speedup_budget(suite):
     suite.makepyfile(
         """
