@@ -121,20 +121,35 @@ class _Installation:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.previous_factory: Any = None
-        self.previous_run_in_executor: object = None
         self.run_in_executor_before: Any = None
         self.open_sections = 0
         self.overlap = SequentialOverlap()
+        self._patched: list[tuple[str, object, object]] = []
 
     def section_opened(self) -> None:
         if self.open_sections == 0:
             self.previous_factory = self.loop.get_task_factory()
             self.loop.set_task_factory(self.create_task)
-            # an instance attribute, as the virtual clock's (which this one then calls)
-            self.previous_run_in_executor = vars(self.loop).get("run_in_executor", _NOT_SET)
             self.run_in_executor_before = self.loop.run_in_executor
-            self.loop.run_in_executor = self.run_in_executor  # type: ignore[method-assign,assignment]
+            # Instance attributes, as the virtual clock's (which this one then calls). A
+            # workload that sets its own task factory during the round gets it chained behind
+            # the serializing one, and reads it back, instead of replacing it.
+            self._patch("run_in_executor", self.run_in_executor)
+            self._patch("set_task_factory", self._set_task_factory)
+            self._patch("get_task_factory", self._get_task_factory)
         self.open_sections += 1
+
+    def _patch(self, name: str, value: object) -> None:
+        self._patched.append((name, vars(self.loop).get(name, _NOT_SET), value))
+        setattr(self.loop, name, value)
+
+    def _set_task_factory(self, factory: Any) -> None:
+        if factory is not None and not callable(factory):
+            raise TypeError("task factory must be a callable or None")
+        self.previous_factory = factory
+
+    def _get_task_factory(self) -> Any:
+        return self.previous_factory
 
     def section_closed(self) -> None:
         self.open_sections -= 1
@@ -144,13 +159,16 @@ class _Installation:
     def uninstall(self) -> None:
         """Put the loop's own task factory back (also when a timeout skipped a section's end)."""
         self.open_sections = 0
+        while self._patched:
+            name, previous, ours = self._patched.pop()
+            if vars(self.loop).get(name) != ours:
+                continue  # replaced since: not ours to restore
+            if previous is _NOT_SET:
+                del vars(self.loop)[name]
+            else:
+                setattr(self.loop, name, previous)
         if self.loop.get_task_factory() == self.create_task:
             self.loop.set_task_factory(self.previous_factory)
-        if vars(self.loop).get("run_in_executor") == self.run_in_executor:
-            if self.previous_run_in_executor is _NOT_SET:
-                del vars(self.loop)["run_in_executor"]
-            else:
-                self.loop.run_in_executor = self.previous_run_in_executor  # type: ignore[method-assign,assignment]
 
     def run_in_executor(
         self, executor: Any, func: Callable[..., Any], *args: Any
