@@ -29,8 +29,9 @@ Consequences worth knowing:
 * The horizon that stops a never-ending round (see :meth:`VirtualClock.bound`) is not the
   workload's timer: when it is the only one pending, the loop is waiting for something real (a
   thread, a child process, a socket) or for nothing at all, so it waits in real time as long as
-  something traceable can still wake it, and for at most :data:`REAL_WAIT_GRACE_S` when only
-  other threads or open sockets might; then the round runs into the horizon.
+  a thread's future can still wake it, and for at most :data:`REAL_WAIT_GRACE_S` at a time when
+  only other threads, open sockets or child processes might; then the round runs into the
+  horizon.
 * Only asyncio's own selector loop is supported; other loops (uvloop, test loops that keep
   their own time) are refused at once with :class:`VirtualClockError`.
 """
@@ -64,8 +65,9 @@ from pytest_omniperf.task_waits import children, waits_for_thread
 _VIRTUAL_GRID = 2.0**-10
 
 # How long the loop waits in real time, with no timer of the workload pending, for a wake-up it
-# cannot trace to a thread call, a thread's future or a child process (another thread calling
-# call_soon_threadsafe, a socket's answer) before the round is taken to wait forever.
+# cannot trace to a thread call or a thread's future (another thread calling
+# call_soon_threadsafe, a socket's answer, a child process ending) before the round is taken to
+# wait forever.
 REAL_WAIT_GRACE_S = 1.0
 
 
@@ -233,8 +235,8 @@ class VirtualClock:
         return None
 
     def _traceable_wake_up(self) -> bool:
-        """Is a task waiting for a thread's future (``asyncio.wrap_future``), or is a child
-        process running? (Calls through ``run_in_executor`` are counted already.)"""
+        """Is a task waiting for a thread's future (``asyncio.wrap_future``)? (Calls through
+        ``run_in_executor`` are counted already.)"""
         for task in asyncio.all_tasks(self._loop):
             waiter = getattr(task, "_fut_waiter", None)
             if waiter is not None and any(
@@ -242,13 +244,18 @@ class VirtualClock:
                 for future in children(waiter)
             ):
                 return True
-        return _child_process_running()
+        return False
 
     def _untraced_wake_up_possible(self) -> bool:
-        """Another thread (it may call ``call_soon_threadsafe``) or a socket other than the
-        loop's own wake-up pipe."""
+        """Another thread (it may call ``call_soon_threadsafe``), a socket other than the
+        loop's own wake-up pipe, or a child process (a server a fixture started lives as long
+        as the session: it cannot tell that a round waits for it)."""
         assert self._steps is not None
-        return threading.active_count() > 1 or len(self._steps._selector.get_map()) > 1
+        return (
+            threading.active_count() > 1
+            or len(self._steps._selector.get_map()) > 1
+            or _child_process_running()
+        )
 
     def _wait_for_real(self, timeout: float | None) -> list[Any]:
         assert self._steps is not None

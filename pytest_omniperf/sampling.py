@@ -46,7 +46,7 @@ HORIZON_MESSAGE = (
 GAVE_UP_REAL_WAIT = (
     "; it had waited {grace:g} s of real time, with no timer pending, for something outside "
     "the loop that the virtual clock cannot trace (a thread calling call_soon_threadsafe, a "
-    "socket's answer): measure such real waits on the real clock"
+    "socket's answer, a child process): measure such real waits on the real clock"
 )
 
 
