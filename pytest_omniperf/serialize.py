@@ -40,7 +40,7 @@ from pytest_omniperf.task_waits import (
     waits_for_sleep,
     waits_for_thread,
 )
-from pytest_omniperf.thread_turns import ThreadCallQueue
+from pytest_omniperf.thread_turns import ThreadCallQueue, keeps_real_time
 
 # How long (on the loop's clock) a task holding the turn may wait on something that cannot be
 # traced to a timer, a thread or a task before the next task gets the turn. Long enough for a
@@ -134,7 +134,8 @@ class _Installation:
             # Instance attributes, as the virtual clock's (which this one then calls). A
             # workload that sets its own task factory during the round gets it chained behind
             # the serializing one, and reads it back, instead of replacing it.
-            self._patch("run_in_executor", self.run_in_executor)
+            if keeps_real_time(self.loop):
+                self._patch("run_in_executor", self.run_in_executor)
             self._patch("set_task_factory", self._set_task_factory)
             self._patch("get_task_factory", self._get_task_factory)
         self.open_sections += 1

@@ -10,7 +10,10 @@ extra: it is a coroutine, so its task waits for its turn like any other.
 A call that waits for a later call (a thread blocked on a queue another thread fills) would wait
 forever in a strict order: so a call still running after :data:`THREAD_STALL_S` (on the loop's
 clock, which follows real time while threads run) lets the next one start beside it, and the
-stall is reported like the stalls of tasks.
+stall is reported like the stalls of tasks. That bound needs a loop clock that follows real
+time while threads run (asyncio's, uvloop's, the virtual clock's); on a test loop that keeps its
+own time (aiostream's ``TimeTrackingTestLoop``) it would expire at once, so calls to threads
+are not serialized there.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ RunInExecutor = Callable[..., "asyncio.Future[Any]"]
 # Longer than the thread calls a speedup test serializes (they are the work being measured),
 # short enough that threads feeding each other cost a few seconds, not a hung test.
 THREAD_STALL_S = 5.0
+
+
+def keeps_real_time(loop: asyncio.AbstractEventLoop) -> bool:
+    """Does ``loop.time()`` follow real time (not a test loop's own clock)? uvloop's does."""
+    loop_time = type(loop).time
+    return loop_time is asyncio.BaseEventLoop.time or type(loop).__module__.startswith("uvloop")
 
 
 class ThreadCallQueue:

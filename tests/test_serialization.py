@@ -701,3 +701,37 @@ async def test_an_eager_task_factory_already_set_is_chained():
         loop.set_task_factory(None)
     assert (sequential, parallel) == pytest.approx((3.0, 1.0), rel=0.01)
     assert overlap.describe() == ""
+
+
+def test_calls_to_threads_are_left_alone_on_a_loop_with_its_own_time(suite):
+    # The 5 s bound on a call in a thread is read on the loop's clock: on a test loop that
+    # jumps its own time it expired at once and reported stalls that never happened.
+    pytest.importorskip("aiostream")
+    suite.makeconftest(
+        """
+        from aiostream.test_utils import TimeTrackingTestLoop
+
+        def pytest_asyncio_loop_factories(config, item):
+            return {"time-tracking": TimeTrackingTestLoop}
+        """
+    )
+    suite.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_fan_out(perf):
+            loop = asyncio.get_running_loop()
+
+            async def fan_out():
+                calls = [loop.run_in_executor(None, time.sleep, 0.01) for _ in range(3)]
+                await asyncio.gather(*calls)
+
+            await perf.named("fan_out", rounds=2, warmup=0).speedup(fan_out)
+            assert perf.last.sequential_overlap == ""
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=1)
