@@ -36,6 +36,7 @@ from pytest_omniperf.task_waits import (
     awaited,
     callback_referents,
     children,
+    feeds_a_joined_queue,
     tasks_in,
     waits_for_sleep,
     waits_for_thread,
@@ -406,6 +407,7 @@ class _Section:
             or self.lenders
             or awaited(task)
             or self._next_in_queue() is None
+            or feeds_a_joined_queue(self.loop, taker.inner)
         ):
             return
         self.overlap.stalled(
