@@ -69,7 +69,26 @@ async def with_gather_bound_at_import():
     await gather_bound_at_import(work(), work(), work())
 
 
+async def with_tasks_created_then_gathered():
+    # The in-order gather reaches the second task only after the first: until then they were
+    # taken for background tasks nobody waits for and ran beside each other.
+    tasks = [asyncio.create_task(work()) for _ in range(3)]
+    await asyncio.gather(*tasks)
+
+
+async def with_limited_tasks_created_then_gathered():
+    limit = asyncio.Semaphore(3)
+
+    async def limited():
+        async with limit:
+            await work(delay=0.5)
+
+    await asyncio.gather(*[asyncio.create_task(limited()) for _ in range(6)])
+
+
 FAN_OUTS = [
+    with_tasks_created_then_gathered,
+    with_limited_tasks_created_then_gathered,
     with_gather_bound_at_import,
     with_wait_for_around_each,
     with_shielded_tasks,
