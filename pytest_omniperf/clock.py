@@ -26,6 +26,12 @@ Consequences worth knowing:
   primitives of this package) fast-forwards too.
 * A timeout around *real* network I/O expires at once, because timers win against I/O that has
   not arrived yet. Measure real I/O on the real clock.
+* The horizon that stops a never-ending round (see :meth:`VirtualClock.bound`) is not the
+  workload's timer: when it is the only one pending, the loop is waiting for something real (a
+  thread, a child process, a socket) or for nothing at all, so it waits in real time as long as
+  a thread's future can still wake it, and for at most :data:`REAL_WAIT_GRACE_S` at a time when
+  only other threads, open sockets or child processes might; then the round runs into the
+  horizon.
 * Only asyncio's own selector loop is supported; other loops (uvloop, test loops that keep
   their own time) are refused at once with :class:`VirtualClockError`.
 """
@@ -34,6 +40,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -50,10 +58,17 @@ from pytest_omniperf.loop_steps import (
     loop_steps,
     unsupported_reason,
 )
+from pytest_omniperf.task_waits import children, waits_for_thread
 
 # Virtual "now" starts on a multiple of 2**-10 s, so whole and binary-fraction delays add and
 # subtract exactly: five sleep(2) in sequence measure exactly 10.0 s, not 10.000000000002.
 _VIRTUAL_GRID = 2.0**-10
+
+# How long the loop waits in real time, with no timer of the workload pending, for a wake-up it
+# cannot trace to a thread call or a thread's future (another thread calling
+# call_soon_threadsafe, a socket's answer, a child process ending) before the round is taken to
+# wait forever.
+REAL_WAIT_GRACE_S = 1.0
 
 
 class Clock(Protocol):
@@ -97,6 +112,10 @@ class VirtualClock:
         self._last_now = self._origin
         self._saved: list[tuple[Any, str, object]] = []
         self._installed = False
+        self._horizon: object | None = None
+        self._untraced_wait_s = 0.0
+        self.gave_up_real_wait = False
+        """The last round ran into the horizon after an untraceable real wait."""
 
     def now(self) -> float:
         virtual_now = self._raw_now()
@@ -161,17 +180,82 @@ class VirtualClock:
             return self._wait_for_real(timeout)
         events = real_select(0)
         if events:
+            self._untraced_wait_s = 0.0
             return events
         if timeout is None:
             # Nothing scheduled at all: only real I/O can wake the loop, so wait for it for real.
             return self._wait_for_real(None)
-        virtual_now = self._raw_now()
         scheduled = getattr(self._loop, "_scheduled", None)
+        if scheduled and self._is_horizon(scheduled[0]):
+            real_events = self._wait_without_timers(timeout)
+            if real_events is not None:
+                return real_events
+        else:
+            self._untraced_wait_s = 0.0
+        virtual_now = self._raw_now()
         deadline = scheduled[0]._when if scheduled else virtual_now + timeout
         target = min(deadline, virtual_now + timeout)
         if target > virtual_now:
             self._skipped_s += target - virtual_now
         return events
+
+    # -- the horizon: a bound on a round, not a timer of the workload --------------------------
+
+    def bound(self, scope: object | None) -> None:
+        """``scope`` (an ``asyncio.Timeout``) is the horizon of the round now starting, or
+        None when the round ended. Its timer is never skipped to while the workload may still
+        be woken by something real."""
+        self._horizon = scope
+        self._untraced_wait_s = 0.0
+        if scope is not None:
+            self.gave_up_real_wait = False
+
+    def _is_horizon(self, handle: Any) -> bool:
+        return (
+            self._horizon is not None
+            and getattr(handle._callback, "__self__", None) is self._horizon
+        )
+
+    def _wait_without_timers(self, timeout: float) -> list[Any] | None:
+        """Only the horizon is pending: wait for real what can wake the loop (the events, maybe
+        none), or None: nothing can, skip to the horizon."""
+        if self._traceable_wake_up():
+            self._untraced_wait_s = 0.0
+            return self._wait_for_real(timeout)
+        grace_s = REAL_WAIT_GRACE_S - self._untraced_wait_s
+        if grace_s > 0 and self._untraced_wake_up_possible():
+            started = time.perf_counter()
+            events = self._wait_for_real(min(timeout, grace_s))
+            if events:
+                self._untraced_wait_s = 0.0
+            else:
+                self._untraced_wait_s += time.perf_counter() - started
+            return events
+        self.gave_up_real_wait = grace_s <= 0
+        return None
+
+    def _traceable_wake_up(self) -> bool:
+        """Is a task waiting for a thread's future (``asyncio.wrap_future``)? (Calls through
+        ``run_in_executor`` are counted already.)"""
+        for task in asyncio.all_tasks(self._loop):
+            waiter = getattr(task, "_fut_waiter", None)
+            if waiter is not None and any(
+                isinstance(future, asyncio.Future) and waits_for_thread(future)
+                for future in children(waiter)
+            ):
+                return True
+        return False
+
+    def _untraced_wake_up_possible(self) -> bool:
+        """Another thread (it may call ``call_soon_threadsafe``), a socket other than the
+        loop's own wake-up pipe, or a child process (a server a fixture started lives as long
+        as the session: it cannot tell that a round waits for it)."""
+        assert self._steps is not None
+        return (
+            threading.active_count() > 1
+            or len(self._steps._selector.get_map()) > 1
+            or _child_process_running()
+        )
 
     def _wait_for_real(self, timeout: float | None) -> list[Any]:
         assert self._steps is not None
@@ -190,6 +274,21 @@ class VirtualClock:
     def _thread_done(self, _future: object) -> None:
         assert self._steps is not None
         self._steps.threads_pending -= 1
+
+
+def _child_process_running() -> bool:
+    """Has this process a child that has not been reaped (asyncio's subprocess watcher waits
+    for it in a thread)?"""
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:
+        return False
+    try:
+        waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    except OSError:
+        return False
+    return True
 
 
 class _Missing:

@@ -31,14 +31,17 @@ _SCHEDSTAT = "/proc/thread-self/schedstat"
 def cpu_and_run_queue_s() -> tuple[float, float]:
     """This thread's CPU time and its time spent waiting in the run queue for a CPU, so far.
 
-    The wait comes from Linux's schedstat; where that is missing it counts as 0.
+    The CPU time is ``time.thread_time`` (schedstat's own CPU field advances only at scheduler
+    ticks while the thread runs: a 2 ms loop could read 0). The wait comes from Linux's
+    schedstat, complete whenever this thread runs again; where that is missing it counts as 0.
     """
+    cpu_s = time.thread_time()
     try:
         with open(_SCHEDSTAT) as schedstat:
-            cpu_ns, waited_ns, _ = schedstat.read().split()
+            _, waited_ns, _ = schedstat.read().split()
     except (OSError, ValueError):
-        return time.thread_time(), 0.0
-    return int(cpu_ns) / 1e9, int(waited_ns) / 1e9
+        return cpu_s, 0.0
+    return cpu_s, int(waited_ns) / 1e9
 
 
 def cpu_share_since(started: tuple[float, float], wall_s: float) -> float:

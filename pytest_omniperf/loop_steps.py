@@ -158,6 +158,9 @@ class LoopSteps:
         self._longest_mode = ""
         self.attributing = False
         """Callbacks are timed one by one (then they, not whole iterations, are the steps)."""
+        self.workload = ""
+        """The measured function (``test_x() at test_app.py:12``): the culprit of a step in
+        which it ran to its end without yielding, leaving only the measuring code suspended."""
         self._callback: asyncio.Handle | None = None
         self._callback_started = 0.0
         self._installed = False
@@ -260,21 +263,30 @@ class LoopSteps:
         if not self.round_number:
             self._callback_started = now  # what ran before the first round is no round's
             return
+        # Called by the measuring task, between rounds: the step (or callback) ending here is
+        # that task's, in which the workload ran to its end. Its coroutine chain cannot show
+        # it (a running coroutine has no cr_await, and a test runner may be outermost).
         if self.attributing and self._callback is not None:
             # The callback runs inside this step: the step's run-queue wait is the callback's.
             callback_s = max(now - self._callback_started - (step_wall_s - step_s), 0.0)
             self._callback_started = now
             if callback_s > self._longest_s:
-                self._keep_longest(callback_s, describe_handle(self._callback))
+                culprit = (
+                    f"coroutine {self.workload}"
+                    if self.workload
+                    else describe_handle(self._callback)
+                )
+                self._keep_longest(callback_s, culprit)
         elif step_s > self._longest_s:
             # Not inside a timed callback: the measuring task's own step, which began before
             # callbacks were timed, or callbacks are not timed at all.
             task = asyncio.current_task(self.loop) if self.attributing else None
-            culprit = (
-                f"coroutine {_describe_coroutine(task.get_coro())}"
-                if task is not None
-                else ITERATION
-            )
+            if task is None:
+                culprit = ITERATION
+            elif self.workload:
+                culprit = f"coroutine {self.workload}"
+            else:
+                culprit = f"coroutine {_describe_coroutine(task.get_coro())}"
             self._keep_longest(step_s, culprit)
 
     def live_busy_s(self) -> float:
@@ -296,7 +308,7 @@ class LoopSteps:
             self._step_discount_s += waited_s
             duration_s = max(duration_s - waited_s, 0.0)
         if self.round_number and duration_s > self._longest_s:
-            self._keep_longest(duration_s, describe_handle(handle))
+            self._keep_longest(duration_s, describe_handle(handle, self.workload))
 
 
 _installed: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopSteps] = (
@@ -378,13 +390,13 @@ def _stop_attributing(loop: asyncio.AbstractEventLoop) -> None:
         asyncio.events.Handle._run = _original_handle_run  # type: ignore[method-assign]
 
 
-def describe_handle(handle: asyncio.Handle) -> str:
+def describe_handle(handle: asyncio.Handle, workload: str = "") -> str:
     """``coroutine fetch() at app.py:42`` or ``callback tick() at app.py:7``, as asyncio's debug
-    mode names slow callbacks."""
+    mode names slow callbacks. ``workload`` names a task in which only measuring code is left."""
     callback = getattr(handle, "_callback", None)
     task = getattr(callback, "__self__", None)
     if isinstance(task, asyncio.Task):
-        return f"coroutine {_describe_coroutine(task.get_coro())}"
+        return f"coroutine {_describe_coroutine(task.get_coro(), workload)}"
     function = getattr(callback, "__func__", callback)
     code = getattr(function, "__code__", None)
     name = getattr(function, "__qualname__", repr(callback))
@@ -397,10 +409,28 @@ _ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
 _OWN_DIR = os.path.dirname(__file__)
 
 
-def _describe_coroutine(coroutine: object) -> str:
+def describe_workload(call: Callable[..., Any]) -> str:
+    """``test_x() at test_app.py:12`` for the function behind ``call`` (through partials and
+    ``__wrapped__``), or "" when it has no code to point at."""
+    for _ in range(8):
+        inner = getattr(call, "func", None) or getattr(call, "__wrapped__", None)
+        if inner is None:
+            break
+        call = inner
+    code = getattr(call, "__code__", None)
+    if not isinstance(code, CodeType):
+        return ""
+    return f"{code.co_qualname}() at {code.co_filename}:{code.co_firstlineno}"
+
+
+def _describe_coroutine(coroutine: object, workload: str = "") -> str:
     """The innermost coroutine of the task outside asyncio and this plugin's measuring code, at
-    the line it stopped (or, when it finished in that step, where it is defined)."""
+    the line it stopped (or, when it finished in that step, where it is defined). A task with
+    only measuring code suspended is the measuring task whose ``workload`` ran to its end in
+    that step without yielding (the test runner's own coroutines may be outside it): that
+    workload is named."""
     described = "<unknown>"
+    measuring_code_innermost = False
     # duck-typed: a coroutine wrapped by the sequential rounds' task factory (serialize.py)
     # forwards cr_code, cr_frame and cr_await
     while isinstance(code := getattr(coroutine, "cr_code", None), CodeType):
@@ -411,5 +441,8 @@ def _describe_coroutine(coroutine: object) -> str:
             frame = getattr(coroutine, "cr_frame", None)
             line = frame.f_lineno if frame is not None else code.co_firstlineno
             described = f"{code.co_qualname}() at {code.co_filename}:{line}"
+        measuring_code_innermost = where == _OWN_DIR
         coroutine = getattr(coroutine, "cr_await", None)
+    if measuring_code_innermost and workload:
+        return workload
     return described

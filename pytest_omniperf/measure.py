@@ -10,6 +10,7 @@ measures under another name or with other settings.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -292,8 +293,8 @@ class Perf:
             raise TypeError(f"{what} on {self._test_id}: expected a callable, got {fn!r}")
         name = self._unique_name(self._name or getattr(fn, "__name__", None) or repr(fn))
 
-        def call() -> Any:
-            return fn(*args, **kwargs)
+        # a partial, not a closure: the blocking culprit can name fn through it
+        call: Callable[[], Any] = functools.partial(fn, *args, **kwargs)
 
         in_loop = running_async_library() is not None
         if inspect.iscoroutinefunction(fn):

@@ -66,7 +66,17 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> asyncio.Fut
     """
     if _mode.get() is Mode.PARALLEL or not aws:
         return _asyncio_gather(*aws, return_exceptions=return_exceptions)
+    for awaitable in aws:
+        if isinstance(awaitable, asyncio.Future):
+            # Tasks created before the gather are waited for from now on, though the in-order
+            # gatherer reaches them one by one: the serialized rounds must not take them for
+            # background tasks nobody waits for (see pytest_omniperf.task_waits.awaited).
+            awaitable.add_done_callback(_waited_for_by_gather)
     return asyncio.ensure_future(_gather_in_order(aws, return_exceptions))
+
+
+def _waited_for_by_gather(_future: asyncio.Future[Any]) -> None:
+    """Marks a future as waited for by a sequential gather; does nothing when it completes."""
 
 
 async def _gather_in_order(aws: tuple[Awaitable[Any], ...], return_exceptions: bool) -> list[Any]:

@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_omniperf.clock import Clock, RealClock, clock_for
+from pytest_omniperf.clock import REAL_WAIT_GRACE_S, Clock, RealClock, VirtualClock, clock_for
 from pytest_omniperf.cpu_clock import CPU_CLOCK, CpuClock
 from pytest_omniperf.installed_patches import register, unregister
 from pytest_omniperf.loop_steps import (
@@ -27,6 +27,7 @@ from pytest_omniperf.loop_steps import (
     LoopSteps,
     SlowStep,
     UnsupportedLoopError,
+    describe_workload,
     loop_class_name,
     loop_steps,
     unsupported_reason,
@@ -42,6 +43,11 @@ HORIZON_MESSAGE = (
     "workload did not finish within the virtual-clock horizon of {horizon:g} s "
     "(it waits for something that never happens, or loops forever); "
     "if it is really that long, raise it with @pytest.mark.omniperf(horizon=...)"
+)
+GAVE_UP_REAL_WAIT = (
+    "; it had waited {grace:g} s of real time, with no timer pending, for something outside "
+    "the loop that the virtual clock cannot trace (a thread calling call_soon_threadsafe, a "
+    "socket's answer, a child process): measure such real waits on the real clock"
 )
 
 
@@ -138,10 +144,14 @@ async def sample_async(
         register(stack, stack.close)
         stack.callback(unregister, stack)
         steps = stack.enter_context(_timed_steps(time_callbacks))
+        if steps is not None:
+            # a measurement nested in another's workload names its own, then gives it back
+            stack.callback(setattr, steps, "workload", steps.workload)
+            steps.workload = describe_workload(call)
         active_clock = stack.enter_context(clock_for(clock))
         if speedup and patch_gather:
             stack.enter_context(serialized_concurrency())
-        if active_clock.name == "virtual":
+        if isinstance(active_clock, VirtualClock):
             call = _bounded(call, active_clock, horizon_s)
         if speedup:
             sampled = await _sample_async_both_modes(call, rounds, warmup, active_clock, steps)
@@ -243,18 +253,24 @@ async def _sample_async_both_modes(
     )
 
 
-def _bounded(call: AsyncCall, clock: Clock, horizon_s: float) -> AsyncCall:
+def _bounded(call: AsyncCall, clock: VirtualClock, horizon_s: float) -> AsyncCall:
     """Stop a virtual-clock round that runs past the horizon, with a clear error."""
 
     async def bounded_call() -> Any:
         scope = asyncio.timeout_at(clock.now() + horizon_s)
+        clock.bound(scope)
         try:
             async with scope:
                 return await call()
         except TimeoutError:
             if scope.expired():
-                raise VirtualHorizonExceeded(HORIZON_MESSAGE.format(horizon=horizon_s)) from None
+                message = HORIZON_MESSAGE.format(horizon=horizon_s)
+                if clock.gave_up_real_wait:
+                    message += GAVE_UP_REAL_WAIT.format(grace=REAL_WAIT_GRACE_S)
+                raise VirtualHorizonExceeded(message) from None
             raise
+        finally:
+            clock.bound(None)
 
     return bounded_call
 

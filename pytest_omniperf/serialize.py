@@ -24,7 +24,7 @@ import asyncio
 import contextvars
 import itertools
 from collections import deque
-from collections.abc import Coroutine, Generator, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -36,10 +36,12 @@ from pytest_omniperf.task_waits import (
     awaited,
     callback_referents,
     children,
+    feeds_a_joined_queue,
     tasks_in,
     waits_for_sleep,
     waits_for_thread,
 )
+from pytest_omniperf.thread_turns import ThreadCallQueue, keeps_real_time
 
 # How long (on the loop's clock) a task holding the turn may wait on something that cannot be
 # traced to a timer, a thread or a task before the next task gets the turn. Long enough for a
@@ -56,13 +58,15 @@ class SequentialOverlap:
     stalls: int = 0
     """Turns handed on after the holder waited :data:`STALL_S` on something untraceable."""
     earlier_tasks: int = 0
+    thread_stalls: int = 0
+    """Calls in threads started beside one still running after ``THREAD_STALL_S``."""
     """The most tasks created before the measurement that ran during one sequential round."""
     examples: list[str] = field(default_factory=list)
     """The first few of them, described ("consumer() ran while producer() held the turn")."""
 
     @property
     def count(self) -> int:
-        return self.resumed_concurrently + self.stalls + self.earlier_tasks
+        return self.resumed_concurrently + self.stalls + self.earlier_tasks + self.thread_stalls
 
     def note(self, description: str) -> None:
         self.resumed_concurrently += 1
@@ -70,6 +74,10 @@ class SequentialOverlap:
 
     def stalled(self, description: str) -> None:
         self.stalls += 1
+        self._example(description)
+
+    def thread_stalled(self, description: str) -> None:
+        self.thread_stalls += 1
         self._example(description)
 
     def ran_unserialized(self, tasks: int, description: str) -> None:
@@ -88,6 +96,9 @@ class SequentialOverlap:
             parts.append(f"{steps} still ran concurrently in sequential mode")
         if self.stalls:
             parts.append(f"{_plural(self.stalls, 'turn')} handed on after a {STALL_S:g} s stall")
+        if self.thread_stalls:
+            calls = _plural(self.thread_stalls, "call")
+            parts.append(f"{calls} in threads started beside one still running")
         if self.earlier_tasks:
             parts.append(f"up to {self.earlier_tasks} unserialized earlier tasks ran")
         if not parts:
@@ -111,14 +122,36 @@ class _Installation:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.previous_factory: Any = None
+        self.run_in_executor_before: Any = None
         self.open_sections = 0
         self.overlap = SequentialOverlap()
+        self._patched: list[tuple[str, object, object]] = []
 
     def section_opened(self) -> None:
         if self.open_sections == 0:
             self.previous_factory = self.loop.get_task_factory()
             self.loop.set_task_factory(self.create_task)
+            self.run_in_executor_before = self.loop.run_in_executor
+            # Instance attributes, as the virtual clock's (which this one then calls). A
+            # workload that sets its own task factory during the round gets it chained behind
+            # the serializing one, and reads it back, instead of replacing it.
+            if keeps_real_time(self.loop):
+                self._patch("run_in_executor", self.run_in_executor)
+            self._patch("set_task_factory", self._set_task_factory)
+            self._patch("get_task_factory", self._get_task_factory)
         self.open_sections += 1
+
+    def _patch(self, name: str, value: object) -> None:
+        self._patched.append((name, vars(self.loop).get(name, _NOT_SET), value))
+        setattr(self.loop, name, value)
+
+    def _set_task_factory(self, factory: Any) -> None:
+        if factory is not None and not callable(factory):
+            raise TypeError("task factory must be a callable or None")
+        self.previous_factory = factory
+
+    def _get_task_factory(self) -> Any:
+        return self.previous_factory
 
     def section_closed(self) -> None:
         self.open_sections -= 1
@@ -128,8 +161,25 @@ class _Installation:
     def uninstall(self) -> None:
         """Put the loop's own task factory back (also when a timeout skipped a section's end)."""
         self.open_sections = 0
+        while self._patched:
+            name, previous, ours = self._patched.pop()
+            if vars(self.loop).get(name) != ours:
+                continue  # replaced since: not ours to restore
+            if previous is _NOT_SET:
+                del vars(self.loop)[name]
+            else:
+                setattr(self.loop, name, previous)
         if self.loop.get_task_factory() == self.create_task:
             self.loop.set_task_factory(self.previous_factory)
+
+    def run_in_executor(
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        """``loop.run_in_executor``, one call after another within a sequential round."""
+        section = _section.get()
+        if section is None or not section.open:
+            return self.run_in_executor_before(executor, func, *args)  # type: ignore[no-any-return]
+        return section.thread_calls.submit(self.run_in_executor_before, executor, func, *args)
 
     def create_task(
         self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
@@ -152,6 +202,8 @@ class _Installation:
             turn_taker.section.register(turn_taker, task)
         return task
 
+
+_NOT_SET = object()
 
 _installation: contextvars.ContextVar[_Installation | None] = contextvars.ContextVar(
     "omniperf_serialization", default=None
@@ -227,6 +279,7 @@ class _Section:
         self.lenders: list[_TurnTaker] = []
         self.queue: deque[_TurnTaker] = deque()
         self.unstarted: dict[asyncio.Future[Any], _TurnTaker] = {}
+        self.thread_calls = ThreadCallQueue(self.loop, self.overlap.thread_stalled)
         self.sequence = itertools.count()
         # Tasks that existed before the round (a fixture's workers) are not serialized; what
         # each waits on now tells afterwards whether it ran during the round.
@@ -314,7 +367,14 @@ class _Section:
         waiter = getattr(task, "_fut_waiter", None)
         if waiter is None or waiter.done():
             return True
-        return waits_for_sleep(self.loop, waiter) or waits_for_thread(waiter)
+        return waits_for_sleep(self.loop, waiter) or self._waits_for_threads(waiter)
+
+    def _waits_for_threads(self, waiter: asyncio.Future[Any]) -> bool:
+        """Is ``waiter`` (or a future it gathers) a call in a thread, running or queued?"""
+        return any(
+            waits_for_thread(future) or self.thread_calls.is_queued(future)
+            for future in children(waiter)
+        )
 
     def blocked(self, taker: _TurnTaker, waiter: Any) -> None:
         """``taker`` yielded ``waiter`` (a future): keep, lend or give away the turn."""
@@ -329,7 +389,7 @@ class _Section:
             # Maybe a background task (a heartbeat) nobody waits for: it might never end, so
             # it may hold up the tasks after it for STALL_S at most, as any stall.
             taker.unawaited_watch = self.loop.call_later(STALL_S, self._maybe_background, taker)
-        if waits_for_sleep(self.loop, waiter) or waits_for_thread(waiter):
+        if waits_for_sleep(self.loop, waiter) or self._waits_for_threads(waiter):
             return  # the wait is the work being serialized: keep the turn
         dependency = self._first_waited_for(waiter, taker)
         if dependency is not None:
@@ -347,6 +407,7 @@ class _Section:
             or self.lenders
             or awaited(task)
             or self._next_in_queue() is None
+            or feeds_a_joined_queue(self.loop, taker.inner)
         ):
             return
         self.overlap.stalled(
@@ -450,6 +511,7 @@ class _Section:
             )
         if self.holder is not None:
             self.holder.cancel_watches()
+        self.thread_calls.close()
         for taker in self.queue:
             taker.wake()
         self.queue.clear()

@@ -114,3 +114,25 @@ def waits_for_thread(waiter: asyncio.Future[Any]) -> bool:
             except ValueError:  # an empty cell
                 continue
     return False
+
+
+def feeds_a_joined_queue(loop: asyncio.AbstractEventLoop, coro: Any) -> bool:
+    """Does the code ``coro`` runs hold an ``asyncio.Queue`` that some task is waiting to
+    ``join()``? Then that task waits for it, as for a worker of the queue, though nothing
+    awaits the worker itself (the pattern of asyncio's Queue documentation: workers that loop
+    forever, ``await queue.join()``, then cancel them)."""
+    joins = {
+        id(waiter)
+        for task in asyncio.all_tasks(loop)
+        if (waiter := getattr(task, "_fut_waiter", None)) is not None
+    }
+    if not joins:
+        return False
+    for frame in await_chain_frames(coro):
+        for value in frame.f_locals.values():
+            if isinstance(value, asyncio.Queue):
+                finished = getattr(value, "_finished", None)
+                waiters = getattr(finished, "_waiters", None) or ()
+                if any(id(waiter) in joins for waiter in waiters):
+                    return True
+    return False

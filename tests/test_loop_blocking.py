@@ -47,8 +47,8 @@ def test_blocking_budget_names_the_culprit_on_either_clock(suite, clock):
             # the culprit finished in that step: named where it is defined
             "blocking budget exceeded: coroutine section() at */test_loop.py:5, round ? of 2 "
             f"held the event loop for 5?.? ms > 20 ms ({clock} clock)",
-            # awaited directly by the test: the test's task is the step, stopped at its await
-            "blocking budget exceeded: coroutine test_blocking_with_perf() at */test_loop.py:27, "
+            # measured by perf.measure without yielding: the measured function, not the test
+            "blocking budget exceeded: coroutine section() at */test_loop.py:5, "
             f"round ? of 2 held the event loop for 5?.? ms > 20 ms ({clock} clock) [[]section[]]",
         ],
         consecutive=False,
@@ -235,3 +235,50 @@ def test_blocking_budget_with_nothing_measured_on_a_loop_is_an_error(suite):
 def test_marker_is_registered_with_its_signature(suite):
     result = suite.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.blocking(max, unit='ms'): fail the async test*"])
+
+
+def test_a_test_body_that_blocks_itself_is_named_under_every_runner(suite):
+    # The body blocks and ends in one step: only the plugin's measuring code (and the runner's
+    # coroutines) are left in the task, so the culprit is the test function, whatever runs it.
+    suite.makepyfile(
+        test_runners="""
+        import time
+        import unittest
+        import pytest
+
+        @pytest.mark.asyncio
+        @pytest.mark.blocking(max=20)
+        @pytest.mark.omniperf(rounds=2, warmup=0)
+        async def test_pytest_asyncio():
+            time.sleep(0.05)
+
+        @pytest.mark.anyio
+        @pytest.mark.parametrize("anyio_backend", ["asyncio"])
+        @pytest.mark.blocking(max=20)
+        @pytest.mark.omniperf(rounds=2, warmup=0)
+        async def test_anyio(anyio_backend):
+            time.sleep(0.05)
+
+        class Case(unittest.IsolatedAsyncioTestCase):
+            @pytest.mark.blocking(max=20)
+            @pytest.mark.omniperf(rounds=2, warmup=0)
+            async def test_unittest(self):
+                time.sleep(0.05)
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            f"blocking budget exceeded: coroutine {name}() at */test_runners.py:{line}, round ? "
+            "of 2 held the event loop for 5?.? ms > 20 ms (real clock)"
+            for name, line in (
+                ("test_pytest_asyncio", 5),
+                ("test_anyio", 11),
+                ("Case.test_unittest", 19),
+            )
+        ],
+        consecutive=False,
+    )
+    result.stdout.no_fnmatch_line("blocking budget exceeded:*pytest_omniperf/body.py*")
+    result.stdout.no_fnmatch_line("blocking budget exceeded:*anyio/_backends*")

@@ -116,10 +116,12 @@ async def test_serialized_concurrency_patches_gather_and_the_loop_and_restores_b
         assert asyncio.gather is not original
         assert loop.get_task_factory() is None  # parallel: tasks are created untouched
         with use_mode(Mode.SEQUENTIAL):
-            assert loop.get_task_factory() is not None
+            assert type(loop).get_task_factory(loop) is not None  # the serializing factory
+            assert loop.get_task_factory() is None  # what the workload set (nothing)
             raise RuntimeError("inside")
     assert asyncio.gather is original
     assert loop.get_task_factory() is None
+    assert "get_task_factory" not in vars(loop) and "run_in_executor" not in vars(loop)
 
 
 @pytest.mark.asyncio

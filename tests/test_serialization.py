@@ -69,7 +69,26 @@ async def with_gather_bound_at_import():
     await gather_bound_at_import(work(), work(), work())
 
 
+async def with_tasks_created_then_gathered():
+    # The in-order gather reaches the second task only after the first: until then they were
+    # taken for background tasks nobody waits for and ran beside each other.
+    tasks = [asyncio.create_task(work()) for _ in range(3)]
+    await asyncio.gather(*tasks)
+
+
+async def with_limited_tasks_created_then_gathered():
+    limit = asyncio.Semaphore(3)
+
+    async def limited():
+        async with limit:
+            await work(delay=0.5)
+
+    await asyncio.gather(*[asyncio.create_task(limited()) for _ in range(6)])
+
+
 FAN_OUTS = [
+    with_tasks_created_then_gathered,
+    with_limited_tasks_created_then_gathered,
     with_gather_bound_at_import,
     with_wait_for_around_each,
     with_shielded_tasks,
@@ -307,6 +326,33 @@ async def test_a_background_task_nobody_waits_for_holds_up_the_others_briefly():
 
 
 @pytest.mark.asyncio
+async def test_workers_of_a_joined_queue_are_not_taken_for_background_tasks():
+    # asyncio's Queue documentation pattern: workers loop forever, nothing awaits them, the
+    # caller joins the queue and cancels them. They were taken for heartbeats after 0.25 s and
+    # ran beside each other: 1.25x measured for 3.00x.
+    async def workers_and_join():
+        queue = asyncio.Queue()
+        for item in range(6):
+            queue.put_nowait(item)
+
+        async def worker():
+            while True:
+                await queue.get()
+                await asyncio.sleep(1)
+                queue.task_done()
+
+        workers = [asyncio.create_task(worker()) for _ in range(3)]
+        await queue.join()
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    sequential, parallel, overlap = await both_modes(workers_and_join)
+    assert (sequential, parallel) == (simulated(6.0), simulated(2.0))
+    assert overlap.describe() == ""
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("group_kind", ["asyncio", "anyio"])
 async def test_a_heartbeat_in_a_task_group_does_not_hold_up_the_work(group_kind):
     async def heartbeat():
@@ -367,6 +413,36 @@ async def test_a_failing_child_cancels_the_waiting_ones_without_warnings():
 
 
 @pytest.mark.asyncio
+async def test_a_task_factory_the_workload_sets_itself_is_chained_not_obeyed():
+    # Setting its own factory during a sequential round used to replace the serializing one:
+    # the task group then ran concurrently in sequential mode (2.00x measured for 3.00x).
+    loop = asyncio.get_running_loop()
+    made = []
+
+    def counting_factory(loop, coro, **kwargs):
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    async def workload():
+        loop.set_task_factory(counting_factory)
+        try:
+            assert loop.get_task_factory() is counting_factory
+            await asyncio.gather(work(), work(), work())
+            async with asyncio.TaskGroup() as group:
+                for _ in range(3):
+                    group.create_task(work())
+        finally:
+            loop.set_task_factory(None)
+
+    sequential, parallel, overlap = await both_modes(workload)
+    assert (sequential, parallel) == (simulated(6.0), simulated(2.0))
+    assert overlap.describe() == ""
+    # its factory made every task in both modes: 6 each, and the sequential gather's own one
+    assert len(made) == 13
+    assert loop.get_task_factory() is None
+
+
+@pytest.mark.asyncio
 async def test_task_factory_is_chained_and_restored_on_every_exit():
     loop = asyncio.get_running_loop()
     made = []
@@ -382,7 +458,7 @@ async def test_task_factory_is_chained_and_restored_on_every_exit():
             serialized_concurrency(),
             use_mode(Mode.SEQUENTIAL),
         ):
-            assert loop.get_task_factory() is not counting_factory
+            assert loop.get_task_factory() is counting_factory  # as the workload set it
             await asyncio.gather(asyncio.sleep(0), asyncio.sleep(0))
             raise RuntimeError("inside")
         assert loop.get_task_factory() is counting_factory
@@ -495,6 +571,91 @@ def test_speedup_markers_pass_for_task_fan_outs_on_both_clocks(suite):
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("clock", ["real", "virtual"])
+def test_calls_handed_to_threads_with_run_in_executor_are_serialized(suite, clock):
+    # run_in_executor submits at once: without serialization the sequential rounds ran the
+    # three threads together too and measured 1.00x
+    suite.makepyfile(
+        f"""
+        import asyncio
+        import concurrent.futures
+        import threading
+        import time
+        import pytest
+
+        running = 0
+        most_at_once = {{"sequential": 0, "parallel": 0}}
+        lock = threading.Lock()
+
+        def blocking_call(mode):
+            global running
+            with lock:
+                running += 1
+                most_at_once[mode] = max(most_at_once[mode], running)
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+            return mode
+
+        async def fan_out(executor):
+            from pytest_omniperf import current_mode
+            mode = current_mode().value
+            loop = asyncio.get_running_loop()
+            calls = [loop.run_in_executor(executor, blocking_call, mode) for _ in range(3)]
+            assert await asyncio.gather(*calls) == [mode] * 3
+
+        @pytest.mark.asyncio
+        @pytest.mark.speedup(min=2)
+        @pytest.mark.omniperf(rounds=3, warmup=0, clock="{clock}")
+        @pytest.mark.parametrize("own_pool", [False, True])
+        async def test_fan_out(own_pool):
+            if own_pool:
+                with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                    await fan_out(pool)
+            else:
+                await fan_out(None)
+
+        def test_threads_ran_one_at_a_time_only_in_sequential_rounds():
+            assert most_at_once == {{"sequential": 1, "parallel": 3}}
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+
+
+def test_threads_that_feed_each_other_do_not_deadlock_and_are_named(suite, monkeypatch):
+    import pytest_omniperf.thread_turns
+
+    monkeypatch.setattr(pytest_omniperf.thread_turns, "THREAD_STALL_S", 0.2)
+    suite.makepyfile(
+        """
+        import asyncio
+        import queue
+        import pytest
+
+        @pytest.mark.asyncio
+        @pytest.mark.speedup(min=3)
+        @pytest.mark.omniperf(rounds=1, warmup=0)
+        async def test_threads_feed_each_other():
+            items = queue.Queue()
+            loop = asyncio.get_running_loop()
+            consumer = loop.run_in_executor(None, items.get)  # waits for the later call
+            producer = loop.run_in_executor(None, items.put, 1)
+            assert await asyncio.gather(consumer, producer) == [1, None]
+            await asyncio.sleep(0.3)  # both modes: sequential 0.5 s, parallel 0.3 s
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "speedup budget not met: *; not everything could be serialized: 1 call in threads "
+            "started beside one still running (a call in a thread ran 0.2 s and the next one "
+            "started beside it)*"
+        ]
+    )
+
+
 def test_really_sequential_code_still_fails_a_speedup_budget(suite):
     suite.makepyfile(
         """
@@ -586,3 +747,37 @@ async def test_an_eager_task_factory_already_set_is_chained():
         loop.set_task_factory(None)
     assert (sequential, parallel) == pytest.approx((3.0, 1.0), rel=0.01)
     assert overlap.describe() == ""
+
+
+def test_calls_to_threads_are_left_alone_on_a_loop_with_its_own_time(suite):
+    # The 5 s bound on a call in a thread is read on the loop's clock: on a test loop that
+    # jumps its own time it expired at once and reported stalls that never happened.
+    pytest.importorskip("aiostream")
+    suite.makeconftest(
+        """
+        from aiostream.test_utils import TimeTrackingTestLoop
+
+        def pytest_asyncio_loop_factories(config, item):
+            return {"time-tracking": TimeTrackingTestLoop}
+        """
+    )
+    suite.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_fan_out(perf):
+            loop = asyncio.get_running_loop()
+
+            async def fan_out():
+                calls = [loop.run_in_executor(None, time.sleep, 0.01) for _ in range(3)]
+                await asyncio.gather(*calls)
+
+            await perf.named("fan_out", rounds=2, warmup=0).speedup(fan_out)
+            assert perf.last.sequential_overlap == ""
+        """
+    )
+    result = suite.runpytest_subprocess("-p", "no:randomly", timeout=60)
+    result.assert_outcomes(passed=1)
