@@ -24,10 +24,9 @@ import asyncio
 import contextvars
 import itertools
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any
 
 from pytest_omniperf.installed_patches import reset_context_var
@@ -42,6 +41,7 @@ from pytest_omniperf.task_waits import (
     waits_for_thread,
 )
 from pytest_omniperf.thread_turns import ThreadCallQueue, keeps_real_time
+from pytest_omniperf.turn_taker import TurnTaker
 
 # How long (on the loop's clock) a task holding the turn may wait on something that cannot be
 # traced to a timer, a thread or a task before the next task gets the turn. Long enough for a
@@ -188,7 +188,7 @@ class _Installation:
         section = context.get(_section) if context is not None else _section.get()
         turn_taker = None
         if section is not None and section.open and isinstance(coro, Coroutine):
-            turn_taker = coro = _TurnTaker(coro, section)
+            turn_taker = coro = TurnTaker(coro, section)
         try:
             if self.previous_factory is None:
                 task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **kwargs)
@@ -208,7 +208,7 @@ _NOT_SET = object()
 _installation: contextvars.ContextVar[_Installation | None] = contextvars.ContextVar(
     "omniperf_serialization", default=None
 )
-_section: contextvars.ContextVar[_Section | None] = contextvars.ContextVar(
+_section: contextvars.ContextVar[Section | None] = contextvars.ContextVar(
     "omniperf_sequential_section", default=None
 )
 _last_overlap: contextvars.ContextVar[SequentialOverlap | None] = contextvars.ContextVar(
@@ -255,7 +255,7 @@ def sequential_section(sequential: bool) -> Iterator[None]:
     if installation is None:
         yield
         return
-    section = _Section(installation) if sequential else None
+    section = Section(installation) if sequential else None
     token = _section.set(section)
     if section is not None:
         installation.section_opened()
@@ -268,17 +268,17 @@ def sequential_section(sequential: bool) -> Iterator[None]:
             section.close()
 
 
-class _Section:
+class Section:
     """One sequential round: the FIFO of its tasks and who holds the turn."""
 
     def __init__(self, installation: _Installation) -> None:
         self.loop = installation.loop
         self.overlap = installation.overlap
         self.open = True
-        self.holder: _TurnTaker | None = None
-        self.lenders: list[_TurnTaker] = []
-        self.queue: deque[_TurnTaker] = deque()
-        self.unstarted: dict[asyncio.Future[Any], _TurnTaker] = {}
+        self.holder: TurnTaker | None = None
+        self.lenders: list[TurnTaker] = []
+        self.queue: deque[TurnTaker] = deque()
+        self.unstarted: dict[asyncio.Future[Any], TurnTaker] = {}
         self.thread_calls = ThreadCallQueue(self.loop, self.overlap.thread_stalled)
         self.sequence = itertools.count()
         # Tasks that existed before the round (a fixture's workers) are not serialized; what
@@ -292,30 +292,30 @@ class _Section:
 
     # -- the turn ----------------------------------------------------------------------------
 
-    def enqueue(self, taker: _TurnTaker) -> None:
+    def enqueue(self, taker: TurnTaker) -> None:
         self.queue.append(taker)
         if self.holder is None:
             self._give_to_next()
 
-    def register(self, taker: _TurnTaker, task: asyncio.Future[Any]) -> None:
+    def register(self, taker: TurnTaker, task: asyncio.Future[Any]) -> None:
         """Know ``taker`` by its task, so that tasks waiting for it can lend it their turn."""
         if taker.task is None:
             taker.task = task
         if not taker.has_started and not taker.done:
             self.unstarted[task] = taker
 
-    def may_start(self, taker: _TurnTaker) -> bool:
+    def may_start(self, taker: TurnTaker) -> bool:
         if not self.open or self.holder is taker:
             return True
         if self.holder is None:
             self._give_to_next()
         return self.holder is taker
 
-    def started(self, taker: _TurnTaker) -> None:
+    def started(self, taker: TurnTaker) -> None:
         if taker.task is not None:
             self.unstarted.pop(taker.task, None)
 
-    def finished(self, taker: _TurnTaker) -> None:
+    def finished(self, taker: TurnTaker) -> None:
         taker.cancel_watches()
         if taker.task is not None:
             self.unstarted.pop(taker.task, None)
@@ -337,7 +337,7 @@ class _Section:
         else:
             self._give_to_next()
 
-    def resumed(self, taker: _TurnTaker) -> None:
+    def resumed(self, taker: TurnTaker) -> None:
         """``taker`` takes a step after having started."""
         taker.cancel_watch()
         if not self.open or self.holder is taker:
@@ -359,7 +359,7 @@ class _Section:
         if self._progressing(holder):
             self.overlap.note(f"{taker.label} ran while {holder.label} held the turn")
 
-    def _progressing(self, holder: _TurnTaker) -> bool:
+    def _progressing(self, holder: TurnTaker) -> bool:
         """Is the holder running, runnable, or in a wait of its own (a sleep, a thread)? A
         step of another task is then concurrent with it; while the holder waits for anything
         else, another task's step may be what it waits for (a server answering it)."""
@@ -376,7 +376,7 @@ class _Section:
             for future in children(waiter)
         )
 
-    def blocked(self, taker: _TurnTaker, waiter: Any) -> None:
+    def blocked(self, taker: TurnTaker, waiter: Any) -> None:
         """``taker`` yielded ``waiter`` (a future): keep, lend or give away the turn."""
         if not self.open or self.holder is not taker or not isinstance(waiter, asyncio.Future):
             return
@@ -398,7 +398,7 @@ class _Section:
         else:
             taker.watch = self.loop.call_later(STALL_S, self._stalled, taker, waiter)
 
-    def _maybe_background(self, taker: _TurnTaker) -> None:
+    def _maybe_background(self, taker: TurnTaker) -> None:
         task = taker.task
         if (
             self.holder is not taker
@@ -419,9 +419,7 @@ class _Section:
         self.holder = None
         self._give_to_next()
 
-    def _first_waited_for(
-        self, waiter: asyncio.Future[Any], taker: _TurnTaker
-    ) -> _TurnTaker | None:
+    def _first_waited_for(self, waiter: asyncio.Future[Any], taker: TurnTaker) -> TurnTaker | None:
         """The earliest unstarted task that the code ``taker`` is waiting in waits for.
 
         Task groups, ``asyncio.wait`` and ``as_completed`` wait on a plain future or queue that
@@ -448,7 +446,7 @@ class _Section:
                 return candidate
         return None
 
-    def _reconsider(self, lender: _TurnTaker) -> None:
+    def _reconsider(self, lender: TurnTaker) -> None:
         task = lender.task
         if self.holder is not lender or task is None or task.done():
             return
@@ -456,7 +454,7 @@ class _Section:
         if waiter is not None and not waiter.done():
             self.blocked(lender, waiter)
 
-    def _stalled(self, taker: _TurnTaker, waiter: asyncio.Future[Any]) -> None:
+    def _stalled(self, taker: TurnTaker, waiter: asyncio.Future[Any]) -> None:
         task = taker.task
         if (
             self.holder is not taker
@@ -476,16 +474,16 @@ class _Section:
         if following is not None:
             self._give(following)
 
-    def _next_in_queue(self) -> _TurnTaker | None:
+    def _next_in_queue(self) -> TurnTaker | None:
         while self.queue and (self.queue[0].has_started or self.queue[0].done):
             self.queue.popleft()
         return self.queue[0] if self.queue else None
 
-    def _give(self, taker: _TurnTaker) -> None:
+    def _give(self, taker: TurnTaker) -> None:
         self.holder = taker
         taker.wake()
 
-    def _first_unstarted(self, tasks: Iterable[Any]) -> _TurnTaker | None:
+    def _first_unstarted(self, tasks: Iterable[Any]) -> TurnTaker | None:
         unstarted = self.unstarted
         candidates = [
             unstarted[task]
@@ -518,149 +516,3 @@ class _Section:
         self.unstarted.clear()
         self.lenders.clear()
         self.holder = None
-
-
-class _TurnTaker(Coroutine[Any, Any, Any]):
-    """Wraps a task's coroutine: its first step waits for the turn, every step is reported."""
-
-    __slots__ = (
-        "_inner",
-        "background",
-        "done",
-        "has_started",
-        "section",
-        "sequence",
-        "task",
-        "turn",
-        "unawaited_watch",
-        "watch",
-    )
-
-    def __init__(self, inner: Coroutine[Any, Any, Any], section: _Section) -> None:
-        self._inner = inner
-        self.section = section
-        self.sequence = next(section.sequence)
-        self.task: asyncio.Future[Any] | None = None
-        self.has_started = False
-        self.done = False
-        self.turn: asyncio.Future[None] | None = None
-        self.watch: asyncio.TimerHandle | None = None
-        self.background = False
-        self.unawaited_watch: asyncio.TimerHandle | None = None
-        section.enqueue(self)
-
-    @property
-    def label(self) -> str:
-        return f"{getattr(self._inner, '__qualname__', type(self._inner).__name__)}()"
-
-    def wake(self) -> None:
-        if self.turn is not None and not self.turn.done():
-            self.turn.set_result(None)
-
-    def cancel_watch(self) -> None:
-        if self.watch is not None:
-            self.watch.cancel()
-            self.watch = None
-
-    def cancel_watches(self) -> None:
-        self.cancel_watch()
-        if self.unawaited_watch is not None:
-            self.unawaited_watch.cancel()
-            self.unawaited_watch = None
-
-    # -- the coroutine protocol --------------------------------------------------------------
-
-    def send(self, value: Any) -> Any:
-        __tracebackhide__ = True  # pytest shows the workload's frames, not this wrapper's
-        section = self.section
-        if not self.has_started:
-            if self.task is None:  # an eager task runs its first step inside the factory
-                task = asyncio.current_task()
-                if task is not None:
-                    section.register(self, task)
-            if not section.may_start(self):
-                return self._wait_for_turn()
-            self.has_started = True
-            section.started(self)
-            value = None
-        else:
-            section.resumed(self)
-        try:
-            waiter = self._inner.send(value)
-        except BaseException:
-            self._finish()
-            raise
-        if waiter is not None:
-            section.blocked(self, waiter)
-        return waiter
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        __tracebackhide__ = True
-        if self.has_started:
-            self.section.resumed(self)
-        else:
-            # Cancelled while waiting for its turn: the exception ends the coroutine before
-            # its first line, as it would for any task cancelled before it started.
-            self.has_started = True
-            self.section.started(self)
-        try:
-            if val is None and tb is None:
-                waiter = self._inner.throw(typ)
-            else:
-                waiter = self._inner.throw(typ, val, tb)
-        except BaseException:
-            self._finish()
-            raise
-        if waiter is not None:
-            self.section.blocked(self, waiter)
-        return waiter
-
-    def close(self) -> None:
-        self._inner.close()
-        if not self.done:
-            self._finish()
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._inner.__await__()
-
-    def abandon(self) -> None:
-        """Leave the queue without running (no task could be made for this coroutine)."""
-        if not self.done:
-            self._finish()
-
-    def _wait_for_turn(self) -> asyncio.Future[None]:
-        if self.turn is None or self.turn.done():
-            self.turn = self.section.loop.create_future()
-        self.turn._asyncio_future_blocking = True
-        return self.turn
-
-    def _finish(self) -> None:
-        self.done = True
-        self.section.finished(self)
-
-    # -- what introspection of the task sees (anyio asks whether a task has started) ---------
-
-    @property
-    def cr_running(self) -> bool:
-        return bool(getattr(self._inner, "cr_running", False))
-
-    @property
-    def cr_suspended(self) -> bool:
-        if not self.has_started:
-            return self.turn is not None
-        return bool(getattr(self._inner, "cr_suspended", False))
-
-    @property
-    def cr_frame(self) -> FrameType | None:
-        return getattr(self._inner, "cr_frame", None)
-
-    @property
-    def cr_await(self) -> Any:
-        return self.turn if not self.has_started else getattr(self._inner, "cr_await", None)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @property
-    def inner(self) -> Coroutine[Any, Any, Any]:
-        return self._inner
