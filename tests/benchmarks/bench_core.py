@@ -79,13 +79,13 @@ def bench_virtual_speedup() -> None:
         return time.perf_counter() - started, comparison.ratio
 
     walls = []
-    for _ in range(5):
+    for _ in range(7):
         wall, ratio = asyncio.run(main())
         walls.append(wall)
     print(
         f"virtual-clock speedup of a 60 s pipeline (10 rounds + 1 warmup per mode, "
-        f"ratio {ratio:.2f}x): "
-        f"median wall {statistics.median(walls) * 1e3:.1f} ms"
+        f"ratio {ratio:.2f}x): median wall {statistics.median(walls) * 1e3:.1f} ms, "
+        f"best {min(walls) * 1e3:.1f} ms, worst {max(walls) * 1e3:.1f} ms (7 runs)"
     )
 
 

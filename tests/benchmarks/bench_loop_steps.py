@@ -28,8 +28,6 @@ import time
 
 from pytest_omniperf.clock import virtual_clock
 from pytest_omniperf.loop_steps import loop_steps
-from pytest_omniperf.measure import Perf
-from pytest_omniperf.settings import MeasureSettings
 
 ITERATIONS = 200_000
 
@@ -120,29 +118,6 @@ def bench_wrapped_select() -> None:
     )
 
 
-async def pipeline() -> None:
-    # six 10 s stages in parallel: 60 s sequential, 10 s parallel
-    await asyncio.gather(*(asyncio.sleep(10) for _ in range(6)))
-
-
-def bench_virtual_speedup() -> None:
-    async def main() -> tuple[float, float]:
-        perf = Perf(
-            "bench", MeasureSettings(rounds=10, warmup=1, clock="virtual", patch_gather=True)
-        )
-        started = time.perf_counter()
-        comparison = await perf.speedup(pipeline)
-        return time.perf_counter() - started, comparison.ratio
-
-    results = [asyncio.run(main()) for _ in range(7)]
-    walls = sorted(wall for wall, _ in results)
-    print(
-        f"virtual-clock speedup check of a 60 s pipeline (10 rounds + 1 warmup per mode): "
-        f"ratio {results[-1][1]:.4f}x, wall median {statistics.median(walls) * 1e3:.1f} ms, "
-        f"max {walls[-1] * 1e3:.1f} ms"
-    )
-
-
 def cpu_step() -> None:
     total = 0
     for index in range(400_000):  # about 20 ms of pure Python on this machine
@@ -203,7 +178,6 @@ if __name__ == "__main__":
     bench_iteration_overhead()
     bench_wrapped_select()
     bench_five_sleeps()
-    bench_virtual_speedup()
     bench_run_queue_discount(loaded=False)
     if "--no-load" not in sys.argv:
         bench_run_queue_discount(loaded=True)
