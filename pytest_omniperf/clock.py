@@ -48,7 +48,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from pytest_omniperf import installed_patches
 from pytest_omniperf.installed_patches import register, unregister
 from pytest_omniperf.loop_steps import (
     UNSUPPORTED_LOOP,
@@ -324,14 +323,6 @@ def virtual_clock(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[Vir
             yield clock
         finally:
             clock.uninstall()
-
-
-def uninstall_everything(since: int = 0) -> int:
-    """Take out every patch the plugin still has in place (virtual clocks, loop-step timing,
-    the measurement's patches of asyncio), or only those made after the mark ``since`` from
-    :func:`pytest_omniperf.installed_patches.checkpoint`: the teardown safety net. Returns how
-    many there were."""
-    return installed_patches.uninstall_since(since)
 
 
 @contextmanager

@@ -38,10 +38,6 @@ def checkpoint() -> int:
     return next(_sequence)
 
 
-def still_installed() -> int:
-    return len(_undo_by_owner)
-
-
 def uninstall_since(mark: int = 0) -> int:
     """Undo every patch registered after ``mark`` (default: all), newest first; returns how
     many were still installed. Patches made earlier (a user's session-wide virtual clock) stay."""

@@ -27,7 +27,6 @@ from pytest_omniperf.async_library import (
     running_async_library,
 )
 from pytest_omniperf.async_library import sleep as async_sleep
-from pytest_omniperf.cpu_clock import cpu_and_run_queue_s, cpu_share_since
 from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, CPU_SHARE_STAT, Measurement
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
@@ -332,10 +331,7 @@ class Perf:
         clock = self._settings.clock
 
         def sample() -> Sampled:
-            started = cpu_and_run_queue_s()
-            sampled = sample_sync(call, self._settings.rounds, warmup, speedup=speedup, clock=clock)
-            sampled.cpu_share = cpu_share_since(started, sampled.wall_s)
-            return sampled
+            return sample_sync(call, self._settings.rounds, warmup, speedup=speedup, clock=clock)
 
         sampled = sample()
         remeasure = self._looks_regressed(name, sampled)
@@ -377,8 +373,7 @@ class Perf:
             return self._record(name, await self._count_async(call, warmup, speedup), speedup)
 
         async def sample() -> Sampled:
-            started = cpu_and_run_queue_s()
-            sampled = await sample_async(
+            return await sample_async(
                 call,
                 settings.rounds,
                 max(settings.warmup - (first is not None), 0),
@@ -388,8 +383,6 @@ class Perf:
                 horizon_s=settings.horizon_s,
                 time_callbacks=settings.time_callbacks,
             )
-            sampled.cpu_share = cpu_share_since(started, sampled.wall_s)
-            return sampled
 
         sampled = await sample()
         remeasure = self._looks_regressed(name, sampled)

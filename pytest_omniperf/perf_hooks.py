@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_omniperf.budgets import BLOCKING_NOT_MEASURED, check, check_blocking
-from pytest_omniperf.installed_patches import checkpoint
+from pytest_omniperf.installed_patches import checkpoint, uninstall_since
 from pytest_omniperf.loop_steps import UnsupportedLoopError
 from pytest_omniperf.measurement import BLOCKING_METRIC, REGRESSED, Measurement
 from pytest_omniperf.runtime.kit import RuntimeKit
@@ -130,11 +130,10 @@ class PerfTestHooks:
         if KIT_KEY in item.stash:
             del item.stash[KIT_KEY]
         try:
-            plan: TestPlan | SettingError = resolve_test_plan(item.nodeid, self.settings, **marks)
+            plan = resolve_test_plan(item.nodeid, self.settings, **marks)
         except SettingError as error:
-            plan = error  # failed outside the except block: no "during handling" second copy
-        if isinstance(plan, SettingError):
-            pytest.fail(str(plan), pytrace=False)
+            # from None: one line, not the error again "during handling" of it
+            raise pytest.fail.Exception(str(error), pytrace=False) from None
         measure = plan.measure
         if self._body_timed_with_benchmark(item, plan):
             pytest.fail(
@@ -315,9 +314,7 @@ class PerfTestHooks:
         that normally restore asyncio (see :mod:`pytest_omniperf.installed_patches`)."""
         mark = item.stash.get(PATCH_MARK_KEY, None)
         if mark is not None:
-            from pytest_omniperf.clock import uninstall_everything
-
-            uninstall_everything(since=mark)
+            uninstall_since(mark)
 
     # -- collecting --------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_omniperf.clock import REAL_WAIT_GRACE_S, Clock, RealClock, VirtualClock, clock_for
-from pytest_omniperf.cpu_clock import CPU_CLOCK, CpuClock
+from pytest_omniperf.cpu_clock import CPU_CLOCK, CpuClock, cpu_and_run_queue_s, cpu_share_since
 from pytest_omniperf.installed_patches import register, unregister
 from pytest_omniperf.loop_steps import (
     UNSUPPORTED_LOOP,
@@ -79,6 +79,7 @@ def sample_sync(
     call: SyncCall, rounds: int, warmup: int, *, speedup: bool = False, clock: str = "real"
 ) -> Sampled:
     """Time a synchronous callable on the real clock (or the cpu clock: thread CPU time)."""
+    cpu_started = cpu_and_run_queue_s()
     wall_started = time.perf_counter()
     timer = CpuClock() if clock == CPU_CLOCK else RealClock()
     if speedup:
@@ -86,6 +87,7 @@ def sample_sync(
     else:
         sampled = _sample_sync_one_mode(call, rounds, warmup, timer)
     sampled.wall_s = time.perf_counter() - wall_started
+    sampled.cpu_share = cpu_share_since(cpu_started, sampled.wall_s)
     return sampled
 
 
@@ -138,6 +140,7 @@ async def sample_async(
     The loop's steps are timed whenever the loop allows it (busy time, longest step);
     ``time_callbacks`` times each callback too, to name the culprit of a blocking budget.
     """
+    cpu_started = cpu_and_run_queue_s()
     wall_started = time.perf_counter()
     with ExitStack() as stack:
         # If a timeout interrupts the workload, the teardown safety net closes this stack.
@@ -160,6 +163,7 @@ async def sample_async(
         if steps is not None:
             sampled.longest_step = steps.longest
     sampled.wall_s = time.perf_counter() - wall_started
+    sampled.cpu_share = cpu_share_since(cpu_started, sampled.wall_s)
     return sampled
 
 
