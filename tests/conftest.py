@@ -27,3 +27,19 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 def auto_suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(INI.format(mode="auto"))
     return pytester
+
+
+MEASURED = """
+import pytest
+
+@pytest.mark.omniperf(rounds=2, warmup=0)
+def test_measured():
+    pass
+"""
+
+
+@pytest.fixture
+def measured_suite(suite: pytest.Pytester) -> pytest.Pytester:
+    """A suite with one measured test and no budget."""
+    suite.makepyfile(test_measured=MEASURED)
+    return suite

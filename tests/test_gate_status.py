@@ -6,21 +6,7 @@ import json
 
 import pytest
 
-MEASURED = """
-import pytest
-
-@pytest.mark.omniperf(rounds=2, warmup=0)
-def test_measured():
-    pass
-"""
-
 WARNING = "omniperf: WARNING: --omniperf-gate did not gate anything: "
-
-
-@pytest.fixture
-def measured_suite(suite):
-    suite.makepyfile(test_measured=MEASURED)
-    return suite
 
 
 def gate_record(pytester, path="run.json"):
@@ -120,10 +106,11 @@ def test_gate_whose_baseline_holds_none_of_the_measurements(measured_suite, how)
     """Baseline runs exist, but every measurement is 'new' (all tests renamed, or another
     project's runs chosen by a hook) or exempt: the gate compared nothing and must say so."""
     measured_suite.runpytest("--omniperf-label=main").assert_outcomes(passed=1)
+    test_file = measured_suite.path / "test_measured.py"
     if how == "renamed":
-        measured_suite.makepyfile(test_measured=MEASURED.replace("test_measured", "test_renamed"))
+        test_file.write_text(test_file.read_text().replace("test_measured", "test_renamed"))
     else:
-        measured_suite.makepyfile(test_measured=MEASURED.replace("warmup=0", "regression=False"))
+        test_file.write_text(test_file.read_text().replace("warmup=0", "regression=False"))
     result = run_gate(measured_suite)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(

@@ -8,21 +8,7 @@ import json
 
 import pytest
 
-MEASURED = """
-import pytest
-
-@pytest.mark.omniperf(rounds=2, warmup=0)
-def test_measured():
-    pass
-"""
-
 HISTORY = ".omniperf/history.sqlite"
-
-
-@pytest.fixture
-def measured_suite(suite):
-    suite.makepyfile(test_measured=MEASURED)
-    return suite
 
 
 def saved_history(pytester):
