@@ -23,6 +23,7 @@ from pytest_omniperf.measurement import (
     Measurement,
 )
 from pytest_omniperf.settings import RunSettings
+from pytest_omniperf.values import shown
 
 if TYPE_CHECKING:
     from pytest_omniperf.gate_status import GateStatus
@@ -59,9 +60,9 @@ class RunHistory:
                 json.dumps({key: value})
             except (TypeError, ValueError, RecursionError):
                 # stored as its repr, so the run is still saved and fingerprinted consistently
-                machine[key] = _shorten(value)
+                machine[key] = shown(value)
                 self.notes.append(
-                    f"warning: pytest_omniperf_machine_info set machine[{_shorten(key)}] to a "
+                    f"warning: pytest_omniperf_machine_info set machine[{shown(key)}] to a "
                     f"value that is not JSON; stored as its repr {machine[key]}"
                 )
         return machine, fingerprint(machine)
@@ -135,7 +136,7 @@ class RunHistory:
             return f"pytest_omniperf_select_baseline raised {type(error).__name__}: {error}"
         if runs is None or _is_run_list(runs):
             return None if runs is None else list(runs)
-        return f"pytest_omniperf_select_baseline returned {_shorten(runs)}, not a list of runs"
+        return f"pytest_omniperf_select_baseline returned {shown(runs)}, not a list of runs"
 
     def gate_status(self, measurements: list[Measurement]) -> GateStatus:
         """Could ``--omniperf-gate`` gate this run? (Loads the baseline when not loaded yet.)"""
@@ -268,8 +269,3 @@ def _is_run_list(value: object) -> bool:
     from pytest_omniperf.history.provenance import RunInfo
 
     return isinstance(value, list | tuple) and all(isinstance(run, RunInfo) for run in value)
-
-
-def _shorten(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
