@@ -1,0 +1,263 @@
+"""The comparison of one measurement with its baseline: the one typed record every output reads.
+
+Made by :mod:`pytest_omniperf.history.compare`, stored with the measurement, read back from the
+history and JSON exports through :meth:`Comparison.from_dict` (every field checked), and shown by
+the terminal summary, Markdown, the HTML report, JUnit properties and the CLI. Pure data: imports
+neither pytest nor numpy.
+
+The numbers add up: ``current / baseline - 1 == change`` for every :class:`Change`, because the
+baseline value kept is the centre the change was computed from (not a mean of something else).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pytest_omniperf import record_checks as check
+from pytest_omniperf.values import as_float, shown
+
+
+class Verdict(StrEnum):
+    """The verdict of a measurement against its baseline (values are what is stored)."""
+
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    NOISY = "noisy"
+    NEW = "new"
+    """Nothing to compare with: no baseline run measured it."""
+    EXEMPT = "exempt"
+    """Not compared: the test says ``omniperf(regression=False)``."""
+
+    @property
+    def compared(self) -> bool:
+        """Was the measurement held against a baseline (what the gate looks at)?"""
+        return self in (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.UNCHANGED, Verdict.NOISY)
+
+
+# Problems first: a failed budget ranks before all of these (see Measurement.problem_rank).
+PROBLEM_ORDER = (
+    Verdict.REGRESSED,
+    Verdict.NOISY,
+    Verdict.IMPROVED,
+    Verdict.NEW,
+    Verdict.EXEMPT,
+    Verdict.UNCHANGED,
+)
+
+
+def combined(verdicts: list[Verdict]) -> Verdict:
+    """One verdict from those of several quantities: the worst news wins."""
+    for verdict in (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.NOISY):
+        if verdict in verdicts:
+            return verdict
+    return Verdict.UNCHANGED
+
+
+class Quantity(StrEnum):
+    """What a :class:`Change` compares."""
+
+    MEDIAN = "p50"
+    """The median of the samples (for a speedup: of the parallel samples); lower is better."""
+    SPEEDUP = "speedup"
+    """The ratio of the two arms' medians; higher is better."""
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self is Quantity.SPEEDUP
+
+
+@dataclass(frozen=True)
+class Change:
+    """One quantity of the new run against the baseline's centre.
+
+    ``change = current / baseline - 1``; ``low``/``high`` bound it at the confidence the gate
+    uses; ``verdict`` is from the user's point of view (a lower speedup is a regression).
+    """
+
+    quantity: Quantity
+    current: float
+    baseline: float
+    change: float
+    low: float
+    high: float
+    verdict: Verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity.value,
+            "current": self.current,
+            "baseline": self.baseline,
+            "change": self.change,
+            "low": self.low,
+            "high": self.high,
+            "verdict": self.verdict.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Change:
+        return cls(
+            quantity=Quantity(_choice(data, "quantity", [q.value for q in Quantity], where)),
+            current=_number(data, "current", where),
+            baseline=_number(data, "baseline", where),
+            change=_number(data, "change", where),
+            low=_number(data, "low", where),
+            high=_number(data, "high", where),
+            verdict=Verdict(_choice(data, "verdict", [v.value for v in Verdict], where)),
+        )
+
+
+@dataclass(frozen=True)
+class Since:
+    """The run where a measurement's current level began (a change point of its history)."""
+
+    run_id: int
+    commit: str
+    started_at: str
+    """ISO 8601, as stored with the run."""
+    before: float
+    """The level (median of the quantity) before that run."""
+    after: float
+    """The level from that run on."""
+
+    @property
+    def change(self) -> float:
+        return self.after / self.before - 1 if self.before > 0 else math.nan
+
+    def describe(self) -> str:
+        """``since run #12 (3f2a1bc, 2026-11-20)``."""
+        commit = f"{self.commit[:7]}, " if self.commit else ""
+        return f"since run #{self.run_id} ({commit}{self.started_at[:10]})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "commit": self.commit,
+            "started_at": self.started_at,
+            "before": self.before,
+            "after": self.after,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Since:
+        run_id = data.get("run_id")
+        if not isinstance(run_id, int) or isinstance(run_id, bool) or run_id < 1:
+            raise check.RecordError(f"{where}['run_id']", f"expected a run id, got {shown(run_id)}")
+        return cls(
+            run_id=run_id,
+            commit=_text(data, "commit", where),
+            started_at=_text(data, "started_at", where),
+            before=_number(data, "before", where),
+            after=_number(data, "after", where),
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A measurement against its baseline."""
+
+    verdict: Verdict
+    baseline: str
+    """What it was compared with, for people: ``5 runs labelled 'main' (newest #41, ...)``."""
+    baseline_runs: int = 0
+    """How many baseline runs measured it (0: verdict ``new`` or ``exempt``)."""
+    median: Change | None = None
+    speedup: Change | None = None
+    """For a speedup measurement whose baseline has speedups too."""
+    confirmed_by_second_batch: bool = False
+    """A real-clock regression was measured again and both batches agreed."""
+    since: Since | None = None
+    """Where the current level began, when the history shows a change point."""
+
+    @property
+    def headline(self) -> Change | None:
+        """The change a summary shows first: the speedup's when it decided the verdict or the
+        measurement is a speedup, else the median's."""
+        if self.speedup is not None:
+            return self.speedup
+        return self.median
+
+    @property
+    def deciding(self) -> Change | None:
+        """The change whose verdict is the comparison's verdict (the headline when none is)."""
+        for change in (self.speedup, self.median):
+            if change is not None and change.verdict == self.verdict:
+                return change
+        return self.headline
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "baseline": self.baseline,
+            "baseline_runs": self.baseline_runs,
+            "median": self.median.to_dict() if self.median else None,
+            "speedup": self.speedup.to_dict() if self.speedup else None,
+            "confirmed_by_second_batch": self.confirmed_by_second_batch,
+            "since": self.since.to_dict() if self.since else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "comparison") -> Comparison:
+        """From :meth:`to_dict`, read back from a file: raises
+        :class:`~pytest_omniperf.record_checks.RecordError` naming the first bad field."""
+        if not isinstance(data, Mapping):
+            raise check.RecordError(where, f"expected an object, got {shown(data)}")
+        runs = data.get("baseline_runs", 0)
+        if not isinstance(runs, int) or isinstance(runs, bool) or runs < 0:
+            raise check.RecordError(
+                f"{where}['baseline_runs']", f"expected a count, got {shown(runs)}"
+            )
+        confirmed = data.get("confirmed_by_second_batch", False)
+        if not isinstance(confirmed, bool):
+            raise check.RecordError(
+                f"{where}['confirmed_by_second_batch']",
+                f"expected true or false, got {shown(confirmed)}",
+            )
+        return cls(
+            verdict=Verdict(_choice(data, "verdict", [v.value for v in Verdict], where)),
+            baseline=_text(data, "baseline", where),
+            baseline_runs=runs,
+            median=_optional(data, "median", where, Change.from_dict),
+            speedup=_optional(data, "speedup", where, Change.from_dict),
+            confirmed_by_second_batch=confirmed,
+            since=_optional(data, "since", where, Since.from_dict),
+        )
+
+
+def _optional(data: Mapping[str, Any], key: str, where: str, read: Any) -> Any:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise check.RecordError(f"{where}[{key!r}]", f"expected an object, got {shown(value)}")
+    return read(value, f"{where}[{key!r}]")
+
+
+def _number(data: Mapping[str, Any], key: str, where: str) -> float:
+    """A number; infinite and NaN are allowed (a speedup may be infinite, a change undefined)."""
+    value = as_float(data.get(key), finite=False, nan=True)
+    if value is None:
+        raise check.RecordError(
+            f"{where}[{key!r}]", f"expected a number, got {shown(data.get(key))}"
+        )
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise check.RecordError(f"{where}[{key!r}]", f"expected a string, got {shown(value)}")
+    return value
+
+
+def _choice(data: Mapping[str, Any], key: str, allowed: list[str], where: str) -> str:
+    value = data.get(key)
+    if value not in allowed:
+        raise check.RecordError(
+            f"{where}[{key!r}]", f"expected one of {', '.join(allowed)}, got {shown(value)}"
+        )
+    return str(value)
