@@ -81,6 +81,10 @@ class Measurement:
     """Where the event loop's longest single step ran and in which round (async measurements):
     ``coroutine fetch() at app.py:42, round 3 of 10``. Its duration is the metric
     ``loop.blocking_max_s``."""
+    second_batch: bool = False
+    """The first batch of samples looked regressed on a noisy clock, so these were measured
+    again to confirm (the comparison then expects the second batch's spread). A flag for this
+    run's comparison, not a metric: not charted."""
 
     @property
     def speedup(self) -> float | None:

@@ -19,7 +19,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from pytest_omniperf.measure import Perf
+from pytest_omniperf.perf_fixture import Perf
 from pytest_omniperf.settings import MeasureSettings
 
 ROUNDS = 200_000
