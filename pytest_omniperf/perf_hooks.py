@@ -139,8 +139,8 @@ class PerfTestHooks:
         """The session's history link, made on first use (only when comparing)."""
         self._counting_worker = counting_worker
         """This process is the valgrind run: it only counts, its parent checks budgets."""
-        self._progress_display: ProgressDisplay | None = None
-        self._progress_display_known = False
+        self._shows_progress: bool | None = None
+        """Decided on the first measured call (the terminal reporter is configured by then)."""
 
     # -- which tests, and how ----------------------------------------------------------------
 
@@ -248,7 +248,7 @@ class PerfTestHooks:
         # Fixtures are set up by now: the teardown safety net leaves their patches alone.
         item.stash[PATCH_MARK_KEY] = checkpoint()
         sink = item.stash[SINK_KEY]
-        progress = item.stash[PROGRESS_KEY] = CallProgress(item.nodeid, self._display())
+        progress = item.stash[PROGRESS_KEY] = CallProgress(item.nodeid, self._display(item))
         with (
             use_recorder(item.stash[RECORDER_KEY]),
             use_progress(progress),
@@ -290,16 +290,13 @@ class PerfTestHooks:
             if test_case is not None:
                 vars(test_case).pop(item.name, None)
 
-    def _display(self) -> ProgressDisplay | None:
-        """The terminal's progress display, when this process shows progress (decided once)."""
-        if not self._progress_display_known:
-            from pytest_omniperf.progress_display import terminal_progress
+    def _display(self, item: pytest.Item) -> ProgressDisplay | None:
+        """Where the progress of ``item`` shows, if this process shows progress."""
+        from pytest_omniperf.progress_display import TerminalProgress, shows_progress
 
-            self._progress_display = (
-                None if self._counting_worker else terminal_progress(self.config)
-            )
-            self._progress_display_known = True
-        return self._progress_display
+        if self._shows_progress is None:
+            self._shows_progress = not self._counting_worker and shows_progress(self.config)
+        return TerminalProgress(self.config, item) if self._shows_progress else None
 
     def _conclude(self, item: pytest.Item, plan: MeasurePlan, sink: list[Measurement]) -> list[str]:
         """Check the budgets of a test whose body completed; keep its measurements (already

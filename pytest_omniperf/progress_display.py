@@ -17,24 +17,25 @@ import pytest
 # Between two updates: a rewritten terminal line, a line in a log.
 TTY_INTERVAL_S = 0.5
 LOG_INTERVAL_S = 10.0
+PREFIX = "omniperf: "
 
 
-def terminal_progress(config: pytest.Config) -> TerminalProgress | None:
-    """The display of this process's progress, or None where progress is not shown."""
+def shows_progress(config: pytest.Config) -> bool:
+    """Does this process show progress? Not in a pytest-xdist worker, not under ``-q``."""
     if hasattr(config, "workerinput") or config.get_verbosity() < 0:
-        return None
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if not isinstance(reporter, pytest.TerminalReporter):
-        return None
-    return TerminalProgress(config, reporter)
+        return False
+    return isinstance(config.pluginmanager.get_plugin("terminalreporter"), pytest.TerminalReporter)
 
 
 class TerminalProgress:
-    """Writes progress lines through pytest's terminal reporter."""
+    """Writes the progress of one test through pytest's terminal reporter."""
 
-    def __init__(self, config: pytest.Config, reporter: pytest.TerminalReporter) -> None:
+    def __init__(self, config: pytest.Config, item: pytest.Item) -> None:
         self._config = config
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        assert isinstance(reporter, pytest.TerminalReporter)  # see shows_progress
         self._reporter = reporter
+        self._item = item
         # a bool before pytest 8.3, a callable bool since
         self._rewrites = bool(reporter.isatty)
         self.interval_s = TTY_INTERVAL_S if self._rewrites else LOG_INTERVAL_S
@@ -48,20 +49,32 @@ class TerminalProgress:
             if not self._line_open:
                 self._reporter.ensure_newline()  # after "test_file.py .." or "test_x "
                 self._line_open = True
-            self._reporter.rewrite(text, erase=True)
+            self._reporter.rewrite(self._fitted(text), erase=True)
             self._reporter.flush()
 
     def close(self, text: str) -> None:
-        """Leave the last word on its own line; pytest writes the test's result after it."""
+        """Leave the last word on its own line, then give pytest back the line it had begun
+        (the file's name, or the test's in verbose mode), for the test's result."""
         with self._uncaptured():
             if self._rewrites and self._line_open:
-                self._reporter.rewrite(text, erase=True)
-                self._reporter.write("\n", flush=True)
+                self._reporter.rewrite(self._fitted(text), erase=True)
             else:
-                self._reporter.write_line(text)
-        self._line_open = False
-        # pytest starts the next result on a fresh line, with the file's name again
-        self._reporter.currentfspath = None
+                self._reporter.ensure_newline()
+                self._reporter.write(text)
+            self._line_open = False
+            self._reporter.currentfspath = None  # pytest ends this line as it begins its own
+            self._reporter.pytest_runtest_logstart(
+                nodeid=self._item.nodeid, location=self._item.location
+            )
+            self._reporter.flush()
+
+    def _fitted(self, text: str) -> str:
+        """A line rewritten in place must not wrap (``\\r`` goes back to the start of the last
+        row only): a long test id is shortened from the left, where paths repeat."""
+        width = self._config.get_terminal_writer().fullwidth - 1
+        if len(text) <= width:
+            return text
+        return PREFIX + "..." + text[len(text) - (width - len(PREFIX) - 3) :]
 
     @contextlib.contextmanager
     def _uncaptured(self) -> Iterator[None]:
