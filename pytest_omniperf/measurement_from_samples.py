@@ -35,6 +35,7 @@ def make_measurement(
         wall_s=sampled.wall_s,
         group=settings.group,
         unit=COUNT_UNIT if sampled.clock == INSTRUCTIONS_CLOCK else "ms",
+        regression=settings.regression,
     )
     record_loop_steps(measurement, sampled)
     summarize_measurement(measurement)

@@ -421,6 +421,7 @@ class Perf:
                 warmup=0,
                 samples_s=[],
                 group=self._settings.group,
+                regression=self._settings.regression,
             )
             self._spans[name] = measurement
             self._sink.append(measurement)
