@@ -20,6 +20,8 @@ from typing import Protocol
 SHOW_AFTER_S = 3.0
 # Undocumented, for the project's own tests: show progress after this many seconds instead.
 SHOW_AFTER_ENV = "OMNIPERF_PROGRESS_AFTER_S"
+# How often the counting reads the clock to see whether an update is due.
+CHECK_EVERY_S = 0.05
 
 
 class ProgressDisplay(Protocol):
@@ -51,6 +53,8 @@ class RoundMeter:
     """The calls of one measurement, counted as they finish (warmup calls, then rounds)."""
 
     __slots__ = (
+        "_calls_at_check",
+        "_next_check",
         "_progress",
         "_started",
         "calls_per_round",
@@ -86,18 +90,33 @@ class RoundMeter:
         self.rounds_done = 0
         self.finished = False
         self._started = time.perf_counter()
+        self._calls_at_check = 0
+        self._next_check = 1 if progress.shows else math.inf
+        """The count at which the clock is read next: about every CHECK_EVERY_S."""
 
-    # Called from the sampling loops, between calls: one clock read unless something is due.
+    # Called from the sampling loops between calls, so they must cost next to nothing: a count
+    # and a comparison; the clock is read only about every CHECK_EVERY_S.
 
     def warmup_call_done(self) -> None:
         self.warmup_done += 1
-        if time.perf_counter() >= self._progress.next_show_at:
-            self._progress.show(self)
+        if self.warmup_done >= self._next_check:
+            self._check(self.warmup_done)
 
     def round_done(self) -> None:
         self.rounds_done += 1
-        if time.perf_counter() >= self._progress.next_show_at:
+        counted = self.warmup_total + self.rounds_done
+        if counted >= self._next_check:
+            self._check(counted)
+
+    def _check(self, counted: int) -> None:
+        """``counted``: warmup calls and rounds so far (a speedup's round counts once)."""
+        now = time.perf_counter()
+        if now >= self._progress.next_show_at:
             self._progress.show(self)
+        # at the pace so far, read the clock again in about CHECK_EVERY_S
+        seconds_each = (now - self._started) / max(counted, 1)
+        until_check = CHECK_EVERY_S / seconds_each if seconds_each > 0 else 1e6
+        self._next_check = counted + max(1, min(int(until_check), 1_000_000))
 
     def remaining_s(self, now: float) -> float | None:
         """Estimated seconds left, assuming the calls still to come take as long as those done."""
@@ -144,6 +163,11 @@ class CallProgress:
         self._started = time.perf_counter()
         self.next_show_at = math.inf if display is None else self._started + show_after_s()
         self._shown = False
+
+    @property
+    def shows(self) -> bool:
+        """Is the progress shown anywhere (else the calls are only counted)?"""
+        return self._display is not None
 
     @contextmanager
     def measuring(
