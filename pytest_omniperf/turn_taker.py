@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 
 class TurnQueue(Protocol):
-    """What a :class:`TurnTaker` tells its round and asks of it (``serialize.Section``): a
+    """What a :class:`TurnTaker` tells its round and asks of it (``sequential_round.Section``): a
     protocol, so this module does not import the one that imports it."""
 
     @property
