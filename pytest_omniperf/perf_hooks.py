@@ -311,7 +311,7 @@ class PerfTestHooks:
             return []  # the valgrind run only counts: its parent checks budgets on the counts
         if plan.has_budget and not sink:
             budget = "latency" if plan.latency else "speedup"
-            uses_perf = "perf" in getattr(item, "fixturenames", ())
+            uses_perf = isinstance(item, pytest.Function) and _uses_perf(item)
             message = NOTHING_MEASURED if uses_perf else BODY_NOT_MEASURED
             return [message.format(budget=budget, test=item.nodeid)]
         if plan.speedup and not any(m.kind == "speedup" for m in sink):
