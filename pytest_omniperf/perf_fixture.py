@@ -88,7 +88,7 @@ SPAN_NOT_COUNTED = (
 
 @contextmanager
 def _counted(
-    name: str, settings: MeasureSettings, warmup: int, *, speedup: bool, second_batch: bool
+    name: str, settings: MeasureSettings, warmup: int, speedup: bool, second_batch: bool
 ) -> Iterator[RoundMeter | None]:
     """The rounds of one batch, counted on the test's progress when the perf hooks follow it."""
     progress = current_progress()
@@ -272,21 +272,19 @@ class Perf:
             return self._wrap_result(first_result if first_done else call(), speedup)
         warmup = max(self._settings.warmup - first_done, 0)
         if self._settings.clock == INSTRUCTIONS_CLOCK:
-            return self._record(
-                name, Batch(self._count_sync(call, warmup, speedup), False), speedup
-            )
-        clock = self._settings.clock
-        batches = 0
+            counted = self._count_sync(call, warmup, speedup)
+            return self._record(name, Batch(counted, second_batch=False), speedup)
+        settings = self._settings
 
-        def sample() -> Sampled:
-            nonlocal batches
-            batches += 1
-            counted = _counted(
-                name, self._settings, warmup, speedup=speedup, second_batch=batches > 1
-            )
-            with counted as meter:
+        def sample(second_batch: bool) -> Sampled:
+            with _counted(name, settings, warmup, speedup, second_batch) as meter:
                 return sample_sync(
-                    call, self._settings.rounds, warmup, speedup=speedup, clock=clock, meter=meter
+                    call,
+                    settings.rounds,
+                    warmup,
+                    speedup=speedup,
+                    clock=settings.clock,
+                    meter=meter,
                 )
 
         batch = confirmed_batch(sample, functools.partial(self._looks_regressed, name))
@@ -320,20 +318,13 @@ class Perf:
         if self._disabled:
             return self._wrap_result(first_result if first is not None else await call(), speedup)
         settings = self._settings_on_this_library(name, speedup)
+        warmup = max(settings.warmup - (first is not None), 0)
         if settings.clock == INSTRUCTIONS_CLOCK:
-            warmup = max(settings.warmup - (first is not None), 0)
             counted = await self._count_async(call, warmup, speedup)
             return self._record(name, Batch(counted, second_batch=False), speedup)
 
-        warmup = max(settings.warmup - (first is not None), 0)
-        batches = 0
-
-        async def sample() -> Sampled:
-            nonlocal batches
-            batches += 1
-            with _counted(
-                name, settings, warmup, speedup=speedup, second_batch=batches > 1
-            ) as meter:
+        async def sample(second_batch: bool) -> Sampled:
+            with _counted(name, settings, warmup, speedup, second_batch) as meter:
                 return await sample_async(
                     call,
                     settings.rounds,

@@ -41,21 +41,22 @@ def needs_confirmation(draft: Measurement, confirm: Confirm) -> bool:
     return draft.clock in CONFIRMED_CLOCKS and confirm(draft)
 
 
-def confirmed_batch(sample: Callable[[], Sampled], suspect: Suspect) -> Batch:
-    """Sample; when the samples look regressed, pause and sample again (that batch decides)."""
-    sampled = sample()
+def confirmed_batch(sample: Callable[[bool], Sampled], suspect: Suspect) -> Batch:
+    """Sample; when the samples look regressed, pause and sample again (that batch decides).
+    ``sample`` is told whether it takes the second batch."""
+    sampled = sample(False)
     if not suspect(sampled):
         return Batch(sampled, second_batch=False)
     time.sleep(CONFIRMATION_PAUSE_S)
-    return Batch(sample(), second_batch=True)
+    return Batch(sample(True), second_batch=True)
 
 
 async def confirmed_batch_async(
-    sample: Callable[[], Awaitable[Sampled]], suspect: Suspect
+    sample: Callable[[bool], Awaitable[Sampled]], suspect: Suspect
 ) -> Batch:
     """:func:`confirmed_batch` for async workloads, pausing on the running loop."""
-    sampled = await sample()
+    sampled = await sample(False)
     if not suspect(sampled):
         return Batch(sampled, second_batch=False)
     await async_sleep(CONFIRMATION_PAUSE_S)  # real clock: confirmation is never virtual
-    return Batch(await sample(), second_batch=True)
+    return Batch(await sample(True), second_batch=True)

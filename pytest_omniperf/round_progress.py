@@ -210,7 +210,7 @@ class CallProgress:
         if meter.finished:
             done = f"{meter.rounds_total} rounds done, measuring took {took}"
         else:
-            done = f"stopped {meter.stopped_at()} after {took}"
+            done = f"stopped {meter.stopped_at()}; measuring took {took}"
         self._display.close(f"omniperf: {meter.label} {done}")
 
     def interrupted_measurement(self) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_omniperf.round_progress import SHOW_AFTER_ENV
+from pytest_omniperf.round_progress import SHOW_AFTER_ENV, CallProgress, duration_text
 
 SLOW_TESTS = """
 import time
@@ -191,3 +191,46 @@ def test_a_timeout_in_the_middle_of_a_measurement_says_how_far_it_got(suite):
             "(before the 3 rounds) of test_in_warmup"
         ]
     )
+
+
+class RecordingDisplay:
+    interval_s = 0.0
+
+    def __init__(self):
+        self.shown, self.closed = [], []
+
+    def show(self, text):
+        self.shown.append(text)
+
+    def close(self, text):
+        self.closed.append(text)
+
+
+def test_the_second_batch_of_a_suspected_regression_says_so(monkeypatch):
+    monkeypatch.setenv(SHOW_AFTER_ENV, "0")
+    display = RecordingDisplay()
+    progress = CallProgress("t.py::test_x", display)
+    with progress.measuring("fetch", warmup_calls=0, rounds=4, second_batch=True) as meter:
+        meter.round_done()
+    assert display.shown[0].startswith(
+        "omniperf: t.py::test_x [fetch] 1/4 rounds (second batch, confirming a regression)"
+    )
+    with (
+        pytest.raises(TimeoutError),
+        progress.measuring("fetch", warmup_calls=0, rounds=4, second_batch=True) as meter,
+    ):
+        meter.round_done()
+        raise TimeoutError
+    assert progress.interrupted_measurement() == "after 1 of 4 rounds of the second batch of fetch"
+    progress.close()
+    assert display.closed == [
+        "omniperf: t.py::test_x [fetch] stopped after 1 of 4 rounds of the second batch of fetch; "
+        "measuring took 0 s"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.4, "0 s"), (12.6, "13 s"), (59.4, "59 s"), (61, "1 min 01 s")]
+)
+def test_durations_read_naturally(seconds, text):
+    assert duration_text(seconds) == text
