@@ -223,10 +223,11 @@ def test_the_second_batch_of_a_suspected_regression_says_so(monkeypatch):
         raise TimeoutError
     assert progress.interrupted_measurement() == "after 1 of 4 rounds of the second batch of fetch"
     progress.close()
-    assert display.closed == [
+    (closing,) = display.closed
+    assert closing.startswith(
         "omniperf: t.py::test_x [fetch] stopped after 1 of 4 rounds of the second batch of fetch; "
-        "measuring took 0 s"
-    ]
+        "measuring took "
+    )
 
 
 @pytest.mark.parametrize(
