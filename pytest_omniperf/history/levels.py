@@ -17,12 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_omniperf.comparison import Since
+from pytest_omniperf import stats
+from pytest_omniperf.comparison import Quantity, Since
 from pytest_omniperf.history.change_points import (
     DEFAULT_MAX_P_VALUE,
     change_points,
     mean_shift_p_value,
 )
+from pytest_omniperf.history.provenance import RunInfo
+from pytest_omniperf.measurement import Measurement
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,32 @@ class LevelChange:
     @property
     def change(self) -> float:
         return self.after / self.before - 1
+
+
+def series_point(
+    run: RunInfo | None, measurement: Measurement, quantity: Quantity
+) -> SeriesPoint | None:
+    """The point of ``measurement`` (of ``run``; None: the current run) in the series of
+    ``quantity``, or None when it has no such value."""
+    key = "speedup" if quantity is Quantity.SPEEDUP else "p50"
+    value = measurement.stats.get(key)
+    if value is None:
+        return None
+    return SeriesPoint(
+        run_id=run.id if run is not None else None,
+        commit=(run.git_commit or "") if run is not None else "",
+        started_at=run.started_at if run is not None else "",
+        value=value,
+        log_variance=_log_variance(measurement, quantity),
+    )
+
+
+def _log_variance(measurement: Measurement, quantity: Quantity) -> float:
+    """Sampling variance of the log value inside its run (a speedup's: both arms')."""
+    arms = [measurement.samples_s]
+    if quantity is Quantity.SPEEDUP:
+        arms.append(measurement.sequential_samples_s)
+    return sum(stats.log_median_estimate(samples)[1] for samples in arms if samples)
 
 
 def usable(points: Sequence[SeriesPoint]) -> list[SeriesPoint]:
@@ -141,6 +170,23 @@ def level_since(
     return _since(points[shift.start], shift)
 
 
+def worse_shift(
+    points: Sequence[SeriesPoint],
+    *,
+    threshold: float,
+    max_p_value: float,
+    higher_is_worse: bool = True,
+) -> LevelShift | None:
+    """The movement of ``points`` (all usable) to a current level worse than the level before
+    it by more than ``threshold``, significant at ``max_p_value``; None when there is none."""
+    shift = current_shift(points, max_p_value=max_p_value)
+    if shift is None or shift.p_value > max_p_value:
+        return None
+    if shift.worse_by(higher_is_worse=higher_is_worse) <= threshold:
+        return None
+    return shift
+
+
 def creeping_regression(
     history: Sequence[SeriesPoint],
     *,
@@ -148,16 +194,15 @@ def creeping_regression(
     max_p_value: float,
     higher_is_worse: bool = True,
 ) -> Since | None:
-    """The start of a movement that made the current level worse than the level before it by
-    more than ``threshold``, significant at ``max_p_value``; None when there is none (or it
-    began with the current run: then the comparison with the baseline runs sees it anyway)."""
+    """Where the current level of ``history`` (oldest first, the current run last) began, when
+    it is worse than the level before by more than ``threshold`` (see :func:`worse_shift`);
+    None when it is not, or when it began with the current run (then the comparison with the
+    baseline runs sees the change anyway)."""
     points = usable(history)
-    shift = current_shift(points, max_p_value=max_p_value)
-    if shift is None or shift.p_value > max_p_value:
-        return None
-    if shift.worse_by(higher_is_worse=higher_is_worse) <= threshold:
-        return None
-    return _since(points[shift.start], shift)
+    shift = worse_shift(
+        points, threshold=threshold, max_p_value=max_p_value, higher_is_worse=higher_is_worse
+    )
+    return _since(points[shift.start], shift) if shift is not None else None
 
 
 def _since(start: SeriesPoint, shift: LevelShift) -> Since | None:
