@@ -170,3 +170,27 @@ def test_since_skips_runs_without_a_usable_value():
     since = level_since(history(values), min_change=0.05)
     assert since is not None
     assert since.run_id == 13
+
+
+def test_report_marks_the_runs_of_a_worse_level_until_it_is_reverted():
+    from history_helpers import make_measurement, make_run
+
+    from pytest_omniperf.report.history_view import Point, Series, mark_regressions
+
+    values = [1.0] * 10 + [1.5] * 6 + [1.0] * 8
+    series = Series("t.py::test_a", "test_a", "latency")
+    for index, value in enumerate(values):
+        measurement = make_measurement(seconds=value)
+        series.points.append(Point(index, value, value, value, measurement))
+    other_machine = make_run(fingerprint="machine-b")
+    runs = [make_run() for _ in values]
+    mark_regressions(series, runs)
+    assert [index for index, point in enumerate(series.points) if point.regressed] == list(
+        range(10, 16)
+    )
+    # each machine is its own series: the same values split over two machines show no step
+    runs = [make_run() if value == 1.0 else other_machine for value in values]
+    for point in series.points:
+        point.regressed = False
+    mark_regressions(series, runs)
+    assert not any(point.regressed for point in series.points)

@@ -1,0 +1,83 @@
+"""Speed of the change-point scan, run by hand: ``python tests/benchmarks/bench_change_points.py``.
+
+200 series x 50 runs (a step in a tenth of them, a creep in another tenth):
+  * the scan itself (history/levels.py ``current_shift`` on each series), median of 7;
+  * the report's ``mark_regressions`` over the same history (history_view.load_report_data);
+  * ``omniperf regressions`` end to end on it (loading included).
+Target: the report's regression scan of 200 x 50 well under its 10 s budget for the whole page.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from history_helpers import synthetic_history
+
+from pytest_omniperf.history.levels import SeriesPoint, current_shift
+
+SERIES, RUNS = 200, 50
+
+
+def synthetic_series(seed: int) -> list[list[SeriesPoint]]:
+    rng = np.random.default_rng(seed)
+    all_series = []
+    for number in range(SERIES):
+        levels = np.ones(RUNS)
+        if number % 10 == 0:
+            levels[30:] = 1.2
+        elif number % 10 == 1:
+            levels[-5:] = 1.04 ** np.arange(1, 6)
+        values = levels * np.exp(rng.normal(0, 0.03, RUNS))
+        all_series.append(
+            [SeriesPoint(index + 1, "", "", float(value)) for index, value in enumerate(values)]
+        )
+    return all_series
+
+
+def bench_scan() -> None:
+    all_series = synthetic_series(0)
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        shifts = [current_shift(points) for points in all_series]
+        times.append(time.perf_counter() - started)
+    found = sum(shift is not None for shift in shifts)
+    print(
+        f"change-point scan of {SERIES} series x {RUNS} runs: median {statistics.median(times):.3f} s"
+        f", best {min(times):.3f} s ({1e3 * statistics.median(times) / SERIES:.2f} ms a series, "
+        f"{found} with a level shift)"
+    )
+
+
+def bench_history() -> None:
+    from pytest_omniperf.cli import main
+    from pytest_omniperf.report.history_view import load_report_data
+
+    with tempfile.TemporaryDirectory() as directory:
+        history = Path(directory) / "history.sqlite"
+        synthetic_history(history, runs=RUNS, measurements=SERIES, regress_from=40)
+        started = time.perf_counter()
+        data = load_report_data(history, last=RUNS)
+        loaded = time.perf_counter() - started
+        marked = sum(point.regressed for series in data.series for point in series.points)
+        started = time.perf_counter()
+        main(["regressions", "--history", str(history), "--json"])
+        listed = time.perf_counter() - started
+    print(
+        f"load_report_data (with mark_regressions) of {SERIES} x {RUNS}: {loaded:.2f} s "
+        f"({marked} points marked); omniperf regressions --json: {listed:.2f} s",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    bench_scan()
+    bench_history()
