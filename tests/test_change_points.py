@@ -194,3 +194,12 @@ def test_report_marks_the_runs_of_a_worse_level_until_it_is_reverted():
         point.regressed = False
     mark_regressions(series, runs)
     assert not any(point.regressed for point in series.points)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 10, 31])
+def test_log_median_variance_is_the_statistics_modules_estimate(count):
+    from pytest_omniperf import stats
+    from pytest_omniperf.history.levels import log_median_variance
+
+    samples = list(np.random.default_rng(count).uniform(0.009, 0.011, count))
+    assert log_median_variance(samples) == pytest.approx(stats.log_median_estimate(samples)[1])

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_omniperf import stats
 from pytest_omniperf.comparison import Quantity, Since
 from pytest_omniperf.history.change_points import (
     DEFAULT_MAX_P_VALUE,
@@ -101,7 +101,19 @@ def _log_variance(measurement: Measurement, quantity: Quantity) -> float:
     arms = [measurement.samples_s]
     if quantity is Quantity.SPEEDUP:
         arms.append(measurement.sequential_samples_s)
-    return sum(stats.log_median_estimate(samples)[1] for samples in arms if samples)
+    return sum(log_median_variance(samples) for samples in arms)
+
+
+def log_median_variance(samples_s: Sequence[float]) -> float:
+    """The variance of :func:`pytest_omniperf.stats.log_median_estimate`, (pi/2) sigma^2 / n
+    with sigma from the MAD of the log samples, in plain Python: a history holds thousands of
+    short sample lists, and numpy's overhead per call made this 20 times slower."""
+    logs = [math.log(value) for value in samples_s if value > 0]
+    if len(logs) < 2:
+        return 0.0
+    centre = statistics.median(logs)
+    sigma = 1.4826 * statistics.median([abs(value - centre) for value in logs])
+    return (math.pi / 2) * sigma**2 / len(logs)
 
 
 def usable(points: Sequence[SeriesPoint]) -> list[SeriesPoint]:
