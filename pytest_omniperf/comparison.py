@@ -123,6 +123,8 @@ class Since:
     """The level (median of the quantity) before that run."""
     after: float
     """The level from that run on."""
+    quantity: Quantity = Quantity.MEDIAN
+    """What ``before`` and ``after`` are levels of (a time or count; a speedup ratio)."""
 
     @property
     def change(self) -> float:
@@ -140,6 +142,7 @@ class Since:
             "started_at": self.started_at,
             "before": self.before,
             "after": self.after,
+            "quantity": self.quantity.value,
         }
 
     @classmethod
@@ -153,6 +156,14 @@ class Since:
             started_at=_text(data, "started_at", where),
             before=_number(data, "before", where),
             after=_number(data, "after", where),
+            quantity=Quantity(
+                _choice(
+                    {"quantity": Quantity.MEDIAN.value, **data},
+                    "quantity",
+                    [q.value for q in Quantity],
+                    where,
+                )
+            ),
         )
 
 
@@ -182,6 +193,21 @@ class Comparison:
         return self.median
 
     @property
+    def creeping(self) -> bool:
+        """Regressed by a creep the baseline runs moved with: no change against them is
+        regressed, but the level since :attr:`since` is worse than before it by more than the
+        threshold (history/level_history.py)."""
+        return (
+            self.verdict == Verdict.REGRESSED
+            and self.since is not None
+            and all(
+                change.verdict != Verdict.REGRESSED
+                for change in (self.median, self.speedup)
+                if change is not None
+            )
+        )
+
+    @property
     def deciding(self) -> Change | None:
         """The change whose verdict is the comparison's verdict (the headline when none is)."""
         for change in (self.speedup, self.median):
@@ -199,6 +225,20 @@ class Comparison:
             "confirmed_by_second_batch": self.confirmed_by_second_batch,
             "since": self.since.to_dict() if self.since else None,
         }
+
+    @classmethod
+    def from_first_release(
+        cls, data: Mapping[str, Any], current_median: float | None, current_speedup: float | None
+    ) -> Comparison:
+        """From the untyped record of the first release (histories written before this one)."""
+        return cls(
+            verdict=Verdict(_choice(data, "verdict", [v.value for v in Verdict], "comparison")),
+            baseline=_text(data, "baseline", "comparison"),
+            baseline_runs=int(_number(data, "baseline_runs", "comparison")),
+            median=_first_release_change(data, Quantity.MEDIAN, current_median),
+            speedup=_first_release_change(data, Quantity.SPEEDUP, current_speedup),
+            confirmed_by_second_batch=data.get("confirmed_by_second_batch") is True,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "comparison") -> Comparison:
@@ -226,6 +266,29 @@ class Comparison:
             confirmed_by_second_batch=confirmed,
             since=_optional(data, "since", where, Since.from_dict),
         )
+
+
+def _first_release_change(
+    data: Mapping[str, Any], quantity: Quantity, current: float | None
+) -> Change | None:
+    """A change of the first release's record (``change``/``change_low``/``change_high`` and
+    ``latency_verdict``, or ``speedup_...``), its baseline derived from the current value, which
+    that release did not store beside it (the baseline it showed was another average)."""
+    prefix = "" if quantity is Quantity.MEDIAN else "speedup_"
+    verdict_key = "latency_verdict" if quantity is Quantity.MEDIAN else "speedup_verdict"
+    if f"{prefix}change" not in data or current is None:
+        return None
+    where = "comparison"
+    change = _number(data, f"{prefix}change", where)
+    return Change(
+        quantity=quantity,
+        current=current,
+        baseline=current / (1 + change) if change > -1 else math.nan,
+        change=change,
+        low=_number(data, f"{prefix}change_low", where),
+        high=_number(data, f"{prefix}change_high", where),
+        verdict=Verdict(_choice(data, verdict_key, [v.value for v in Verdict], where)),
+    )
 
 
 def _optional(data: Mapping[str, Any], key: str, where: str, read: Any) -> Any:

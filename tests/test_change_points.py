@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from pytest_omniperf.comparison import Quantity
 from pytest_omniperf.history.change_points import change_points, student_two_sided_p
 from pytest_omniperf.history.levels import (
     SeriesPoint,
@@ -132,7 +133,7 @@ def test_an_improving_creep_is_no_regression():
     # but a falling speedup is
     assert (
         creeping_regression(
-            history(values), threshold=0.10, max_p_value=1e-4, higher_is_worse=False
+            history(values), threshold=0.10, max_p_value=1e-4, quantity=Quantity.SPEEDUP
         )
         is not None
     )

@@ -171,6 +171,7 @@ def level_since(
     *,
     min_change: float,
     max_p_value: float = DEFAULT_MAX_P_VALUE,
+    quantity: Quantity = Quantity.MEDIAN,
 ) -> Since | None:
     """Where the current level of ``history`` (oldest first, the current run last) began: the
     run that started the latest movement of at least ``min_change`` (either way), or None when
@@ -179,7 +180,7 @@ def level_since(
     shift = current_shift(points, max_p_value=max_p_value)
     if shift is None or abs(math.log(shift.after / shift.before)) < math.log1p(min_change):
         return None
-    return _since(points[shift.start], shift)
+    return _since(points[shift.start], shift, quantity)
 
 
 def worse_shift(
@@ -204,7 +205,7 @@ def creeping_regression(
     *,
     threshold: float,
     max_p_value: float,
-    higher_is_worse: bool = True,
+    quantity: Quantity = Quantity.MEDIAN,
 ) -> Since | None:
     """Where the current level of ``history`` (oldest first, the current run last) began, when
     it is worse than the level before by more than ``threshold`` (see :func:`worse_shift`);
@@ -212,12 +213,15 @@ def creeping_regression(
     baseline runs sees the change anyway)."""
     points = usable(history)
     shift = worse_shift(
-        points, threshold=threshold, max_p_value=max_p_value, higher_is_worse=higher_is_worse
+        points,
+        threshold=threshold,
+        max_p_value=max_p_value,
+        higher_is_worse=not quantity.higher_is_better,
     )
-    return _since(points[shift.start], shift) if shift is not None else None
+    return _since(points[shift.start], shift, quantity) if shift is not None else None
 
 
-def _since(start: SeriesPoint, shift: LevelShift) -> Since | None:
+def _since(start: SeriesPoint, shift: LevelShift, quantity: Quantity) -> Since | None:
     if start.run_id is None:
         return None
     return Since(
@@ -226,4 +230,5 @@ def _since(start: SeriesPoint, shift: LevelShift) -> Since | None:
         started_at=start.started_at,
         before=shift.before,
         after=shift.after,
+        quantity=quantity,
     )

@@ -137,6 +137,6 @@ def _regression(
     start = series[shift.start]
     if start.run_id is None:
         return None
-    since = Since(start.run_id, start.commit, start.started_at, shift.before, shift.after)
+    since = Since(start.run_id, start.commit, start.started_at, shift.before, shift.after, quantity)
     last_good = series[shift.start - 1] if shift.start > 0 else None
     return since, last_good, shift.p_value, len(series)
