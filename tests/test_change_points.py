@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pytest_omniperf.comparison import Quantity
-from pytest_omniperf.history.change_points import change_points, student_two_sided_p
+from pytest_omniperf.history.change_points import change_points, mean_shift_p_value
 from pytest_omniperf.history.levels import (
     SeriesPoint,
     creeping_regression,
@@ -46,19 +46,17 @@ def creep(flat_runs=20, steps=5, per_step=0.04):
 
 
 @pytest.mark.parametrize(
-    ("t", "degrees", "expected"),
-    [  # two-sided Student-t tail probabilities (scipy.stats.t.sf * 2)
-        (2.0, 5, 0.10193947882985835),
-        (0.5, 3, 0.651447964848151),
-        (6.2, 23, 2.517645594844148e-06),
-        (1.96, 1000, 0.050273184955748736),
-        (10.0, 2, 0.00985245702332569),
-        (0.0, 7, 1.0),
+    ("before", "after", "expected"),
+    [  # scipy.stats.ttest_ind(before, after).pvalue (pooled variance, two-sided)
+        ([1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, 6.0, 7.0], 0.03833372883603092),
+        ([0.0, 0.1, -0.1, 0.05], [0.3, 0.35, 0.25], 0.0036624966849489703),
+        ([1.0, 1.0, 1.0], [1.0, 1.0], 1.0),
     ],
 )
-def test_student_tail_probability_matches_tables(t, degrees, expected):
-    assert student_two_sided_p(t, degrees) == pytest.approx(expected, rel=1e-9)
-    assert student_two_sided_p(-t, degrees) == pytest.approx(expected, rel=1e-9)
+def test_mean_shift_p_value_is_students_pooled_t_test(before, after, expected):
+    assert mean_shift_p_value(np.array(before), np.array(after)) == pytest.approx(
+        expected, rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("seed", range(10))

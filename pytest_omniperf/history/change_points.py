@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from pytest_omniperf import student_t
+
 Index = int | np.ndarray
 
 # Significance of a change point. Otava's default is 0.001; but the split tested is the one
@@ -198,43 +200,4 @@ def mean_shift_p_value(before: np.ndarray, after: np.ndarray, noise_floor: float
     if pooled <= 0:
         return 0.0 if difference != 0 else 1.0
     t = difference / math.sqrt(pooled * (1 / before.size + 1 / after.size))
-    return student_two_sided_p(t, degrees)
-
-
-def student_two_sided_p(t: float, degrees_of_freedom: float) -> float:
-    """``P(|T| >= |t|)`` for Student's t: the regularized incomplete beta
-    ``I_x(df/2, 1/2)`` at ``x = df / (df + t^2)``."""
-    if not math.isfinite(t):
-        return 0.0
-    x = degrees_of_freedom / (degrees_of_freedom + t * t)
-    return _regularized_beta(x, degrees_of_freedom / 2, 0.5)
-
-
-def _regularized_beta(x: float, a: float, b: float) -> float:
-    """``I_x(a, b)`` by its continued fraction (modified Lentz; Numerical Recipes 6.4)."""
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
-        return 1.0 - _regularized_beta(1 - x, b, a)
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
-    d = 1 / (d if abs(d) > tiny else tiny)
-    fraction = d
-    for step in range(1, 300):
-        for numerator in (
-            step * (b - step) * x / ((a + 2 * step - 1) * (a + 2 * step)),
-            -(a + step) * (a + b + step) * x / ((a + 2 * step) * (a + 2 * step + 1)),
-        ):
-            d = 1 + numerator * d
-            d = 1 / (d if abs(d) > tiny else tiny)
-            c = 1 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            fraction *= c * d
-        if abs(c * d - 1) < 1e-15:
-            break
-    return math.exp(log_front) * fraction / a
+    return 2 * student_t.upper_tail(abs(t), degrees)
