@@ -175,6 +175,6 @@ def _creep_message(measurement: Measurement, comparison: Comparison, since: Sinc
         after = format_measured(since.after, measurement.clock)
     return (
         f"creeping regression: {what} level {after} vs {before} before it began to move "
-        f"({format_change(since.change)}) {since.describe()}; each run was within the threshold "
-        f"of {comparison.baseline}{measurement.name_suffix}"
+        f"({format_change(since.change)}) {since.describe()}; the baseline moved with it "
+        f"({comparison.baseline}){measurement.name_suffix}"
     )
