@@ -148,3 +148,31 @@ def test_gate_fails_a_creeping_test_with_one_line_naming_the_start(suite, monkey
     assert comparison["median"]["verdict"] != "regressed"
     assert comparison["since"]["run_id"] in (21, 22)
     assert comparison["since"]["quantity"] == "p50"
+
+
+def test_level_history_skips_a_bad_row_with_the_warning_the_full_reader_gives(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "history.sqlite"
+    with HistoryStore.open(path) as store:
+        for index in range(6):
+            store.save_run(
+                make_run(started_at=started(index), git_commit=f"{index:02d}{'c' * 38}"),
+                [make_measurement("t.py::test_fetch", 0.1), make_measurement("t.py::test_b", 0.2)],
+            )
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE measurements SET samples = '[0.1, \"x\"]' WHERE id = 3")
+        connection.execute("UPDATE measurements SET p50 = 'n/a' WHERE id = 5")  # not read
+    connection.close()
+    with HistoryStore.open(path, create=False) as store:
+        levels = LevelHistory.load(store, label="main", fingerprint="machine-a")
+        skipped = list(store.skipped_rows)
+        store.skipped_rows.clear()
+        store.measurements([2])
+        assert list(store.skipped_rows) == skipped
+    assert len(skipped) == 1
+    assert "run #2: measurement #3: column samples[1]: expected a finite number" in skipped[0]
+    fetch = levels.series[("t.py::test_fetch", "test_fetch", Quantity.MEDIAN)]
+    assert [point.run_id for point in fetch] == [1, 3, 4, 5, 6]
+    assert [point.commit[:2] for point in fetch] == ["00", "02", "03", "04", "05"]
+    assert len(levels.series[("t.py::test_b", "test_b", Quantity.MEDIAN)]) == 6

@@ -18,6 +18,7 @@ from pytest_omniperf.history.levels import (
     SeriesPoint,
     creeping_regression,
     level_since,
+    point_of,
     series_point,
 )
 from pytest_omniperf.history.provenance import RunInfo
@@ -62,16 +63,26 @@ class LevelHistory:
                 for run in candidates
                 if run.uuid != compared.uuid and run.started_at <= compared.started_at
             ]
-        chosen = list(reversed(candidates[:runs]))
-        by_run = store.measurements(run.id for run in chosen if run.id is not None)
+        chosen = {run.id: run for run in reversed(candidates[:runs]) if run.id is not None}
         history = cls()
-        for run in chosen:
-            for measurement in by_run.get(run.id or 0, []):
-                for quantity in Quantity:
-                    point = series_point(run, measurement, quantity)
-                    if point is not None:
-                        key = (measurement.test_id, measurement.name, quantity)
-                        history.series.setdefault(key, []).append(point)
+        # ordered by row id, which is the order runs were saved or merged in: sort by run time
+        values = sorted(
+            store.measured_levels(chosen),
+            key=lambda level: (chosen[level.run_id].started_at, level.run_id),
+        )
+        for level in values:
+            for quantity in Quantity:
+                point = point_of(
+                    chosen[level.run_id],
+                    quantity,
+                    median=level.p50,
+                    speedup=level.speedup,
+                    samples_s=level.samples_s,
+                    sequential_samples_s=level.sequential_samples_s,
+                )
+                if point is not None:
+                    key = (level.test_id, level.name, quantity)
+                    history.series.setdefault(key, []).append(point)
         return history
 
     def with_current(self, measurement: Measurement, quantity: Quantity) -> list[SeriesPoint]:

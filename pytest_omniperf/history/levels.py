@@ -83,25 +83,39 @@ def series_point(
 ) -> SeriesPoint | None:
     """The point of ``measurement`` (of ``run``; None: the current run) in the series of
     ``quantity``, or None when it has no such value."""
-    key = "speedup" if quantity is Quantity.SPEEDUP else "p50"
-    value = measurement.stats.get(key)
+    return point_of(
+        run,
+        quantity,
+        median=measurement.stats.get("p50"),
+        speedup=measurement.stats.get("speedup"),
+        samples_s=measurement.samples_s,
+        sequential_samples_s=measurement.sequential_samples_s,
+    )
+
+
+def point_of(
+    run: RunInfo | None,
+    quantity: Quantity,
+    *,
+    median: float | None,
+    speedup: float | None,
+    samples_s: Sequence[float],
+    sequential_samples_s: Sequence[float],
+) -> SeriesPoint | None:
+    """A run's point of ``quantity`` from a measurement's values (see :func:`series_point`)."""
+    value = speedup if quantity is Quantity.SPEEDUP else median
     if value is None:
         return None
+    variance = log_median_variance(samples_s)
+    if quantity is Quantity.SPEEDUP:
+        variance += log_median_variance(sequential_samples_s)
     return SeriesPoint(
         run_id=run.id if run is not None else None,
         commit=(run.git_commit or "") if run is not None else "",
         started_at=run.started_at if run is not None else "",
         value=value,
-        log_variance=_log_variance(measurement, quantity),
+        log_variance=variance,
     )
-
-
-def _log_variance(measurement: Measurement, quantity: Quantity) -> float:
-    """Sampling variance of the log value inside its run (a speedup's: both arms')."""
-    arms = [measurement.samples_s]
-    if quantity is Quantity.SPEEDUP:
-        arms.append(measurement.sequential_samples_s)
-    return sum(log_median_variance(samples) for samples in arms)
 
 
 def log_median_variance(samples_s: Sequence[float]) -> float:
