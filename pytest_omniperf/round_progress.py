@@ -1,7 +1,7 @@
 """Rounds done of a test's measurements while they run.
 
-The sampling loops count each finished call on the test's :class:`CallProgress` (a context
-variable, like the recorder). Once the test's call has run :data:`SHOW_AFTER_S` of wall time, a
+The sampling loops count each finished call on a :class:`RoundMeter` of the test's
+:class:`CallProgress` (a context variable, like the recorder). Once the test's call has run :data:`SHOW_AFTER_S` of wall time, a
 display shows "37/100 rounds, about 12 s left"; if a timeout stops the test mid-measurement, its
 failure names the rounds done. Imports no pytest: the display is handed in.
 """
@@ -53,7 +53,6 @@ class RoundMeter:
     """The calls of one measurement, counted as they finish (warmup calls, then rounds)."""
 
     __slots__ = (
-        "_calls_at_check",
         "_next_check",
         "_progress",
         "_started",
