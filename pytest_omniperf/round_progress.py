@@ -1,9 +1,10 @@
 """Rounds done of a test's measurements while they run.
 
 The sampling loops count each finished call on a :class:`RoundMeter` of the test's
-:class:`CallProgress` (a context variable, like the recorder). Once the test's call has run :data:`SHOW_AFTER_S` of wall time, a
-display shows "37/100 rounds, about 12 s left"; if a timeout stops the test mid-measurement, its
-failure names the rounds done. Imports no pytest: the display is handed in.
+:class:`CallProgress` (a context variable, like the recorder). Once the test's call has run
+:data:`SHOW_AFTER_S` of wall time, a display shows "37/100 rounds, about 12 s left"; if a timeout
+stops the test mid-measurement, its failure names the rounds done. Imports no pytest: the
+display is handed in.
 """
 
 from __future__ import annotations
@@ -89,7 +90,6 @@ class RoundMeter:
         self.rounds_done = 0
         self.finished = False
         self._started = time.perf_counter()
-        self._calls_at_check = 0
         self._next_check = 1 if progress.shows else math.inf
         """The count at which the clock is read next: about every CHECK_EVERY_S."""
 
