@@ -1,0 +1,99 @@
+"""Acceptances of intended changes: the record, its storage, and its effect on baselines."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from dataclasses import replace
+
+import pytest
+from history_helpers import make_measurement, make_run
+
+from pytest_omniperf.history.acceptances import Acceptance, who_accepts
+from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
+from pytest_omniperf.history.store import HistoryStore
+
+
+def acceptance(pattern, run_id=1, **changes):
+    fields = {
+        "id": None,
+        "run_id": run_id,
+        "pattern": pattern,
+        "reason": "bigger model",
+        "who": "Ada <ada@example.org>",
+        "created_at": "2026-11-02T10:00:00+00:00",
+    }
+    return Acceptance(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "test_id", "name", "matched"),
+    [
+        ("tests/perf/test_rag.py::test_x", "tests/perf/test_rag.py::test_x", "test_x", True),
+        ("tests/perf/test_rag.py::*", "tests/perf/test_rag.py::test_x", "test_x", True),
+        ("tests/perf/test_rag.py::*", "tests/perf/test_api.py::test_x", "test_x", False),
+        ("*", "t.py::test_a", "test_a", True),
+        ("*test_x*", "t.py::test_x_small", "test_x_small", True),
+        ("test_x*", "t.py::test_x", "test_x", False),  # the id starts with its file
+        ("t.py::test_a [embed]", "t.py::test_a", "embed", True),
+        ("t.py::test_a [[]embed]", "t.py::test_a", "embed", True),
+        ("*[[]embed]", "t.py::test_a", "rerank", False),
+        ("t.py::test_a[1]", "t.py::test_a[1]", "test_a[1]", True),  # literal brackets
+        ("t.py::test_a[1]", "t.py::test_a1", "test_a1", True),  # ... and the glob's class
+        ("T.PY::*", "t.py::test_a", "test_a", False),  # case matters
+    ],
+)
+def test_matching(pattern, test_id, name, matched):
+    assert acceptance(pattern).matches(test_id, name) is matched
+
+
+def test_who_is_taken_from_git_else_the_login(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("USER", "ada")
+    assert who_accepts(tmp_path) == "ada"
+    (tmp_path / "gitconfig").write_text("[user]\n name = Ada L\n email = ada@example.org\n")
+    assert who_accepts(tmp_path) == "Ada L <ada@example.org>"
+
+
+def test_stored_read_back_and_removed_with_their_run(tmp_path):
+    with HistoryStore.open(tmp_path / "h.sqlite") as store:
+        first = store.save_run(make_run(started_at="2026-11-01T00:00:00+00:00"), [])
+        second = store.save_run(make_run(started_at="2026-11-01T01:00:00+00:00"), [])
+        stored = store.add_acceptance(acceptance("t.py::*", run_id=second))
+        store.add_acceptance(acceptance("*", run_id=first, reason="older"))
+        assert stored.id is not None
+        read = store.acceptances()
+        assert [(a.run_id, a.pattern, a.reason) for a in read] == [
+            (second, "t.py::*", "bigger model"),
+            (first, "*", "older"),
+        ]
+        assert read[0] == replace(stored, run_uuid=store.run(second).uuid)
+        store.prune(keep=1)
+        assert [a.run_id for a in store.acceptances()] == [second]
+
+
+def test_a_history_of_the_previous_schema_is_migrated_when_read(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with closing(sqlite3.connect(path)) as raw:
+        for migration in MIGRATIONS[: SCHEMA_VERSION - 1]:
+            raw.executescript(migration)
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+        raw.commit()
+    with HistoryStore.open(path, create=False) as store:
+        assert store.acceptances() == []
+
+
+def test_merged_once_by_run_uuid(tmp_path):
+    run = make_run()
+    with HistoryStore.open(tmp_path / "a.sqlite") as origin:
+        origin.save_run(run, [make_measurement()])
+        exported = origin.add_acceptance(acceptance("*", run_id=run.id, run_uuid=run.uuid))
+    with HistoryStore.open(tmp_path / "b.sqlite") as target:
+        target.save_run(make_run(started_at="2026-10-01T00:00:00+00:00"), [])
+        target.merge_from([(run, [make_measurement()])])
+        unknown_run = acceptance("*", run_uuid="not-here")
+        assert target.merge_acceptances([exported, exported, unknown_run]) == 1
+        assert target.merge_acceptances([exported]) == 0
+        (merged,) = target.acceptances()
+    assert merged.run_id == 2 and merged.run_uuid == run.uuid and merged.reason == "bigger model"
