@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from history_helpers import make_measurement, make_run
 
+from pytest_omniperf.cli import main
 from pytest_omniperf.history.acceptances import Acceptance, who_accepts
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
 from pytest_omniperf.history.store import HistoryStore
@@ -34,7 +35,9 @@ def acceptance(pattern, run_id=1, **changes):
         ("tests/perf/test_rag.py::*", "tests/perf/test_api.py::test_x", "test_x", False),
         ("*", "t.py::test_a", "test_a", True),
         ("*test_x*", "t.py::test_x_small", "test_x_small", True),
-        ("test_x*", "t.py::test_x", "test_x", False),  # the id starts with its file
+        ("test_x*", "t.py::test_x", "test_x", True),  # the name alone
+        ("test_x*", "t.py::test_x", "embed", False),
+        ("embed", "t.py::test_x", "embed", True),
         ("t.py::test_a [embed]", "t.py::test_a", "embed", True),
         ("t.py::test_a [[]embed]", "t.py::test_a", "embed", True),
         ("*[[]embed]", "t.py::test_a", "rerank", False),
@@ -97,3 +100,63 @@ def test_merged_once_by_run_uuid(tmp_path):
         assert target.merge_acceptances([exported]) == 0
         (merged,) = target.acceptances()
     assert merged.run_id == 2 and merged.run_uuid == run.uuid and merged.reason == "bigger model"
+
+
+ACCEPTED_SUITE = """
+import asyncio
+import os
+import pytest
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.omniperf(clock="virtual", rounds=3)]
+
+async def test_x():
+    await asyncio.sleep(0.1 * float(os.environ.get("SLOW_X", "1")))
+
+async def test_y():
+    await asyncio.sleep(0.1 * float(os.environ.get("SLOW_Y", "1")))
+"""
+
+
+def gated_run(pytester, monkeypatch, *, x, y=1.0):
+    monkeypatch.setenv("SLOW_X", str(x))
+    monkeypatch.setenv("SLOW_Y", str(y))
+    return pytester.runpytest("--omniperf-gate", "--omniperf-label=main")
+
+
+def test_an_accepted_slowdown_passes_the_gate_until_it_gets_slower(suite, monkeypatch, capsys):
+    """Baseline runs at 100 ms; a gated run at 130 ms fails; after omniperf accept the next
+    gated run at 130 ms passes, one at 170 ms fails again (against the accepted level)."""
+    suite.makepyfile(test_pipeline=ACCEPTED_SUITE)
+    history = suite.path / ".omniperf" / "history.sqlite"
+    for _ in range(2):
+        gated_run(suite, monkeypatch, x=1.0).assert_outcomes(passed=2)
+    gated_run(suite, monkeypatch, x=1.3, y=1.3).assert_outcomes(failed=2)
+    capsys.readouterr()
+
+    status = main(["accept", "test_x*", "--reason", "bigger model", "--history", str(history)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.startswith("accepted run #3 (")
+    assert "as the level of 1 measurement matching 'test_x*': bigger model\n" in out
+    assert "  test_pipeline.py::test_x\n" in out
+
+    result = gated_run(suite, monkeypatch, x=1.3, y=1.3)
+    result.assert_outcomes(passed=1, failed=1)  # test_y's slowdown was not accepted
+    result.stdout.fnmatch_lines(
+        [
+            "*test_x*unchanged",
+            "omniperf: compared with 2 runs labelled 'main'*; accepted levels: #3 for 'test_x*'",
+        ]
+    )
+    result = gated_run(suite, monkeypatch, x=1.7, y=1.0)
+    result.assert_outcomes(passed=1, failed=1)  # run #4 regressed (test_y): no baseline run
+    result.stdout.fnmatch_lines(
+        [
+            "*performance regression: median 170 ms vs baseline 130 ms (+30.8%*) against 1 run "
+            "from #3 on (newest #3, *), accepted #3: bigger model",
+            "FAILED test_pipeline.py::test_x - Failed: performance regression*",
+        ]
+    )
+    with HistoryStore.open(history, create=False) as store:
+        runs = {run.id: run for run in store.runs()}
+    assert not runs[3].baseline_eligible, "accepting rewrites no history row"

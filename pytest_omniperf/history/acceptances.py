@@ -29,7 +29,8 @@ class Acceptance:
     id: int | None
     run_id: int
     pattern: str
-    """fnmatch pattern over the test id and ``test id [measurement name]`` (see :meth:`matches`)."""
+    """fnmatch pattern over test id, ``test id [measurement name]`` and measurement name (see
+    :meth:`matches`)."""
     reason: str
     who: str
     """``Name <email>`` from git, else the login name."""
@@ -41,13 +42,15 @@ class Acceptance:
     def matches(self, test_id: str, name: str) -> bool:
         """Does the measurement ``name`` of test ``test_id`` match?
 
-        The pattern is compared (case-sensitively) with the test id and with
-        ``test_id [name]``; a literal test id matches itself even when it holds brackets (which
-        a glob would read as a character class: ``test_x[1]``).
+        The pattern is compared (case-sensitively) with the test id
+        (``tests/perf/test_rag.py::test_x[large]``), with ``test_id [name]`` and with the name
+        alone (by default the test's own name: ``test_x[large]``), so ``test_x*`` works without
+        the file. A literal id or name matches itself even when it holds brackets, which a glob
+        reads as a character class.
         """
         return any(
             candidate == self.pattern or fnmatchcase(candidate, self.pattern)
-            for candidate in (test_id, f"{test_id} [{name}]")
+            for candidate in (test_id, f"{test_id} [{name}]", name)
         )
 
     def describe(self) -> str:
