@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import subprocess
 import sys
@@ -13,8 +12,9 @@ from contextlib import closing
 import pytest
 from history_helpers import make_measurement, make_run
 
+from pytest_omniperf.history.documents import read_document, write_export
 from pytest_omniperf.history.schema import SCHEMA_VERSION
-from pytest_omniperf.history.store import HistoryError, HistoryStore, read_document
+from pytest_omniperf.history.store import HistoryError, HistoryStore
 
 
 def digest(path):
@@ -202,11 +202,11 @@ def test_merge_skips_runs_already_present_and_prune_keeps_newest(tmp_path):
                 make_run(started_at=f"2026-11-01T0{hour}:00:00+00:00"), [make_measurement()]
             )
         runs = source.runs()
-        document = source.export(runs)
         by_run = source.measurements(r.id for r in runs)
         pairs = [(run, by_run[run.id]) for run in runs]
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(document))
+        export = tmp_path / "export.json"
+        with export.open("w") as out:
+            write_export(source, runs, out)
     with HistoryStore.open(tmp_path / "b.sqlite") as target:
         assert len(target.merge_from(pairs)) == 4
         assert target.merge_from(read_document(export)) == set()
