@@ -7,7 +7,6 @@ pytest), 2 on a usage or history error (one line on stderr).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -16,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_omniperf import __version__
-from pytest_omniperf.measurement import REGRESSED
 from pytest_omniperf.report.escape import terminal_text
-from pytest_omniperf.settings import DEFAULT_HISTORY
 
 if TYPE_CHECKING:
     from pytest_omniperf.history.provenance import RunInfo
     from pytest_omniperf.history.store import HistoryStore
+    from pytest_omniperf.settings import RunSettings
 
 
 class CommandError(Exception):
@@ -38,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     history = argparse.ArgumentParser(add_help=False)
     history.add_argument(
         "--history",
-        default=os.environ.get("OMNIPERF_HISTORY") or DEFAULT_HISTORY,
-        help=f"history database (default: $OMNIPERF_HISTORY or {DEFAULT_HISTORY})",
+        help="history database (default: $OMNIPERF_HISTORY, else the ini option "
+        "omniperf_history of the project's pytest configuration, else .omniperf/history.sqlite)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -55,11 +53,27 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[history],
         help="compare a run with a baseline; exit status 1 on regression",
     )
-    compare.add_argument("base", nargs="?", help="run id or label (default: label 'main')")
+    compare.add_argument(
+        "base",
+        nargs="?",
+        help="label, or run:ID / #ID / ID for one run (default: as a pytest run of this "
+        "project: --omniperf-baseline's $OMNIPERF_BASELINE, ini omniperf_baseline, 'main')",
+    )
     compare.add_argument("head", nargs="?", default="latest", help="run id (default: latest)")
-    compare.add_argument("--runs", type=int, default=5, metavar="K", help="baseline runs per label")
-    compare.add_argument("--threshold", type=float, default=0.10, help="regression threshold")
-    compare.add_argument("--any-machine", action="store_true", help="baseline from any machine")
+    compare.add_argument(
+        "--runs", metavar="K", help="baseline runs per label (default: as omniperf_baseline_runs)"
+    )
+    compare.add_argument(
+        "--threshold",
+        metavar="SLOWDOWN",
+        help="regression threshold, 0.1 or 10%% (default: as omniperf_threshold, else 10%%)",
+    )
+    compare.add_argument(
+        "--any-machine",
+        action="store_const",
+        const=True,
+        help="baseline from any machine (default: as omniperf_baseline_any_machine)",
+    )
 
     merge = commands.add_parser("merge", help="add runs from other databases or JSON exports")
     merge.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
@@ -100,12 +114,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+# The command's own options that stand for settings, by settings key.
+_SETTING_OPTIONS = {
+    "history": "--history",
+    "baseline": "base",
+    "baseline_runs": "--runs",
+    "threshold": "--threshold",
+    "baseline_any_machine": "--any-machine",
+}
+
+
+def _settings(arguments: argparse.Namespace) -> tuple[RunSettings, Path]:
+    """The settings a pytest run of this project would have (command options > environment >
+    the project's ini file > defaults), and the folder relative paths start from."""
+    from pytest_omniperf.ini_file import IniFileError, find_ini_file
+    from pytest_omniperf.settings import SettingError, resolve_run_settings
+
+    given = {
+        key: getattr(arguments, option.lstrip("-").replace("-", "_"), None)
+        for key, option in _SETTING_OPTIONS.items()
+    }
+    if isinstance(given["baseline"], str) and given["baseline"].isdigit():
+        given["baseline"] = f"run:{given['baseline']}"  # a bare number is a run id here
+    try:
+        ini = find_ini_file()
+        settings = resolve_run_settings(
+            given.get, ini.get, os.environ, option_names=_SETTING_OPTIONS
+        )
+    except (IniFileError, SettingError) as error:
+        raise CommandError(str(error)) from None
+    return settings, ini.root
+
+
+def _history_path(arguments: argparse.Namespace) -> Path:
+    settings, root = _settings(arguments)
+    if arguments.history:  # given on the command line: relative to where the command runs
+        return Path(arguments.history)
+    return root / settings.history
+
+
 @contextmanager
 def _open(arguments: argparse.Namespace) -> Iterator[HistoryStore]:
     """The history, read only; bad rows it skipped are one warning line each on stderr."""
     from pytest_omniperf.history.store import HistoryStore
 
-    with HistoryStore.open(Path(arguments.history), create=False) as store:
+    with HistoryStore.open(_history_path(arguments), create=False) as store:
         try:
             yield store
         finally:
@@ -175,28 +228,26 @@ def cmd_show(arguments: argparse.Namespace) -> int:
 
 
 def cmd_compare(arguments: argparse.Namespace) -> int:
-    from pytest_omniperf.history.compare import Baseline, BaselineSpec, select_baseline_runs
+    from pytest_omniperf.comparison import Verdict
+    from pytest_omniperf.history.baseline import Baseline, BaselineSpec
+    from pytest_omniperf.history.compare import compare
     from pytest_omniperf.report.terminal import summary_lines
 
+    settings, _ = _settings(arguments)
+    spec = BaselineSpec.from_settings(settings)
     with _open(arguments) as store:
         head = _resolve_run(store, arguments.head)
-        base = arguments.base or "main"
-        count = _positive(arguments.runs, "--runs")
-        run_reference = base.removeprefix("#").removeprefix("run:")
-        if run_reference.isdigit():
-            spec = BaselineSpec(run_id=int(run_reference))
-        else:
-            spec = BaselineSpec(label=base, any_machine=arguments.any_machine, count=count)
-        # one extra, in case the head run itself carries the baseline label
-        wider = dataclasses.replace(spec, count=count + 1)
-        candidates = select_baseline_runs(store, wider, head.machine_fingerprint)
-        runs = [run for run in candidates if run.id != head.id][:count]
-        if not runs:
+        baseline = Baseline.chosen(store, spec, head.machine_fingerprint, compared=head)
+        if not baseline.runs:
             raise CommandError(f"no baseline runs for {spec.describe()} in {store.path}")
-        baseline = Baseline.load(store, runs, spec)
         measurements = store.measurements([head.id or 0])[head.id or 0]
     for measurement in measurements:
-        measurement.comparison = baseline.compare(measurement, arguments.threshold)
+        # each test's rule as it ran (its threshold, or exempt); --threshold replaces the
+        # thresholds, an exempt test stays exempt
+        threshold = measurement.regression
+        if threshold is not None and arguments.threshold is not None:
+            threshold = settings.threshold
+        measurement.comparison = compare(measurement, baseline, threshold)
     print(
         terminal_text(
             f"run #{head.id} ({head.short_commit}, {head.label!r}) against {baseline.describe()}"
@@ -204,7 +255,7 @@ def cmd_compare(arguments: argparse.Namespace) -> int:
     )
     for line in summary_lines(measurements):
         print(line)
-    regressed = [m for m in measurements if m.comparison_verdict == REGRESSED]
+    regressed = [m for m in measurements if m.comparison_verdict == Verdict.REGRESSED]
     if regressed:
         print(f"{len(regressed)} regressed", file=sys.stderr)
         return 1
@@ -251,21 +302,24 @@ def cmd_report(arguments: argparse.Namespace) -> int:
 
     try:
         require("omniperf report", "matplotlib", "report")
-        check_targets([OutputTarget("html", arguments.html, "--html")], Path(arguments.history))
+        check_targets([OutputTarget("html", arguments.html, "--html")], _history_path(arguments))
     except (MissingExtra, OutputRefused) as error:
         raise CommandError(str(error)) from None
+    from pytest_omniperf.history.baseline import BaselineSpec
     from pytest_omniperf.report.html import write_report
 
     last = _positive(arguments.last, "--last")
+    settings, _ = _settings(arguments)
     with _open(arguments) as store:  # the rows the report reads: warn about bad ones
         store.measurements(
             run.id for run in store.runs(label=arguments.label, limit=last) if run.id
         )
     path = write_report(
-        Path(arguments.history),
+        _history_path(arguments),
         arguments.html,
         last=last,
         label=arguments.label,
+        baseline=BaselineSpec.from_settings(settings),
     )
     print(f"wrote {path}")
     return 0

@@ -201,6 +201,20 @@ class Comparison:
         }
 
     @classmethod
+    def from_first_release(
+        cls, data: Mapping[str, Any], current_median: float | None, current_speedup: float | None
+    ) -> Comparison:
+        """From the untyped record of the first release (histories written before this one)."""
+        return cls(
+            verdict=Verdict(_choice(data, "verdict", [v.value for v in Verdict], "comparison")),
+            baseline=_text(data, "baseline", "comparison"),
+            baseline_runs=int(_number(data, "baseline_runs", "comparison")),
+            median=_first_release_change(data, Quantity.MEDIAN, current_median),
+            speedup=_first_release_change(data, Quantity.SPEEDUP, current_speedup),
+            confirmed_by_second_batch=data.get("confirmed_by_second_batch") is True,
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "comparison") -> Comparison:
         """From :meth:`to_dict`, read back from a file: raises
         :class:`~pytest_omniperf.record_checks.RecordError` naming the first bad field."""
@@ -226,6 +240,29 @@ class Comparison:
             confirmed_by_second_batch=confirmed,
             since=_optional(data, "since", where, Since.from_dict),
         )
+
+
+def _first_release_change(
+    data: Mapping[str, Any], quantity: Quantity, current: float | None
+) -> Change | None:
+    """A change of the first release's record (``change``/``change_low``/``change_high`` and
+    ``latency_verdict``, or ``speedup_...``), its baseline derived from the current value, which
+    that release did not store beside it (the baseline it showed was another average)."""
+    prefix = "" if quantity is Quantity.MEDIAN else "speedup_"
+    verdict_key = "latency_verdict" if quantity is Quantity.MEDIAN else "speedup_verdict"
+    if f"{prefix}change" not in data or current is None:
+        return None
+    where = "comparison"
+    change = _number(data, f"{prefix}change", where)
+    return Change(
+        quantity=quantity,
+        current=current,
+        baseline=current / (1 + change) if change > -1 else math.nan,
+        change=change,
+        low=_number(data, f"{prefix}change_low", where),
+        high=_number(data, f"{prefix}change_high", where),
+        verdict=Verdict(_choice(data, verdict_key, [v.value for v in Verdict], where)),
+    )
 
 
 def _optional(data: Mapping[str, Any], key: str, where: str, read: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_omniperf.history.compare import BaselineSpec
+    from pytest_omniperf.history.baseline import BaselineSpec
     from pytest_omniperf.history.provenance import RunInfo
     from pytest_omniperf.history.store import HistoryStore
     from pytest_omniperf.measurement import Measurement

@@ -136,6 +136,7 @@ def make_measurement(
         wall_s=sampled.wall_s,
         group=settings.group,
         unit=COUNT_UNIT if sampled.clock == INSTRUCTIONS_CLOCK else "ms",
+        regression=settings.regression,
     )
     record_loop_steps(measurement, sampled)
     summarize_measurement(measurement)
@@ -464,6 +465,7 @@ class Perf:
                 warmup=0,
                 samples_s=[],
                 group=self._settings.group,
+                regression=self._settings.regression,
             )
             self._spans[name] = measurement
             self._sink.append(measurement)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
 
 from pytest_omniperf import record_checks as check
+from pytest_omniperf.comparison import PROBLEM_ORDER, Comparison, Verdict
+from pytest_omniperf.settings import DEFAULT_THRESHOLD
 from pytest_omniperf.units import UNIT_SCALE
 from pytest_omniperf.values import as_float, shown
 
@@ -23,19 +25,6 @@ PASSED = "pass"
 BUDGET_FAILED = "budget-failed"
 RECORDED = "recorded"  # measured, no budget declared
 
-# Comparison verdicts (against the baseline), the one place their names are spelled.
-REGRESSED = "regressed"
-IMPROVED = "improved"
-UNCHANGED = "unchanged"
-NOISY = "noisy"
-NEW = "new"
-EXEMPT = "exempt"
-# Problems first: a failed budget ranks 0, then these, then everything else.
-PROBLEM_ORDER = (REGRESSED, NOISY, IMPROVED, NEW, EXEMPT, UNCHANGED)
-
-# Comparison record entries that reports format as numbers, and the pairs they need beside them.
-_COMPARISON_NUMBERS = ("baseline_p50", "baseline_speedup", "baseline_runs")
-_COMPARISON_CHANGES = ("change", "speedup_change")
 # Metrics of every async measurement on a loop that can be timed step by step (loop_steps.py):
 # the loop's busy time in a round (median over rounds) and its longest single step.
 BUSY_METRIC = "loop.busy_s"
@@ -72,8 +61,15 @@ class Measurement:
     message: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     """Derived metrics from instrumentation (cache hit rate, executor efficiency, ...)."""
-    comparison: dict[str, Any] | None = None
+    comparison: Comparison | None = None
     """The comparison with the baseline, when one was made (see history.compare)."""
+    regression: float | None = DEFAULT_THRESHOLD
+    """The relative slowdown that counts as a regression for this measurement's test; None
+    when the test is exempt (``omniperf(regression=False)``). Stored, so that a comparison made
+    later (``omniperf compare``, the report) holds it to the same rule."""
+    second_batch: bool = False
+    """Internal, not stored: this is the confirming second batch of a real-clock measurement
+    that looked regressed (compared at the two-stage level)."""
     sequential_overlap: str = ""
     """For a speedup: what still ran concurrently in the sequential rounds ("" when nothing
     did), because it could not be serialized (see pytest_omniperf.serialize)."""
@@ -87,9 +83,9 @@ class Measurement:
         return self.stats.get("speedup") if self.kind == "speedup" else None
 
     @property
-    def comparison_verdict(self) -> str:
-        """The verdict against the baseline, or "" when it was not compared."""
-        return str((self.comparison or {}).get("verdict", ""))
+    def comparison_verdict(self) -> Verdict | None:
+        """The verdict against the baseline, or None when it was not compared."""
+        return self.comparison.verdict if self.comparison else None
 
     @property
     def name_suffix(self) -> str:
@@ -106,7 +102,7 @@ class Measurement:
         """Sort key: failed budgets, then regressions, ..., then by test."""
         if self.verdict == BUDGET_FAILED:
             rank = 0
-        elif self.comparison_verdict in PROBLEM_ORDER:
+        elif self.comparison_verdict is not None:
             rank = 1 + PROBLEM_ORDER.index(self.comparison_verdict)
         else:
             rank = 1 + len(PROBLEM_ORDER)
@@ -117,13 +113,19 @@ class Measurement:
         return self.clock == "real" and self.stats.get("cv", 0.0) > NOISY_CV
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data (JSON), with the comparison as :meth:`Comparison.to_dict`."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "second_batch"}
+        data["comparison"] = self.comparison.to_dict() if self.comparison else None
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Measurement:
         """From :meth:`to_dict` of a measurement this release made (trusted: no checks)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        measurement = cls(**{key: value for key, value in data.items() if key in known})
+        if isinstance(measurement.comparison, dict):
+            measurement.comparison = Comparison.from_dict(measurement.comparison)
+        return measurement
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> Measurement:
@@ -149,7 +151,8 @@ class Measurement:
             verdict=check.text(data, "verdict", default=RECORDED),
             message=check.text(data, "message", default=""),
             metrics=check.number_map(data, "metrics", finite=False),
-            comparison=_comparison(data) or None,
+            comparison=_comparison(data),
+            regression=_regression(data),
         )
         _check_summary(measurement)
         return measurement
@@ -172,22 +175,26 @@ def _check_summary(measurement: Measurement) -> None:
             )
 
 
-def _comparison(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The comparison record, with the entries that outputs format checked (others are kept
-    as they are: the record grows with releases)."""
+def _comparison(data: Mapping[str, Any]) -> Comparison | None:
     record = check.json_object(data, "comparison", optional=True)
-    for key in ("verdict", "baseline"):
-        if key in record and not isinstance(record[key], str):
-            raise check.RecordError(
-                f"comparison[{key!r}]", f"expected a string, got {shown(record[key])}"
-            )
-    numbers = [key for key in _COMPARISON_NUMBERS if key in record]
-    for key in _COMPARISON_CHANGES:
-        if key in record:  # shown with its interval
-            numbers += [key, f"{key}_low", f"{key}_high"]
-    for key in numbers:
-        if as_float(record.get(key), finite=False, nan=True) is None:
-            raise check.RecordError(
-                f"comparison[{key!r}]", f"expected a number, got {shown(record.get(key))}"
-            )
-    return record
+    if not record:
+        return None
+    if "median" not in record and "latency_verdict" in record:
+        stats = check.number_map(data, "stats", finite=False)
+        return Comparison.from_first_release(record, stats.get("p50"), stats.get("speedup"))
+    return Comparison.from_dict(record)
+
+
+def _regression(data: Mapping[str, Any]) -> float | None:
+    """Absent: the default (records of releases that did not store it); null: exempt."""
+    if "regression" not in data:
+        return DEFAULT_THRESHOLD
+    value = data["regression"]
+    if value is None:
+        return None
+    number = as_float(value)
+    if number is None or number <= 0:
+        raise check.RecordError(
+            "regression", f"expected a positive number or null, got {shown(value)}"
+        )
+    return number

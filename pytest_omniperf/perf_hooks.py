@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_omniperf.budgets import BLOCKING_NOT_MEASURED, check, check_blocking
+from pytest_omniperf.comparison import Verdict
 from pytest_omniperf.installed_patches import checkpoint, uninstall_since
 from pytest_omniperf.loop_steps import UnsupportedLoopError
-from pytest_omniperf.measurement import BLOCKING_METRIC, REGRESSED, Measurement
+from pytest_omniperf.measurement import BLOCKING_METRIC, Measurement
 from pytest_omniperf.runtime.kit import RuntimeKit
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
 from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
@@ -205,7 +206,7 @@ class PerfTestHooks:
 
         def looks_regressed(measurement: Measurement) -> bool:
             run_history.compare(measurement, threshold, two_stage=True)
-            return measurement.comparison_verdict == REGRESSED
+            return measurement.comparison_verdict == Verdict.REGRESSED
 
         return looks_regressed
 
@@ -282,8 +283,9 @@ class PerfTestHooks:
 
         remeasured = bool(measurement.metrics.get(REMEASURED_METRIC))
         self.session.run_history.compare(measurement, plan.measure.regression, two_stage=remeasured)
-        if self.settings.gate and measurement.comparison_verdict == REGRESSED:
-            return [regression_message(measurement)]
+        comparison = measurement.comparison
+        if self.settings.gate and comparison and comparison.verdict == Verdict.REGRESSED:
+            return [regression_message(measurement, comparison)]
         return []
 
     @staticmethod
@@ -300,10 +302,11 @@ class PerfTestHooks:
         ]
         if measurement.kind == "speedup":
             item.user_properties.append((f"{prefix}.speedup", measurement.stats["speedup"]))
-        if measurement.comparison:
-            item.user_properties.append((f"{prefix}.comparison", measurement.comparison["verdict"]))
-            if "change" in measurement.comparison:
-                item.user_properties.append((f"{prefix}.change", measurement.comparison["change"]))
+        comparison = measurement.comparison
+        if comparison:
+            item.user_properties.append((f"{prefix}.comparison", comparison.verdict.value))
+            if comparison.headline:
+                item.user_properties.append((f"{prefix}.change", comparison.headline.change))
 
     # -- safety net -------------------------------------------------------------------------
 

@@ -15,25 +15,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_omniperf.measurement import (
-    IMPROVED,
-    NOISY,
-    REGRESSED,
-    UNCHANGED,
-    Measurement,
-)
+from pytest_omniperf.comparison import Verdict
+from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.settings import RunSettings
 from pytest_omniperf.values import shown
 
 if TYPE_CHECKING:
     from pytest_omniperf.gate_status import GateStatus
-    from pytest_omniperf.history.compare import Baseline, BaselineSpec
+    from pytest_omniperf.history.baseline import Baseline, BaselineSpec, BaselineUnavailable
     from pytest_omniperf.history.provenance import RunInfo
     from pytest_omniperf.history.store import HistoryStore
-
-
-# Comparison verdicts that mean a measurement was held against the baseline.
-_GATED = (REGRESSED, IMPROVED, UNCHANGED, NOISY)
 
 
 class RunHistory:
@@ -44,8 +35,6 @@ class RunHistory:
         self.path = Path(config.rootpath, settings.history)
         self.notes: list[str] = []
         """One-line messages for the terminal summary (baseline used, saved run, problems)."""
-        self.baseline_problem: str | None = None
-        """Why there is no baseline (:attr:`baseline` is None), for the gate's status."""
 
     # -- where this run happens --------------------------------------------------------------
 
@@ -83,16 +72,17 @@ class RunHistory:
     # -- baseline ----------------------------------------------------------------------------
 
     @functools.cached_property
-    def baseline(self) -> Baseline | None:
-        """The baseline of this run (loaded once), or None when the history cannot be read."""
-        from pytest_omniperf.history.compare import Baseline, BaselineSpec, select_baseline_runs
+    def baseline(self) -> Baseline | BaselineUnavailable:
+        """The baseline of this run (loaded once), or why there is none."""
+        from pytest_omniperf.history.baseline import (
+            Baseline,
+            BaselineSpec,
+            BaselineUnavailable,
+            select_baseline_runs,
+        )
         from pytest_omniperf.history.store import HistoryError, HistoryStore
 
-        spec = BaselineSpec.from_setting(
-            self.settings.baseline,
-            any_machine=self.settings.baseline_any_machine,
-            count=self.settings.baseline_runs,
-        )
+        spec = BaselineSpec.from_settings(self.settings)
         if not self.path.exists():
             self.notes.append(
                 f"baseline: none yet ({self.path} does not exist); verdicts are 'new'"
@@ -105,14 +95,12 @@ class RunHistory:
                 if runs is None:
                     runs = select_baseline_runs(store, spec, machine_fingerprint)
                 elif isinstance(runs, str):
-                    self.baseline_problem = runs
                     self.notes.append(f"baseline unusable, nothing compared: {runs}")
-                    return None
+                    return BaselineUnavailable(runs)
                 baseline = Baseline.load(store, list(runs), spec)
         except HistoryError as error:
-            self.baseline_problem = f"the baseline could not be loaded: {error}"
             self.notes.append(f"baseline unavailable, nothing compared: {error}")
-            return None
+            return BaselineUnavailable(f"the baseline could not be loaded: {error}")
         self.notes += [f"warning: {line}" for line in baseline.skipped_rows]
         self.notes.append(f"compared with {baseline.describe()}")
         return baseline
@@ -149,14 +137,18 @@ class RunHistory:
                 "measuring is disabled (--omniperf-disable, OMNIPERF_DISABLE or "
                 "omniperf_disable), so nothing was measured or compared"
             )
+        from pytest_omniperf.history.baseline import BaselineUnavailable
+
         baseline = self.baseline
-        if baseline is None:
-            return GateStatus.ineffective(self.baseline_problem or "no baseline")
+        if isinstance(baseline, BaselineUnavailable):
+            return GateStatus.ineffective(baseline.reason)
         if not baseline.runs:
             return GateStatus.ineffective(
                 f"{baseline.describe()}, so every verdict is 'new' and nothing was compared"
             )
-        if measurements and not any(m.comparison_verdict in _GATED for m in measurements):
+        if measurements and not any(
+            m.comparison_verdict and m.comparison_verdict.compared for m in measurements
+        ):
             # baseline runs of other tests (all renamed, another project's history chosen by a
             # hook) or every test exempt: the gate looked at nothing
             return GateStatus.ineffective(
@@ -168,9 +160,12 @@ class RunHistory:
     def compare(
         self, measurement: Measurement, threshold: float | None, *, two_stage: bool = False
     ) -> None:
+        from pytest_omniperf.history.baseline import BaselineUnavailable
+        from pytest_omniperf.history.compare import compare
+
         baseline = self.baseline
-        if baseline is not None:
-            measurement.comparison = baseline.compare(measurement, threshold, two_stage=two_stage)
+        if not isinstance(baseline, BaselineUnavailable):
+            measurement.comparison = compare(measurement, baseline, threshold, two_stage=two_stage)
 
     # -- saving ------------------------------------------------------------------------------
 
@@ -181,7 +176,7 @@ class RunHistory:
         files; a run that measured nothing still writes JSON and Markdown, for the gate's
         status."""
         run = self.run_info(exit_status)
-        regressed = any(m.comparison_verdict == REGRESSED for m in measurements)
+        regressed = any(m.comparison_verdict == Verdict.REGRESSED for m in measurements)
         run.gated, run.regressed = gate.effective, regressed
         # a gated run that regressed is kept for the record but never becomes a baseline
         run.baseline_eligible = not (gate.effective and regressed)
@@ -243,12 +238,18 @@ class RunHistory:
             self._write_html(Path(self.settings.html), run, measurements)
 
     def _write_html(self, path: Path, run: RunInfo, measurements: list[Measurement]) -> None:
+        from pytest_omniperf.history.baseline import BaselineSpec
         from pytest_omniperf.history.store import HistoryError
         from pytest_omniperf.report.html import write_report
 
         try:
             # the run just finished is included even when it could not be saved
-            write_report(self.path, path, extra_run=(run, measurements))
+            write_report(
+                self.path,
+                path,
+                extra_run=(run, measurements),
+                baseline=BaselineSpec.from_settings(self.settings),
+            )
         except (HistoryError, OSError) as error:
             self.notes.append(f"could not write the HTML report {path}: {error}")
             return

@@ -77,7 +77,7 @@ class RunSettings(NamedTuple):
     save: bool = True
     label: str | None = None
     baseline: str = DEFAULT_BASELINE
-    """A label, or ``run:ID`` for one stored run."""
+    """A label, or ``run:ID`` (or ``#ID``) for one stored run."""
     baseline_runs: int = DEFAULT_BASELINE_RUNS
     baseline_any_machine: bool = False
     compare: bool = False
@@ -147,15 +147,24 @@ Lookup = Callable[[str], object]
 
 
 def resolve_run_settings(
-    option: Lookup, ini: Lookup, environ: Mapping[str, str] | None = None
+    option: Lookup,
+    ini: Lookup,
+    environ: Mapping[str, str] | None = None,
+    *,
+    option_names: Mapping[str, str] | None = None,
 ) -> RunSettings:
-    """Resolve the session's settings; ``option``/``ini`` look up by name without prefix."""
+    """Resolve the session's settings; ``option``/``ini`` look up by name without prefix.
+
+    ``option_names``: how errors name an option, by key, when it is not ``--omniperf-KEY``
+    (the ``omniperf`` command's own options).
+    """
     environ = os.environ if environ is None else environ
+    names = option_names or {}
 
     def pick(key: str, parse: Callable[[object, str], T], default: T) -> T:
         cli_value = option(key)
         if cli_value is not None:
-            return parse(cli_value, f"--omniperf-{key.replace('_', '-')}")
+            return parse(cli_value, names.get(key) or f"--omniperf-{key.replace('_', '-')}")
         env_name = f"OMNIPERF_{key.upper()}"
         if environ.get(env_name, "") != "":
             return parse(environ[env_name], f"environment variable {env_name}")
@@ -237,9 +246,19 @@ def _parse_optional_text(value: object, where: str) -> str | None:
 
 def _parse_baseline(value: object, where: str) -> str:
     text = _parse_text(value, where)
-    if text.startswith("run:"):
-        _parse_int(text[4:], f"{where} (run id in {shown(text)})", 1, 2**63 - 1)
+    run_reference(text, where)
     return text
+
+
+def run_reference(text: str, where: str = "run reference") -> int | None:
+    """The run id of ``run:ID`` or ``#ID`` (the one parser of run references), or None when
+    ``text`` is a label. Raises :class:`SettingError` for ``run:`` without a valid id."""
+    for prefix in ("run:", "#"):
+        if text.startswith(prefix):
+            return _parse_int(
+                text[len(prefix) :], f"{where} (run id in {shown(text)})", 1, 2**63 - 1
+            )
+    return None
 
 
 def _parse_threshold(value: object, where: str) -> float:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_omniperf.measurement import IMPROVED, NOISY, REGRESSED, UNCHANGED
+from pytest_omniperf import student_t
+from pytest_omniperf.comparison import Change, Quantity, Verdict
 
 # Quantiles use numpy's default (linear interpolation between closest ranks).
 QUANTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
@@ -140,36 +140,6 @@ def bootstrap_log_speedup(
     return centre, float(np.var(ratios, ddof=1))
 
 
-def _normal_quantile(probability: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(probability)
-
-
-def _student_quantile(probability: float, degrees_of_freedom: float) -> float:
-    """Student-t quantile by the Cornish-Fisher expansion (scipy is not a dependency)."""
-    z = _normal_quantile(probability)
-    if not math.isfinite(degrees_of_freedom):
-        return z
-    nu = degrees_of_freedom
-    return (
-        z
-        + (z**3 + z) / (4 * nu)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * nu**3)
-    )
-
-
-@dataclass(frozen=True)
-class Change:
-    """A relative change with its interval and verdict: ``change=0.2`` means 20% larger."""
-
-    change: float
-    low: float
-    high: float
-    verdict: str
-
-
 def compare_log_estimates(
     new: tuple[float, float],
     baseline_runs: Sequence[tuple[float, float]],
@@ -179,14 +149,15 @@ def compare_log_estimates(
     prior_run_spread: float,
     prior_weight_runs: float = PRIOR_WEIGHT_RUNS,
     samples_per_run: int = 10,
-    higher_is_worse: bool = True,
+    quantity: Quantity = Quantity.MEDIAN,
     two_stage: bool = False,
     threshold_tolerance: float = 0.0,
 ) -> Change:
-    """Compare a new (log estimate, variance) with baseline runs' estimates.
+    """Compare a new (log estimate, variance) of ``quantity`` with baseline runs' estimates.
 
-    ``higher_is_worse`` is True for times and False for speedup ratios; ``change`` is always
-    new/baseline - 1 and the verdict is from the user's point of view. ``two_stage`` is for a
+    The change is new/baseline - 1, with ``baseline`` the centre it is measured from (the
+    median of the runs' log estimates), so the record's numbers add up; the verdict is from the
+    user's point of view (a lower speedup is worse). ``two_stage`` is for a
     batch that is one of two which must both look regressed (see :func:`tail_probability`).
     ``threshold_tolerance`` (log scale): a change this close to the threshold reaches it, for
     nearly exact values (instruction counts), where +9.9% and +10% cannot be told apart.
@@ -220,11 +191,22 @@ def compare_log_estimates(
     if variance > 0:
         # Welch-Satterthwaite: only the run-to-run part rests on few observations
         dof = variance**2 / sum(value**2 / df for value, df in components if value > 0)
-        critical = _student_quantile(1 - tail, dof)
+        critical = student_t.quantile(1 - tail, dof)
     else:
         critical = 0.0
     half_width = critical * math.sqrt(variance)
-    return _verdict(difference, half_width, threshold, higher_is_worse, threshold_tolerance)
+    verdict = _verdict(
+        difference, half_width, threshold, not quantity.higher_is_better, threshold_tolerance
+    )
+    return Change(
+        quantity=quantity,
+        current=math.exp(new_centre),
+        baseline=math.exp(baseline_centre),
+        change=math.expm1(difference),
+        low=math.expm1(difference - half_width),
+        high=math.expm1(difference + half_width),
+        verdict=verdict,
+    )
 
 
 def tail_probability(family_size: int, *, two_stage: bool = False) -> float:
@@ -258,7 +240,7 @@ def _verdict(
     threshold: float,
     higher_is_worse: bool,
     tolerance: float = 0.0,
-) -> Change:
+) -> Verdict:
     sign = 1.0 if higher_is_worse else -1.0
     worse, worse_low, worse_high = (
         sign * difference,
@@ -267,21 +249,14 @@ def _verdict(
     )
     limit = math.log1p(threshold) - tolerance
     if worse > limit and worse_low > 0:
-        verdict = REGRESSED
-    elif -worse > limit and worse_high < 0:
-        verdict = IMPROVED
-    elif abs(difference) > limit or half_width > 2 * limit:
+        return Verdict.REGRESSED
+    if -worse > limit and worse_high < 0:
+        return Verdict.IMPROVED
+    if abs(difference) > limit or half_width > 2 * limit:
         # a large change that is not clear, or an interval so wide that a change of twice
         # the threshold could hide in it: the data cannot tell
-        verdict = NOISY
-    else:
-        verdict = UNCHANGED
-    return Change(
-        change=math.expm1(difference),
-        low=math.expm1(difference - half_width),
-        high=math.expm1(difference + half_width),
-        verdict=verdict,
-    )
+        return Verdict.NOISY
+    return Verdict.UNCHANGED
 
 
 def log_median_estimate(samples_s: Sequence[float]) -> tuple[float, float]:

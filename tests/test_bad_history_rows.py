@@ -50,7 +50,12 @@ CORRUPTIONS = [
     ("measurements", "stats", '{"p95": 0.01}', "column stats['p50']: missing"),
     ("measurements", "budgets", '{"p95": "fast"}', "column budgets['p95']: expected a positive"),
     ("measurements", "comparison", '{"verdict": 3}', "column comparison['verdict']"),
-    ("measurements", "comparison", '{"change": "big"}', "column comparison['change']"),
+    (
+        "measurements",
+        "comparison",
+        '{"verdict": "regressed", "baseline": "x", "median": {"quantity": "p50", "change": "big"}}',
+        "column comparison['median']['current']",
+    ),
     ("measurements", "rounds", "ten", "column rounds: expected a whole number >= 0, got 'ten'"),
     ("measurements", "wall_s", "slow", "column wall_s: expected a finite number >= 0"),
     ("measurements", "kind", "throughput", "column kind: expected one of latency, speedup"),

@@ -6,7 +6,8 @@ import pytest
 from history_helpers import make_measurement
 
 from pytest_omniperf import stats
-from pytest_omniperf.history.compare import Baseline
+from pytest_omniperf.history.baseline import Baseline
+from pytest_omniperf.history.compare import compare
 from pytest_omniperf.measurement import BUSY_METRIC
 
 
@@ -43,10 +44,10 @@ def test_cpu_heavy_virtual_measurement_is_not_hair_triggered(monkeypatch):
     monkeypatch.setattr(Baseline, "describe", lambda self: "3 runs")
     cpu_history = [virtual(0.100, 0.060, jitter=0.002) for _ in range(3)]
     cpu_now = virtual(0.115, 0.075, jitter=0.002)
-    cpu_verdict = baseline_of(*cpu_history).compare(cpu_now, 0.10)["verdict"]
+    cpu_verdict = compare(cpu_now, baseline_of(*cpu_history), 0.10).verdict
     waiting_history = [virtual(0.100, 0.00001) for _ in range(3)]
     waiting_now = virtual(0.115, 0.00001)
-    waiting_verdict = baseline_of(*waiting_history).compare(waiting_now, 0.10)["verdict"]
+    waiting_verdict = compare(waiting_now, baseline_of(*waiting_history), 0.10).verdict
     # "noisy": the change exceeds the threshold but not the drift CPU time shows between runs
     assert (cpu_verdict, waiting_verdict) == ("noisy", "regressed")
 
@@ -54,5 +55,5 @@ def test_cpu_heavy_virtual_measurement_is_not_hair_triggered(monkeypatch):
 def test_old_rows_without_busy_time_compare_as_before(monkeypatch):
     monkeypatch.setattr(Baseline, "describe", lambda self: "2 runs")
     history = [make_measurement(seconds=0.1) for _ in range(2)]  # no loop.busy_s metric
-    record = baseline_of(*history).compare(make_measurement(seconds=0.13), 0.10)
-    assert record["verdict"] == "regressed"
+    comparison = compare(make_measurement(seconds=0.13), baseline_of(*history), 0.10)
+    assert comparison.verdict == "regressed"

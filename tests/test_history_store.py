@@ -12,6 +12,7 @@ from contextlib import closing
 import pytest
 from history_helpers import make_measurement, make_run
 
+from pytest_omniperf.comparison import Comparison, Verdict
 from pytest_omniperf.history.documents import read_document, write_export
 from pytest_omniperf.history.schema import SCHEMA_VERSION
 from pytest_omniperf.history.store import HistoryError, HistoryStore
@@ -24,7 +25,7 @@ def digest(path):
 def test_round_trip_with_metrics_and_comparison(tmp_path):
     path = tmp_path / "deep" / "history.sqlite"
     measurement = make_measurement(metrics={"cache_hit_rate": 0.75}, budgets={"p95": 0.2})
-    measurement.comparison = {"verdict": "new", "baseline": "none"}
+    measurement.comparison = Comparison(verdict=Verdict.NEW, baseline="none")
     with HistoryStore.open(path) as store:
         run_id = store.save_run(make_run(), [measurement])
     with HistoryStore.open(path, create=False) as store:
@@ -34,7 +35,7 @@ def test_round_trip_with_metrics_and_comparison(tmp_path):
     assert run.machine == {"cpu": "test cpu", "cores": 2}
     assert loaded.samples_s == measurement.samples_s
     assert loaded.metrics == {"cache_hit_rate": 0.75}
-    assert loaded.comparison == {"verdict": "new", "baseline": "none"}
+    assert loaded.comparison == Comparison(verdict=Verdict.NEW, baseline="none")
     assert loaded.stats == measurement.stats
     with closing(sqlite3.connect(path)) as raw, raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -48,7 +49,9 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path):
     with closing(sqlite3.connect(path)) as raw, raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     before = digest(path)
-    with pytest.raises(HistoryError, match=r"schema version 2, newer than .* left untouched"):
+    with pytest.raises(
+        HistoryError, match=rf"schema version {SCHEMA_VERSION + 1}, newer than .* left untouched"
+    ):
         HistoryStore.open(path)
     assert digest(path) == before
 

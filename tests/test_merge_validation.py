@@ -109,7 +109,7 @@ POISONS = [
     (("runs", 0, "measurements", 0), "m", "runs[0].measurements[0]", "expected an object"),
     (("runs", 0), [], "runs[0]", "expected an object"),
     (("runs",), "all", "runs", "expected a list"),
-    (("schema",), 2, "schema", "version 2 is newer than this pytest-omniperf understands (1)"),
+    (("schema",), 99, "schema", "version 99 is newer than this pytest-omniperf understands"),
     (("schema",), "1", "schema", "expected a schema version"),
     (("schema",), _DELETE, "schema", "expected a schema version"),
 ]

@@ -8,7 +8,8 @@ import pytest
 from history_helpers import make_measurement, make_run
 
 from pytest_omniperf import stats
-from pytest_omniperf.history.compare import Baseline
+from pytest_omniperf.history.baseline import Baseline
+from pytest_omniperf.history.compare import compare
 from pytest_omniperf.report.terminal import INSTRUCTIONS_HINT, summary_lines
 from pytest_omniperf.units import format_count
 
@@ -33,7 +34,7 @@ def _compare(clock, new_samples, baseline_samples, *, runs=5, threshold=0.1, cpu
     new = make_measurement(clock=clock, samples_s=list(new_samples))
     new.stats |= extra
     baseline = Baseline(runs=[make_run()], by_key={(new.test_id, new.name): history})
-    return baseline.compare(new, threshold)
+    return compare(new, baseline, threshold)
 
 
 def _spread(centre, rng, cv=0.05, size=15):
@@ -46,9 +47,9 @@ def test_cpu_bound_real_clock_change_is_noisy_not_regressed():
     baselines = _spread(0.010, rng)
     loaded = _spread(0.01376, rng)
     record = _compare("real", loaded, baselines, cpu_share=1.0)
-    assert record["verdict"] == "noisy"
+    assert record.verdict == "noisy"
     # the same change of a workload that waits (sleep-shaped) is a regression
-    assert _compare("real", loaded, baselines, cpu_share=0.0)["verdict"] == "regressed"
+    assert _compare("real", loaded, baselines, cpu_share=0.0).verdict == "regressed"
 
 
 @pytest.mark.parametrize("runs", [1, 5])
@@ -69,7 +70,7 @@ def test_instruction_counts_are_judged_as_nearly_exact(runs, factor, threshold, 
     record = _compare(
         "instructions", [c * factor for c in counts], counts, runs=runs, threshold=threshold
     )
-    assert record["verdict"] == verdict
+    assert record.verdict == verdict
 
 
 def test_noisy_hint_is_shown_once_per_run():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pytest_omniperf import stats
+from pytest_omniperf.comparison import Quantity, Verdict
 
 
 def test_summary_of_known_samples():
@@ -43,8 +44,8 @@ def _verdict(rng, base_runs, new_run, family_size=20, prior=0.03):
 def test_aa_data_does_not_alarm():
     rng = np.random.default_rng(7)
     verdicts = [_verdict(rng, _runs(rng, 5), _runs(rng, 1)[0]).verdict for _ in range(300)]
-    assert verdicts.count(stats.REGRESSED) == 0
-    assert verdicts.count(stats.IMPROVED) == 0
+    assert verdicts.count(Verdict.REGRESSED) == 0
+    assert verdicts.count(Verdict.IMPROVED) == 0
 
 
 def test_a_fifty_percent_slowdown_is_caught():
@@ -52,13 +53,13 @@ def test_a_fifty_percent_slowdown_is_caught():
     verdicts = [
         _verdict(rng, _runs(rng, 5), _runs(rng, 1, scale=1.5)[0]).verdict for _ in range(100)
     ]
-    assert verdicts.count(stats.REGRESSED) >= 97
+    assert verdicts.count(Verdict.REGRESSED) >= 97
 
 
 def test_improvement_is_symmetric():
     rng = np.random.default_rng(9)
     result = _verdict(rng, _runs(rng, 5), _runs(rng, 1, scale=0.6)[0])
-    assert result.verdict == stats.IMPROVED
+    assert result.verdict == Verdict.IMPROVED
     assert result.change == pytest.approx(-0.4, abs=0.1)
     assert result.low < result.change < result.high < 0
 
@@ -66,18 +67,18 @@ def test_improvement_is_symmetric():
 def test_wildly_noisy_data_cannot_tell():
     rng = np.random.default_rng(10)
     result = _verdict(rng, _runs(rng, 3, noise=0.6, drift=0.3), _runs(rng, 1, noise=0.6)[0])
-    assert result.verdict == stats.NOISY
+    assert result.verdict == Verdict.NOISY
 
 
 def test_deterministic_virtual_clock_data_is_exact():
     rng = np.random.default_rng(11)
     same = _verdict(rng, [[0.1] * 5] * 3, [0.1] * 5, prior=0.0)
-    assert (same.verdict, same.change, same.low, same.high) == (stats.UNCHANGED, 0.0, 0.0, 0.0)
+    assert (same.verdict, same.change, same.low, same.high) == (Verdict.UNCHANGED, 0.0, 0.0, 0.0)
     slower = _verdict(rng, [[0.1] * 5] * 3, [0.12] * 5, prior=0.0)
-    assert slower.verdict == stats.REGRESSED
+    assert slower.verdict == Verdict.REGRESSED
     assert slower.change == pytest.approx(0.2)
     within = _verdict(rng, [[0.1] * 5] * 3, [0.105] * 5, prior=0.0)
-    assert within.verdict == stats.UNCHANGED
+    assert within.verdict == Verdict.UNCHANGED
 
 
 def test_speedup_collapse_is_a_regression_of_the_ratio():
@@ -94,9 +95,9 @@ def test_speedup_collapse_is_a_regression_of_the_ratio():
         threshold=0.10,
         family_size=20,
         prior_run_spread=0.02,
-        higher_is_worse=False,
+        quantity=Quantity.SPEEDUP,
     )
-    assert collapsed.verdict == stats.REGRESSED
+    assert collapsed.verdict == Verdict.REGRESSED
     assert collapsed.change == pytest.approx(1.05 / 3 - 1, abs=0.05)
 
 

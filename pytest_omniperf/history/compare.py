@@ -1,190 +1,93 @@
-"""Choosing a baseline and comparing measurements with it (pure: imports no pytest).
+"""Comparing a measurement with its baseline (pure: imports no pytest).
 
 A latency measurement is compared by its median; a speedup measurement by its speedup ratio (the
 claim, measured interleaved in one run and so robust to drift) and by its parallel median. The
-statistics are in :mod:`pytest_omniperf.stats`.
+baseline is chosen and loaded by :mod:`pytest_omniperf.history.baseline`; the statistics are in
+:mod:`pytest_omniperf.stats`; the result is a :class:`~pytest_omniperf.comparison.Comparison`.
 """
 
 from __future__ import annotations
 
-import math
 import zlib
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from pytest_omniperf import stats
-from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.history.store import HistoryStore
-from pytest_omniperf.measurement import (
-    BUSY_METRIC,
-    CPU_SHARE_STAT,
-    EXEMPT,
-    IMPROVED,
-    NEW,
-    NOISY,
-    REGRESSED,
-    UNCHANGED,
-    Measurement,
-)
+from pytest_omniperf.comparison import Change, Comparison, Quantity, Verdict, combined
+from pytest_omniperf.history.baseline import Baseline
+from pytest_omniperf.measurement import BUSY_METRIC, CPU_SHARE_STAT, Measurement
+from pytest_omniperf.settings import DEFAULT_THRESHOLD
 from pytest_omniperf.units import INSTRUCTIONS_CLOCK, format_change, format_measured
 
-DEFAULT_BASELINE_LABEL = "main"
-DEFAULT_BASELINE_RUNS = 5
-DEFAULT_THRESHOLD = 0.10
 # Prior spread of the speedup ratio between runs: smaller than for times, since the two modes
 # of a round share the machine's state.
 PRIOR_SPEEDUP_SPREAD = {"real": 0.02, "virtual": 0.0}
 
 
-@dataclass(frozen=True)
-class BaselineSpec:
-    """Which runs form the baseline: a run id, or the last ``count`` runs with ``label``."""
+def compare(
+    measurement: Measurement,
+    baseline: Baseline,
+    threshold: float | None,
+    *,
+    two_stage: bool = False,
+) -> Comparison:
+    """``measurement`` against ``baseline``; ``threshold`` None exempts it (its changes are
+    still computed, at the default threshold, and shown; its verdict is ``exempt``).
 
-    label: str | None = DEFAULT_BASELINE_LABEL
-    run_id: int | None = None
-    any_machine: bool = False
-    count: int = DEFAULT_BASELINE_RUNS
-
-    @classmethod
-    def from_setting(cls, text: str, *, any_machine: bool, count: int) -> BaselineSpec:
-        """From ``--omniperf-baseline``: a label, or ``run:ID`` for one stored run."""
-        if text.startswith("run:"):
-            return cls(label=None, run_id=int(text[4:]), any_machine=any_machine, count=count)
-        return cls(label=text, any_machine=any_machine, count=count)
-
-    def describe(self) -> str:
-        if self.run_id is not None:
-            return f"run {self.run_id}"
-        where = "any machine" if self.any_machine else "this machine"
-        label = f"label {self.label!r}" if self.label else "any label"
-        return f"last {self.count} runs with {label} on {where}"
-
-
-def select_baseline_runs(
-    store: HistoryStore, spec: BaselineSpec, fingerprint: str
-) -> list[RunInfo]:
-    """The runs a new run on machine ``fingerprint`` is compared with, newest first."""
-    if spec.run_id is not None:
-        return [store.run(spec.run_id)]
-    return store.runs(
-        label=spec.label,
-        machine_fingerprint=None if spec.any_machine else fingerprint,
-        baseline_only=True,
-        limit=spec.count,
+    ``two_stage``: the measurement is one of two batches that must both look regressed
+    (real-clock confirmation), so each may use a less extreme quantile.
+    """
+    history = baseline.history_of(measurement)
+    if not history:
+        return Comparison(verdict=Verdict.NEW, baseline=baseline.describe())
+    exempt = threshold is None
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    rng = np.random.default_rng(zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode()))
+    rounds = max(measurement.rounds, 2)
+    prior_spread, prior_weight = stats.run_noise_prior(
+        measurement.clock,
+        _cpu_share([measurement, *history]),
+        busy_fraction=max(_busy_fraction(m) for m in (measurement, *history)),
     )
-
-
-@dataclass
-class Baseline:
-    """The measurements of the baseline runs, by (test id, measurement name)."""
-
-    runs: list[RunInfo]
-    by_key: dict[tuple[str, str], list[Measurement]] = field(default_factory=dict)
-    spec: BaselineSpec = field(default_factory=BaselineSpec)
-    skipped_rows: list[str] = field(default_factory=list)
-    """Bad rows left out while choosing and loading the baseline (one warning line each)."""
-
-    @classmethod
-    def load(cls, store: HistoryStore, runs: list[RunInfo], spec: BaselineSpec) -> Baseline:
-        baseline = cls(runs=runs, spec=spec)
-        by_run = store.measurements(run.id for run in runs if run.id is not None)
-        for measurements in by_run.values():
-            for measurement in measurements:
-                key = (measurement.test_id, measurement.name)
-                baseline.by_key.setdefault(key, []).append(measurement)
-        baseline.skipped_rows = list(store.skipped_rows)
-        return baseline
-
-    @property
-    def family_size(self) -> int:
-        """How many measurements one run compares: the multiple-comparison correction."""
-        return max(len(self.by_key), 1)
-
-    def describe(self) -> str:
-        if not self.runs:
-            return f"no baseline ({self.spec.describe()}: none stored yet)"
-        newest = self.runs[0]
-        count = len(self.runs)
-        label = f" labelled {newest.label!r}" if self.spec.run_id is None else ""
-        return (
-            f"{count} run{'s' if count != 1 else ''}{label} "
-            f"(newest #{newest.id}, {newest.short_commit}, {newest.started_at[:10]})"
-        )
-
-    def compare(
-        self, measurement: Measurement, threshold: float | None, *, two_stage: bool = False
-    ) -> dict[str, Any]:
-        """The comparison record stored with ``measurement`` (see the module docstring).
-
-        ``two_stage``: the measurement is one of two batches that must both look regressed
-        (real-clock confirmation), so each may use a less extreme quantile.
-        """
-        history = [
-            m for m in self.by_key.get((measurement.test_id, measurement.name), []) if m.samples_s
-        ]
-        if not history:
-            return {"verdict": NEW, "baseline": self.describe()}
-        rng = np.random.default_rng(
-            zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode())
-        )
-        rounds = max(measurement.rounds, 2)
-        prior_spread, prior_weight = stats.run_noise_prior(
-            measurement.clock,
-            _cpu_share([measurement, *history]),
-            busy_fraction=max(_busy_fraction(m) for m in (measurement, *history)),
-        )
-        latency = stats.compare_log_estimates(
-            stats.bootstrap_log_median(measurement.samples_s, rng),
-            [stats.bootstrap_log_median(m.samples_s, rng) for m in history],
-            threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
-            family_size=self.family_size,
-            prior_run_spread=prior_spread,
-            prior_weight_runs=prior_weight,
+    median = stats.compare_log_estimates(
+        stats.bootstrap_log_median(measurement.samples_s, rng),
+        [stats.bootstrap_log_median(m.samples_s, rng) for m in history],
+        threshold=threshold,
+        family_size=baseline.family_size,
+        prior_run_spread=prior_spread,
+        prior_weight_runs=prior_weight,
+        samples_per_run=rounds,
+        two_stage=two_stage,
+        # counts are exact to about their prior spread: that close to the threshold reaches it
+        threshold_tolerance=prior_spread if measurement.clock == INSTRUCTIONS_CLOCK else 0.0,
+    )
+    speedup: Change | None = None
+    speedup_history = [m for m in history if m.kind == "speedup" and m.sequential_samples_s]
+    if measurement.kind == "speedup" and speedup_history:
+        speedup = stats.compare_log_estimates(
+            stats.bootstrap_log_speedup(
+                measurement.sequential_samples_s, measurement.samples_s, rng
+            ),
+            [
+                stats.bootstrap_log_speedup(m.sequential_samples_s, m.samples_s, rng)
+                for m in speedup_history
+            ],
+            threshold=threshold,
+            family_size=baseline.family_size,
+            prior_run_spread=_speedup_prior(measurement.clock, prior_spread),
             samples_per_run=rounds,
+            quantity=Quantity.SPEEDUP,
             two_stage=two_stage,
-            # counts are exact to about their prior spread: that close to the threshold reaches it
-            threshold_tolerance=prior_spread if measurement.clock == INSTRUCTIONS_CLOCK else 0.0,
         )
-        record: dict[str, Any] = {
-            "baseline": self.describe(),
-            "baseline_runs": len(history),
-            "baseline_p50": _geometric_mean([m.stats["p50"] for m in history]),
-            "change": latency.change,
-            "change_low": latency.low,
-            "change_high": latency.high,
-            "latency_verdict": latency.verdict,
-            "confirmed_by_second_batch": two_stage,
-        }
-        verdicts = [latency.verdict]
-        speedup_history = [m for m in history if m.kind == "speedup" and m.sequential_samples_s]
-        if measurement.kind == "speedup" and speedup_history:
-            speedup = stats.compare_log_estimates(
-                stats.bootstrap_log_speedup(
-                    measurement.sequential_samples_s, measurement.samples_s, rng
-                ),
-                [
-                    stats.bootstrap_log_speedup(m.sequential_samples_s, m.samples_s, rng)
-                    for m in speedup_history
-                ],
-                threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
-                family_size=self.family_size,
-                prior_run_spread=_speedup_prior(measurement.clock, prior_spread),
-                samples_per_run=rounds,
-                higher_is_worse=False,
-                two_stage=two_stage,
-            )
-            record |= {
-                "baseline_speedup": _geometric_mean([m.stats["speedup"] for m in speedup_history]),
-                "speedup_change": speedup.change,
-                "speedup_change_low": speedup.low,
-                "speedup_change_high": speedup.high,
-                "speedup_verdict": speedup.verdict,
-            }
-            verdicts.insert(0, speedup.verdict)
-        record["verdict"] = EXEMPT if threshold is None else _combine(verdicts)
-        return record
+    verdicts = [change.verdict for change in (speedup, median) if change is not None]
+    return Comparison(
+        verdict=Verdict.EXEMPT if exempt else combined(verdicts),
+        baseline=baseline.describe(),
+        baseline_runs=len(history),
+        median=median,
+        speedup=speedup,
+        confirmed_by_second_batch=two_stage,
+    )
 
 
 def _busy_fraction(measurement: Measurement) -> float:
@@ -209,40 +112,26 @@ def _cpu_share(measurements: list[Measurement]) -> float | None:
     return max(shares) if shares else None
 
 
-def _combine(verdicts: list[str]) -> str:
-    for verdict in (REGRESSED, IMPROVED, NOISY):
-        if verdict in verdicts:
-            return verdict
-    return UNCHANGED
-
-
-def _geometric_mean(values: list[float]) -> float:
-    positive = [value for value in values if value > 0]
-    if not positive:
-        return 0.0 if values and all(value == 0 for value in values) else float("nan")
-    return math.exp(sum(math.log(value) for value in positive) / len(positive))
-
-
-def _change_text(record: dict[str, Any], key: str) -> str:
+def _change_text(change: Change) -> str:
     return (
-        f"{format_change(record[key])}, interval {format_change(record[key + '_low'])} .. "
-        f"{format_change(record[key + '_high'])}"
+        f"{format_change(change.change)}, interval {format_change(change.low)} .. "
+        f"{format_change(change.high)}"
     )
 
 
-def regression_message(measurement: Measurement) -> str:
-    """The one line that fails a regressed test."""
-    record = measurement.comparison or {}
+def regression_message(measurement: Measurement, comparison: Comparison) -> str:
+    """The one line that fails a regressed test; its numbers are the ones the change was
+    computed from (current / baseline - 1 = change)."""
     clock = measurement.clock
-    if record.get("speedup_verdict") == REGRESSED:
+    speedup, median = comparison.speedup, comparison.median
+    against = f"against {comparison.baseline}{measurement.name_suffix}"
+    if speedup is not None and speedup.verdict == Verdict.REGRESSED:
         return (
-            f"speedup regression: {measurement.stats['speedup']:.2f}x vs baseline "
-            f"{record['baseline_speedup']:.2f}x ({_change_text(record, 'speedup_change')}) "
-            f"against {record['baseline']}{measurement.name_suffix}"
+            f"speedup regression: {speedup.current:.2f}x vs baseline {speedup.baseline:.2f}x "
+            f"({_change_text(speedup)}) {against}"
         )
+    assert median is not None, "a regressed comparison has a median change"
     return (
-        f"performance regression: median {format_measured(measurement.stats['p50'], clock)} vs "
-        f"baseline {format_measured(record['baseline_p50'], clock)} "
-        f"({_change_text(record, 'change')}) "
-        f"against {record['baseline']}{measurement.name_suffix}"
+        f"performance regression: median {format_measured(median.current, clock)} vs "
+        f"baseline {format_measured(median.baseline, clock)} ({_change_text(median)}) {against}"
     )

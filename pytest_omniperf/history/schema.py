@@ -7,7 +7,7 @@ and is refused, untouched.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -66,6 +66,13 @@ MIGRATIONS: tuple[str, ...] = (
         value REAL NOT NULL,
         PRIMARY KEY (measurement_id, name)
     );
+    """,
+    # 2: each measurement keeps its test's regression rule (threshold, NULL: exempt), so a
+    # later comparison (omniperf compare, the report) holds it to the same rule; runs stored
+    # before had the default
+    """
+    ALTER TABLE measurements ADD COLUMN regression REAL;
+    UPDATE measurements SET regression = 0.1;
     """,
 )
 

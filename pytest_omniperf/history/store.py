@@ -30,6 +30,7 @@ _RUN_BOOL_COLUMNS = ("git_dirty", "gated", "regressed", "baseline_eligible")
 _MEASUREMENT_COLUMNS = {
     **{name: name for name in ("test_id", "name", "kind", "clock", "unit", "rounds", "warmup")},
     **{name: name for name in ("wall_s", "verdict", "message", "stats", "budgets", "comparison")},
+    "regression": "regression",
     "group": "group_name",
     "samples_s": "samples",
     "sequential_samples_s": "sequential_samples",
@@ -443,7 +444,10 @@ def _measurement_row(run_id: int, measurement: Measurement) -> dict[str, Any]:
         "budgets": json.dumps(measurement.budgets),
         "verdict": measurement.verdict,
         "message": measurement.message,
-        "comparison": json.dumps(measurement.comparison) if measurement.comparison else None,
+        "comparison": (
+            json.dumps(measurement.comparison.to_dict()) if measurement.comparison else None
+        ),
+        "regression": measurement.regression,
     }
 
 

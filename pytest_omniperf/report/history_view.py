@@ -7,24 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_omniperf.history.compare import (
-    DEFAULT_BASELINE_RUNS,
-    DEFAULT_THRESHOLD,
-    Baseline,
-    BaselineSpec,
-    select_baseline_runs,
-)
+from pytest_omniperf.comparison import Quantity, Verdict
+from pytest_omniperf.history.baseline import Baseline, BaselineSpec
+from pytest_omniperf.history.compare import compare
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
-from pytest_omniperf.measurement import (
-    BUDGET_FAILED,
-    IMPROVED,
-    NEW,
-    NOISY,
-    REGRESSED,
-    UNCHANGED,
-    Measurement,
-)
+from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
+from pytest_omniperf.settings import DEFAULT_BASELINE_RUNS, DEFAULT_THRESHOLD
 
 RunWithMeasurements = tuple[RunInfo, list[Measurement]]
 
@@ -82,7 +71,10 @@ class ReportData:
         return [s.latest for s in self.series if s.points and s.points[-1].run_index == last]
 
     def verdict_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys((REGRESSED, IMPROVED, UNCHANGED, NOISY, NEW), 0)
+        counts: dict[str, int] = dict.fromkeys(
+            (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.UNCHANGED, Verdict.NOISY, Verdict.NEW),
+            0,
+        )
         counts["failed budgets"] = 0
         for measurement in self.latest_measurements():
             if measurement.comparison_verdict in counts:
@@ -98,8 +90,11 @@ def load_report_data(
     last: int = 50,
     label: str | None = None,
     extra_run: RunWithMeasurements | None = None,
+    baseline: BaselineSpec | None = None,
 ) -> ReportData:
-    """The newest ``last`` runs (with ``label``), plus ``extra_run`` if it was not saved."""
+    """The newest ``last`` runs (with ``label``), plus ``extra_run`` if it was not saved; the
+    latest is compared with ``baseline`` (default: the settings' defaults) unless it was
+    compared when it ran."""
     runs: list[RunWithMeasurements] = []
     latest_baseline = ""
     if history.exists():
@@ -110,7 +105,7 @@ def load_report_data(
             if extra_run and all(run.uuid != extra_run[0].uuid for run, _ in runs):
                 runs = [*runs[-(last - 1) :], extra_run] if last > 1 else [extra_run]
             if runs:
-                latest_baseline = _compare_latest(store, runs[-1])
+                latest_baseline = _compare_latest(store, runs[-1], baseline or BaselineSpec())
     elif extra_run:
         runs = [extra_run]
     series = _series(runs)
@@ -146,7 +141,7 @@ def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
                 prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
                 samples_per_run=max(measurement.rounds, 2),
             )
-            point.regressed = change.verdict == REGRESSED
+            point.regressed = change.verdict == Verdict.REGRESSED
             if series.kind == "speedup":
                 point.speedup_regressed = _speedup_regressed(point, earlier)
         history[machine].append(point)
@@ -170,24 +165,22 @@ def _speedup_regressed(point: Point, earlier: list[Point]) -> bool:
         family_size=1,
         prior_run_spread=0.02 if point.measurement.clock == "real" else 0.0,
         samples_per_run=max(point.measurement.rounds, 2),
-        higher_is_worse=False,
+        quantity=Quantity.SPEEDUP,
     )
-    return change.verdict == REGRESSED
+    return change.verdict == Verdict.REGRESSED
 
 
-def _compare_latest(store: HistoryStore, latest: RunWithMeasurements) -> str:
-    """Compare the latest run with its default baseline, unless pytest compared it already
-    (then its stored verdicts, against the baseline it was gated on, are shown as they were)."""
+def _compare_latest(store: HistoryStore, latest: RunWithMeasurements, spec: BaselineSpec) -> str:
+    """Compare the latest run with its baseline, unless pytest compared it already (then its
+    stored verdicts, against the baseline it was gated on, are shown as they were). Each
+    measurement keeps its test's rule (its threshold, or exempt)."""
     run, measurements = latest
     stored = [m.comparison for m in measurements if m.comparison]
     if measurements and len(stored) == len(measurements):
-        return str(stored[0].get("baseline", ""))
-    wider = BaselineSpec(count=DEFAULT_BASELINE_RUNS + 1)  # the run itself may be among them
-    candidates = select_baseline_runs(store, wider, run.machine_fingerprint)
-    runs = [r for r in candidates if r.uuid != run.uuid][:DEFAULT_BASELINE_RUNS]
-    baseline = Baseline.load(store, runs, BaselineSpec())
+        return stored[0].baseline
+    baseline = Baseline.chosen(store, spec, run.machine_fingerprint, compared=run)
     for measurement in measurements:
-        measurement.comparison = baseline.compare(measurement, DEFAULT_THRESHOLD)
+        measurement.comparison = compare(measurement, baseline, measurement.regression)
     return baseline.describe()
 
 

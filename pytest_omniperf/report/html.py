@@ -15,8 +15,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from pytest_omniperf.comparison import Verdict
+from pytest_omniperf.history.baseline import BaselineSpec
 from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.measurement import BUDGET_FAILED, REGRESSED, Measurement
+from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
 from pytest_omniperf.outputs import HTML_GENERATOR_META
 from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.history_view import (
@@ -25,7 +27,7 @@ from pytest_omniperf.report.history_view import (
     Series,
     load_report_data,
 )
-from pytest_omniperf.report.terminal import budget_text, change_cell, ordered
+from pytest_omniperf.report.terminal import budget_text, change_cell, ordered, quantity_text
 from pytest_omniperf.units import format_duration, format_measured
 
 STYLE = """
@@ -65,9 +67,13 @@ def write_report(
     last: int = 50,
     label: str | None = None,
     extra_run: RunWithMeasurements | None = None,
+    baseline: BaselineSpec | None = None,
 ) -> Path:
-    """Render the report of ``history`` into ``out`` (folders are created); returns ``out``."""
-    data = load_report_data(history, last=last, label=label, extra_run=extra_run)
+    """Render the report of ``history`` into ``out`` (folders are created); returns ``out``.
+
+    ``baseline``: what the latest run is compared with when it was not compared when it ran
+    (default: the settings' defaults)."""
+    data = load_report_data(history, last=last, label=label, extra_run=extra_run, baseline=baseline)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(data), encoding="utf-8")
     return out
@@ -112,18 +118,21 @@ def _overview(data: ReportData) -> str:
     rows = []
     for measurement in ordered(data.latest_measurements()):
         index, series = series_by_key[(measurement.test_id, measurement.name)]
-        record = measurement.comparison or {}
-        alarm = measurement.comparison_verdict == REGRESSED or measurement.verdict == BUDGET_FAILED
+        comparison = measurement.comparison
+        alarm = (
+            measurement.comparison_verdict == Verdict.REGRESSED
+            or measurement.verdict == BUDGET_FAILED
+        )
         rows.append(
             "<tr>"
             f'<td class="test"><a href="#m{index}">{html_text(measurement.label)}</a></td>'
             f"<td>{html_text(measurement.kind)}</td>"
             f'<td class="num">{html_text(_current(measurement))}</td>'
-            f'<td class="num">{html_text(_baseline(record, measurement))}</td>'
+            f'<td class="num">{html_text(_baseline(measurement))}</td>'
             f'<td class="num">{html_text(change_cell(measurement))}</td>'
             f"<td>{html_text(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
-            f"{_verdict_badge(str(record.get('verdict', '-')))}</td>"
+            f"{_verdict_badge(comparison.verdict.value if comparison else '-')}</td>"
             f"<td>{_spark(series, alarm)}</td>"
             "</tr>"
         )
@@ -145,11 +154,10 @@ def _current(measurement: Measurement) -> str:
     return format_measured(measurement.stats["p50"], measurement.clock)
 
 
-def _baseline(record: dict[str, object], measurement: Measurement) -> str:
-    speedup, p50 = record.get("baseline_speedup"), record.get("baseline_p50")
-    if measurement.kind == "speedup" and isinstance(speedup, float) and math.isfinite(speedup):
-        return f"{speedup:.2f}x"
-    return format_measured(p50, measurement.clock) if isinstance(p50, float) else "-"
+def _baseline(measurement: Measurement) -> str:
+    """The baseline value the headline change was computed from."""
+    change = measurement.comparison.headline if measurement.comparison else None
+    return quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-"
 
 
 def _spark(series: Series, alarm: bool) -> str:

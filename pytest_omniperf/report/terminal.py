@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
+from pytest_omniperf.comparison import Change, Quantity, Verdict
 from pytest_omniperf.measurement import (
     BUDGET_FAILED,
     BUSY_METRIC,
-    NOISY,
     PASSED,
     RECORDED,
-    REGRESSED,
     Measurement,
 )
 from pytest_omniperf.report.escape import terminal_text
 from pytest_omniperf.units import format_change, format_duration, format_measured
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
-COMPARISON_HEADINGS = ("baseline p50", "change [interval]", "vs baseline")
+COMPARISON_HEADINGS = ("baseline", "change [interval]", "vs baseline")
 
 _VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", RECORDED: "-"}
 # A cell wider than this is cut: one huge name (a 100,000-character parametrize id or
@@ -34,7 +34,7 @@ INSTRUCTIONS_HINT = (
 
 def summary_title(measurements: Sequence[Measurement]) -> str:
     failed = sum(1 for m in measurements if m.verdict == BUDGET_FAILED)
-    regressed = sum(1 for m in measurements if m.comparison_verdict == REGRESSED)
+    regressed = sum(1 for m in measurements if m.comparison_verdict == Verdict.REGRESSED)
     title = f"omniperf: {len(measurements)} measurement{'s' if len(measurements) != 1 else ''}"
     title += f", {failed} over budget" if failed else ""
     return title + (f", {regressed} regressed" if regressed else "")
@@ -71,7 +71,9 @@ def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()
         for m in in_order
         if m.noisy
     ]
-    if any(m.clock == "real" and (m.noisy or m.comparison_verdict == NOISY) for m in in_order):
+    if any(
+        m.clock == "real" and (m.noisy or m.comparison_verdict == Verdict.NOISY) for m in in_order
+    ):
         lines.append(INSTRUCTIONS_HINT)
     return lines + _metric_lines(in_order) + note_lines(notes)
 
@@ -133,13 +135,20 @@ def _p50_cell(measurement: Measurement) -> str:
 
 
 def _comparison_cells(measurement: Measurement) -> tuple[str, str, str]:
-    record = measurement.comparison or {}
-    baseline = record.get("baseline_p50")
+    comparison = measurement.comparison
+    change = comparison.headline if comparison else None
     return (
-        format_measured(baseline, measurement.clock) if isinstance(baseline, float) else "-",
+        quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-",
         change_cell(measurement),
-        record.get("verdict", "-"),
+        comparison.verdict.value if comparison else "-",
     )
+
+
+def quantity_text(value: float, quantity: Quantity, clock: str) -> str:
+    """A compared value as shown: ``1.85x`` for a speedup, ``12.3 ms`` for a median."""
+    if quantity is Quantity.SPEEDUP:
+        return f"{value:.2f}x" if math.isfinite(value) else "inf"
+    return format_measured(value, clock)
 
 
 def _speedup_cell(measurement: Measurement) -> str:
@@ -166,14 +175,17 @@ def budget_text(measurement: Measurement, *, at_most: str = "<=", at_least: str 
 
 def change_cell(measurement: Measurement) -> str:
     """``+21.8% [+15.2%, +28.9%]``, ``speedup -71.0% [...]`` or ``new``."""
-    record = measurement.comparison
-    if not record:
+    comparison = measurement.comparison
+    if not comparison:
         return "-"
-    if "change" not in record:
-        return str(record.get("verdict", "-"))
-    key = "speedup_change" if "speedup_change" in record else "change"
-    label = "speedup " if key == "speedup_change" else ""
+    if comparison.headline is None:
+        return comparison.verdict.value
+    return change_text(comparison.headline)
+
+
+def change_text(change: Change) -> str:
+    label = "speedup " if change.quantity is Quantity.SPEEDUP else ""
     return (
-        f"{label}{format_change(record[key])} "
-        f"[{format_change(record[key + '_low'])}, {format_change(record[key + '_high'])}]"
+        f"{label}{format_change(change.change)} "
+        f"[{format_change(change.low)}, {format_change(change.high)}]"
     )
