@@ -222,3 +222,20 @@ def test_read_document_rejects_other_json(tmp_path):
     path.write_text('{"hello": 1}')
     with pytest.raises(HistoryError, match="not a pytest-omniperf history export"):
         read_document(path)
+
+
+def test_an_older_history_is_upgraded_when_only_read(tmp_path, capsys):
+    """A history written by the release before (schema 1: no regression column) is brought
+    forward by a command that only reads it, not refused as "not a history"."""
+    from pytest_omniperf.cli import main
+
+    path = tmp_path / "history.sqlite"
+    with HistoryStore.open(path) as store:
+        store.save_run(make_run(), [make_measurement("t.py::test_old")])
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.execute("ALTER TABLE measurements DROP COLUMN regression")
+        raw.execute("PRAGMA user_version = 1")
+    assert main(["show", "latest", "--history", str(path)]) == 0
+    assert "t.py::test_old" in capsys.readouterr().out
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

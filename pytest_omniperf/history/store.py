@@ -116,10 +116,12 @@ class HistoryStore:
                 f"{', '.join(sorted(set(TABLES) - tables))}): another application's "
                 "database, or a damaged one; it was left untouched"
             )
+        if version == 0 and not create:
+            raise HistoryError(f"{self.path} is not a pytest-omniperf history database")
         if version < SCHEMA_VERSION:
-            if not create:
-                raise HistoryError(f"{self.path} is not a pytest-omniperf history database")
-            with self._errors("initialise"):
+            # an older history is brought forward also when it is only read: the reading code
+            # knows the current columns only, and pytest's next run would migrate it anyway
+            with self._errors("upgrade" if version else "initialise"):
                 self._migrate()
         self._connection.execute("PRAGMA foreign_keys = ON")
 
