@@ -79,8 +79,10 @@ def check_export(path: Path) -> list[ExportEntry]:
     try:
         with path.open("rb") as handle:
             return _ExportChecker(JsonStream(handle)).entries()
-    except (OSError, JsonStreamError) as error:
+    except OSError as error:
         raise HistoryError(f"cannot read {path}: {shown(error)}") from None
+    except JsonStreamError as error:
+        raise HistoryError(f"cannot read {path}: {error}") from None
     except _NotAnExport:
         raise HistoryError(f"{path} is not a pytest-omniperf history export") from None
     except RecordError as error:

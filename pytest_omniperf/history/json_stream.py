@@ -61,10 +61,9 @@ class JsonStream:
 
     def key(self) -> str:
         """A member's key and the colon after it."""
-        offset = self.byte_offset()
+        if self.peek() != '"':
+            raise JsonStreamError(f"expected a key (a string) at byte {self.byte_offset()}")
         key = self.value()
-        if not isinstance(key, str):
-            raise JsonStreamError(f"expected a key (a string) at byte {offset}")
         self.expect(":")
         return key
 
