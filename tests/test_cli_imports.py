@@ -61,7 +61,15 @@ def test_reading_commands_import_no_heavy_library(history, argv):
 def test_merge_imports_no_heavy_library(history, tmp_path):
     target = tmp_path / "merged.sqlite"
     result = subprocess.run(
-        [sys.executable, "-c", IMPORTED_BY % (HEAVY,), "merge", str(history), "--into", str(target)],
+        [
+            sys.executable,
+            "-c",
+            IMPORTED_BY % (HEAVY,),
+            "merge",
+            str(history),
+            "--into",
+            str(target),
+        ],
         capture_output=True,
         text=True,
         check=False,

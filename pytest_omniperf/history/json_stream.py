@@ -63,7 +63,7 @@ class JsonStream:
         """A member's key and the colon after it."""
         if self.peek() != '"':
             raise JsonStreamError(f"expected a key (a string) at byte {self.byte_offset()}")
-        key = self.value()
+        key = str(self.value())  # a string: it starts with a quote
         self.expect(":")
         return key
 
