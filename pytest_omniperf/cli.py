@@ -260,10 +260,7 @@ def _acceptances_by_run(store: HistoryStore) -> dict[int, list[Acceptance]]:
 def cmd_runs(arguments: argparse.Namespace) -> int:
     with _open(arguments) as store:
         runs = store.runs(label=arguments.label, limit=_positive(arguments.last, "--last"))
-        counts = {
-            run_id: len(items)
-            for run_id, items in store.measurements(r.id for r in runs if r.id).items()
-        }
+        counts = store.measurement_counts(run.id for run in runs if run.id is not None)
         accepted = _acceptances_by_run(store)
     if arguments.json:
         _print_json(
@@ -521,64 +518,28 @@ def cmd_accept(arguments: argparse.Namespace) -> int:
 
 
 def cmd_merge(arguments: argparse.Namespace) -> int:
-    """Read and check every source first; only then open (or create) the target and add the
-    new runs in one transaction, so a bad source leaves the target as it was (or absent)."""
-    from pytest_omniperf.history.store import HistoryStore
+    """Every source is read and checked before the target is opened (or created); a bad
+    source leaves the target as it was, or absent (see history/merging.py)."""
+    from pytest_omniperf.history.merging import merge_histories
 
-    sources = [(source, _read_source(source)) for source in arguments.sources]
-    target_existed = arguments.into.exists()
-    try:
-        with HistoryStore.open(arguments.into) as target:
-            added = target.merge_from(
-                run_and_measurements
-                for _, runs in sources
-                for run_and_measurements in reversed(runs)  # oldest first: ids in time order
-            )
-    except BaseException:
-        if not target_existed:
-            _remove_database(arguments.into)
-        raise
-    seen: set[str] = set()
-    for source, runs in sources:
-        count = len({run.uuid for run, _ in runs if run.uuid in added} - seen)
-        seen |= {run.uuid for run, _ in runs}
-        print(f"{source}: {count} new run{'s' if count != 1 else ''} of {len(runs)}")
-    total = len(added)
-    print(f"{arguments.into}: {total} run{'s' if total != 1 else ''} added")
+    outcome = merge_histories(arguments.sources, arguments.into)
+    for source in outcome.sources:
+        print(f"{source.path}: {source.new_runs} new run{_s(source.new_runs)} of {source.runs}")
+    print(f"{arguments.into}: {outcome.added} run{_s(outcome.added)} added")
     return 0
 
 
-def _read_source(source: Path) -> list[tuple[RunInfo, list[Measurement]]]:
-    """Every run of a JSON export or history database, checked; CommandError on a bad one."""
-    from pytest_omniperf.history.store import HistoryError, HistoryStore, read_document
-
-    if not source.is_file():
-        raise CommandError(f"no such file: {source}")
-    if source.suffix.lower() == ".json":
-        return read_document(source)
-    with HistoryStore.open(source, create=False) as origin:
-        stored = origin.runs()
-        by_run = origin.measurements(run.id for run in stored if run.id is not None)
-        if origin.skipped_rows:
-            more = len(origin.skipped_rows) - 1
-            first = next(iter(origin.skipped_rows)).replace("skipped a bad row of ", "", 1)
-            raise HistoryError(
-                f"{first}" + (f" (and {more} more bad rows)" if more else "") + "; nothing merged"
-            )
-    return [(run, by_run.get(run.id or 0, [])) for run in stored]
-
-
-def _remove_database(path: Path) -> None:
-    """Remove a database this command created and could not fill."""
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        leftover.unlink(missing_ok=True)
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def cmd_export(arguments: argparse.Namespace) -> int:
+    """Written run by run: an export of any size holds one run in memory at a time."""
+    from pytest_omniperf.history.documents import write_export
+
     with _open(arguments) as store:
         limit = _positive(arguments.last, "--last") if arguments.last is not None else None
-        document = store.export(store.runs(limit=limit))
-    json.dump(document, sys.stdout, indent=1)
+        write_export(store, store.runs(limit=limit), sys.stdout)
     print()
     return 0
 

@@ -197,7 +197,7 @@ class RunHistory:
         self.notes.append(f"saved as run #{run_id} (label {run.label!r}) in {self.path}")
 
     def _save_elsewhere(self, run: RunInfo, measurements: list[Measurement]) -> str:
-        from pytest_omniperf.history.store import export_document
+        from pytest_omniperf.history.documents import export_document
 
         document = json.dumps(export_document([(run, measurements)]), indent=1)
         name = f"omniperf-unsaved-run-{run.uuid[:12]}.json"
@@ -217,7 +217,7 @@ class RunHistory:
     ) -> None:
         import os
 
-        from pytest_omniperf.history.store import export_document
+        from pytest_omniperf.history.documents import export_document
         from pytest_omniperf.outputs import JSON_WRITTEN_BY, markdown_path
         from pytest_omniperf.report.markdown import markdown_summary
 
