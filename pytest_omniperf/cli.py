@@ -526,6 +526,9 @@ def cmd_merge(arguments: argparse.Namespace) -> int:
     for source in outcome.sources:
         print(f"{source.path}: {source.new_runs} new run{_s(source.new_runs)} of {source.runs}")
     print(f"{arguments.into}: {outcome.added} run{_s(outcome.added)} added")
+    if outcome.acceptances_added:
+        count = outcome.acceptances_added
+        print(f"{arguments.into}: {count} acceptance{_s(count)} added")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
@@ -160,3 +161,74 @@ def test_an_accepted_slowdown_passes_the_gate_until_it_gets_slower(suite, monkey
     with HistoryStore.open(history, create=False) as store:
         runs = {run.id: run for run in store.runs()}
     assert not runs[3].baseline_eligible, "accepting rewrites no history row"
+
+
+def accepted_history(path):
+    """Two runs; the second accepted for test_a."""
+    with HistoryStore.open(path) as store:
+        for hour in range(2):
+            store.save_run(
+                make_run(started_at=f"2026-11-01T0{hour}:00:00+00:00"),
+                [make_measurement("t.py::test_a", 0.1 + hour / 10)],
+            )
+        store.add_acceptance(acceptance("t.py::test_a", run_id=2))
+    return path
+
+
+def test_exported_and_merged_with_their_runs(tmp_path, capsys):
+    history = accepted_history(tmp_path / "history.sqlite")
+    assert main(["export", "--json", "--history", str(history)]) == 0
+    exported = tmp_path / "export.json"
+    exported.write_text(capsys.readouterr().out)
+    document = json.loads(exported.read_text())
+    (stored,) = document["acceptances"]
+    assert stored["run_uuid"] == document["runs"][0]["run"]["uuid"]
+    assert (stored["pattern"], stored["reason"]) == ("t.py::test_a", "bigger model")
+    # an export of runs without acceptances has no such member (as before acceptances)
+    older = tmp_path / "older.sqlite"
+    with HistoryStore.open(older) as store:
+        store.save_run(make_run(started_at="2026-10-01T00:00:00+00:00"), [make_measurement()])
+    assert main(["export", "--json", "--history", str(older)]) == 0
+    assert "acceptances" not in json.loads(capsys.readouterr().out)
+
+    for source in (exported, history):
+        target = tmp_path / f"merged-{source.suffix[1:]}.sqlite"
+        assert main(["merge", str(older), str(source), "--into", str(target)]) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == f"{target}: 1 acceptance added"
+        assert main(["merge", str(source), "--into", str(target)]) == 0  # nothing twice
+        assert "acceptance" not in capsys.readouterr().out
+        with HistoryStore.open(target, create=False) as store:
+            (merged,) = store.acceptances()
+            assert store.run(merged.run_id).uuid == stored["run_uuid"]
+            assert merged.run_id == 3  # ids are the target's own
+
+
+@pytest.mark.parametrize(
+    ("acceptances", "problem"),
+    [
+        ("{}", "acceptances: expected a list, got {}"),
+        ('[{"pattern": "*"}]', "acceptances[0].reason: missing"),
+        (
+            '[{"pattern": "*", "reason": "r", "who": "w", "created_at": "yesterday"}]',
+            "acceptances[0].created_at: expected an ISO 8601 time",
+        ),
+        (
+            '[{"pattern": "*", "reason": "r", "who": "w", "created_at": "2026-11-01T00:00:00Z"}]',
+            "acceptances[0].run_uuid: expected the uuid of the accepted run",
+        ),
+    ],
+)
+def test_a_bad_acceptance_in_an_export_merges_nothing(tmp_path, capsys, acceptances, problem):
+    history = accepted_history(tmp_path / "history.sqlite")
+    assert main(["export", "--json", "--history", str(history)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    exported = tmp_path / "export.json"
+    exported.write_text(
+        json.dumps({**document, "acceptances": "PLACEHOLDER"}).replace('"PLACEHOLDER"', acceptances)
+    )
+    target = tmp_path / "target.sqlite"
+    assert main(["merge", str(exported), "--into", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"omniperf merge: error: {exported}: {problem}")
+    assert len(err.strip().splitlines()) == 1
+    assert not target.exists()
