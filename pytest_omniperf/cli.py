@@ -569,9 +569,9 @@ def cmd_report(arguments: argparse.Namespace) -> int:
     last = _positive(arguments.last, "--last")
     settings, _ = _settings(arguments)
     with _open(arguments) as store:  # the rows the report reads: warn about bad ones
-        store.measurements(
-            run.id for run in store.runs(label=arguments.label, limit=last) if run.id
-        )
+        runs = store.runs(label=arguments.label, limit=last)
+        for _ in store.measurements_by_run(run.id for run in runs if run.id is not None):
+            pass  # one run at a time: --last 1000 does not hold them all
     path = write_report(
         _history_path(arguments),
         arguments.html,
