@@ -12,6 +12,7 @@ from history_helpers import make_measurement, make_run
 
 from pytest_omniperf.cli import main
 from pytest_omniperf.history.acceptances import Acceptance, who_accepts
+from pytest_omniperf.history.baseline import Baseline, BaselineSpec
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
 from pytest_omniperf.history.store import HistoryStore
 
@@ -232,3 +233,86 @@ def test_a_bad_acceptance_in_an_export_merges_nothing(tmp_path, capsys, acceptan
     assert err.startswith(f"omniperf merge: error: {exported}: {problem}")
     assert len(err.strip().splitlines()) == 1
     assert not target.exists()
+
+
+def hour(number):
+    return f"2026-11-01T{number:02d}:00:00+00:00"
+
+
+def level_history(path):
+    """Runs #1-#2 main at 100 ms; #3 a gated regression at 130 ms (not a baseline run); #4 on
+    another machine; #5 main at 130 ms."""
+    with HistoryStore.open(path) as store:
+        for number, seconds, changes in [
+            (1, 0.1, {}),
+            (2, 0.1, {}),
+            (3, 0.13, {"gated": True, "regressed": True, "baseline_eligible": False}),
+            (4, 0.13, {"fingerprint": "machine-b"}),
+            (5, 0.13, {}),
+        ]:
+            store.save_run(
+                make_run(started_at=hour(number), **changes),
+                [make_measurement("t.py::test_a", seconds), make_measurement("t.py::test_b", 0.05)],
+            )
+    return path
+
+
+def chosen(store, compared=None, **spec):
+    return Baseline.chosen(store, BaselineSpec(**spec), "machine-a", compared=compared)
+
+
+def run_ids(runs):
+    return [run.id for run in runs]
+
+
+def test_an_accepted_level_is_the_accepted_run_and_the_baseline_runs_after_it(tmp_path):
+    with HistoryStore.open(level_history(tmp_path / "h.sqlite")) as store:
+        store.add_acceptance(acceptance("*test_a", run_id=3))
+        baseline = chosen(store)
+        (level,) = baseline.accepted
+        assert run_ids(level.runs) == [5, 3]  # not #4: another machine
+        assert run_ids(baseline.runs) == [5, 2, 1]
+        test_a, test_b = store.run_measurements(5)
+        assert baseline.accepted_level(test_a) is level
+        assert baseline.accepted_level(test_b) is None
+        assert [m.stats["p50"] for m in baseline.history_of(test_a)] == [0.13, 0.13]
+        assert len(baseline.history_of(test_b)) == 3
+        assert baseline.describe_for(test_a) == (
+            "2 runs from #3 on (newest #5, 01234567, 2026-11-01), accepted #3: bigger model"
+        )
+        assert baseline.describe_for(test_b).startswith("3 runs labelled 'main' (newest #5")
+        assert baseline.describe().endswith("; accepted levels: #3 for '*test_a'")
+        # count K: the newest K runs from the accepted one on
+        assert run_ids(chosen(store, count=1).accepted[0].runs) == [5]
+        # any machine: #4 too
+        assert run_ids(chosen(store, any_machine=True).accepted[0].runs) == [5, 4, 3]
+        # one given run as the baseline: no accepted levels
+        assert chosen(store, label=None, run_id=1).accepted == []
+
+
+def test_a_run_is_held_to_levels_accepted_before_it_and_the_newest_wins(tmp_path):
+    with HistoryStore.open(level_history(tmp_path / "h.sqlite")) as store:
+        store.add_acceptance(acceptance("*", run_id=3, reason="bigger model"))
+        store.add_acceptance(acceptance("*", run_id=2, reason="older, accepted later"))
+        runs = {run.id: run for run in store.runs()}
+        assert [level.acceptance.run_id for level in chosen(store).accepted] == [3, 2]
+        assert [level.acceptance.run_id for level in chosen(store, runs[5]).accepted] == [3, 2]
+        # comparing the accepted run itself, or an older one: the level is not in effect yet
+        assert [level.acceptance.run_id for level in chosen(store, runs[3]).accepted] == [2]
+        assert chosen(store, runs[2]).accepted == []
+        # an accepted run on another machine starts the level there, without being in it
+        store.add_acceptance(acceptance("*", run_id=4, reason="other machine"))
+        (newest, *_) = chosen(store).accepted
+        assert newest.acceptance.reason == "other machine" and run_ids(newest.runs) == [5]
+
+
+def test_an_acceptance_of_an_unreadable_run_is_left_out_with_a_warning(tmp_path, capsys):
+    path = level_history(tmp_path / "h.sqlite")
+    with HistoryStore.open(path) as store:
+        store.add_acceptance(acceptance("*", run_id=3))
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.execute("UPDATE runs SET machine = '{' WHERE id = 3")
+    status = main(["compare", "--history", str(path)])
+    err = capsys.readouterr().err
+    assert status == 1  # test_a: 130 ms against the level before (100 ms)
+    assert f"warning: skipped a bad row of {path}: acceptance #1 left out: run 3 in" in err

@@ -111,10 +111,12 @@ def select_accepted_levels(
         )
         if compared is None or run.uuid != compared.uuid
     ]
-    accepted_runs = {run_id: store.run(run_id) for run_id in {a.run_id for a in acceptances}}
+    accepted_runs = store.accepted_runs(acceptances)
     levels = []
     for acceptance in acceptances:
-        accepted = accepted_runs[acceptance.run_id]
+        accepted = accepted_runs.get(acceptance.run_id)
+        if accepted is None:
+            continue
         if compared is not None and _position(accepted) >= _position(compared):
             continue
         runs = [run for run in candidates if _position(run) >= _position(accepted)]

@@ -305,6 +305,19 @@ class HistoryStore:
                     self._skip(f"acceptance #{row['id']}: column {error}")
         return found
 
+    def accepted_runs(self, acceptances: Iterable[Acceptance]) -> dict[int, RunInfo]:
+        """The runs the acceptances accepted, by id; an acceptance whose run row is bad is left
+        out with one line in skipped_rows."""
+        found: dict[int, RunInfo] = {}
+        for acceptance in acceptances:
+            if acceptance.run_id in found:
+                continue
+            try:
+                found[acceptance.run_id] = self.run(acceptance.run_id)
+            except HistoryError as error:
+                self._skip(f"acceptance #{acceptance.id} left out: {error}")
+        return found
+
     def merge_acceptances(self, acceptances: Iterable[Acceptance]) -> int:
         """Add the acceptances this history lacks, of runs it holds (found by uuid: run ids
         are each database's own), in one transaction; returns how many were added."""
