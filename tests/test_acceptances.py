@@ -11,8 +11,8 @@ import pytest
 from history_helpers import make_measurement, make_run
 
 from pytest_omniperf.cli import main
-from pytest_omniperf.history.acceptances import Acceptance, who_accepts
-from pytest_omniperf.history.baseline import Baseline, BaselineSpec
+from pytest_omniperf.history.acceptances import Acceptance, level_start, who_accepts
+from pytest_omniperf.history.baseline import Baseline, BaselineSpec, accepted_in_order
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION
 from pytest_omniperf.history.store import HistoryStore
 
@@ -316,3 +316,19 @@ def test_an_acceptance_of_an_unreadable_run_is_left_out_with_a_warning(tmp_path,
     err = capsys.readouterr().err
     assert status == 1  # test_a: 130 ms against the level before (100 ms)
     assert f"warning: skipped a bad row of {path}: acceptance #1 left out: run 3 in" in err
+
+
+def test_accepted_in_order_and_where_a_level_starts(tmp_path):
+    with HistoryStore.open(level_history(tmp_path / "h.sqlite")) as store:
+        store.add_acceptance(acceptance("*", run_id=3, reason="first"))
+        store.add_acceptance(acceptance("t.py::test_a", run_id=5, reason="newest run"))
+        store.add_acceptance(acceptance("*", run_id=3, reason="again, later"))
+        accepted = accepted_in_order(store)
+    assert [(a.run_id, a.reason) for a, _ in accepted] == [
+        (5, "newest run"),
+        (3, "again, later"),
+        (3, "first"),
+    ]
+    assert level_start(accepted, "t.py::test_a", "test_a") == (hour(5), 5)
+    assert level_start(accepted, "t.py::test_b", "test_b") == (hour(3), 3)
+    assert level_start(accepted[:1], "t.py::test_b", "test_b") is None

@@ -81,24 +81,35 @@ def _position(run: RunInfo) -> tuple[str, int]:
     return run.started_at, run.id or 0
 
 
+def accepted_in_order(store: HistoryStore) -> list[tuple[Acceptance, RunInfo]]:
+    """Every acceptance whose run can be read, with that run, in the order they take effect:
+    the newest accepted run first (a measurement that several match is held to it), of two
+    acceptances of one run the later one."""
+    acceptances = store.acceptances()
+    runs = store.accepted_runs(acceptances)
+    pairs = [(a, runs[a.run_id]) for a in acceptances if a.run_id in runs]
+    return sorted(pairs, key=lambda pair: (_position(pair[1]), pair[0].id or 0), reverse=True)
+
+
 def select_accepted_levels(
     store: HistoryStore,
     spec: BaselineSpec,
     fingerprint: str,
     *,
     compared: RunInfo | None = None,
-) -> list[tuple[Acceptance, list[RunInfo]]]:
-    """Each acceptance in effect with the runs of its level, newest accepted run first: the
-    newest ``spec.count`` runs from the accepted run on that the spec would choose, plus the
-    accepted run itself when it ran on a machine the spec compares with.
+) -> list[tuple[Acceptance, RunInfo, list[RunInfo]]]:
+    """Each acceptance in effect with its run and the runs of its level (see
+    :func:`accepted_in_order` for the order): the newest ``spec.count`` runs from the accepted
+    run on that the spec would choose, the accepted run included when it ran on a machine the
+    spec compares with.
 
     An acceptance of a run later than ``compared`` (or of ``compared`` itself) is not in effect:
     a run is held to the levels accepted before it.
     """
     if spec.run_id is not None:
         return []
-    acceptances = store.acceptances()
-    if not acceptances:
+    accepted = accepted_in_order(store)
+    if not accepted:
         return []
     machine = None if spec.any_machine else fingerprint
     candidates = [
@@ -111,24 +122,18 @@ def select_accepted_levels(
         )
         if compared is None or run.uuid != compared.uuid
     ]
-    accepted_runs = store.accepted_runs(acceptances)
     levels = []
-    for acceptance in acceptances:
-        accepted = accepted_runs.get(acceptance.run_id)
-        if accepted is None:
+    for acceptance, accepted_run in accepted:
+        if compared is not None and _position(accepted_run) >= _position(compared):
             continue
-        if compared is not None and _position(accepted) >= _position(compared):
-            continue
-        runs = [run for run in candidates if _position(run) >= _position(accepted)]
-        if machine in (None, accepted.machine_fingerprint) and accepted.id not in {
+        runs = [run for run in candidates if _position(run) >= _position(accepted_run)]
+        if machine in (None, accepted_run.machine_fingerprint) and accepted_run.id not in {
             run.id for run in runs
         }:
-            runs.append(accepted)
+            runs.append(accepted_run)
         runs.sort(key=_position, reverse=True)
-        levels.append((acceptance, runs[: spec.count]))
-    # the newest accepted run wins; of two acceptances of one run, the later one
-    levels.sort(key=lambda level: (_position(accepted_runs[level[0].run_id]), level[0].id or 0))
-    return levels[::-1]
+        levels.append((acceptance, accepted_run, runs[: spec.count]))
+    return levels
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,10 @@ class AcceptedLevel:
     """The runs from an accepted run on, for the measurements its acceptance matches."""
 
     acceptance: Acceptance
+    accepted_run: RunInfo
     runs: list[RunInfo]
+    """The accepted run (when on a machine the baseline compares with) and the baseline runs
+    after it, newest first."""
     by_key: dict[tuple[str, str], list[Measurement]]
 
     def describe(self) -> str:
@@ -206,8 +214,8 @@ class Baseline:
             store, select_baseline_runs(store, spec, fingerprint, compared=compared), spec
         )
         baseline.accepted = [
-            AcceptedLevel(acceptance, runs, _by_key(store, runs))
-            for acceptance, runs in select_accepted_levels(
+            AcceptedLevel(acceptance, accepted_run, runs, _by_key(store, runs))
+            for acceptance, accepted_run, runs in select_accepted_levels(
                 store, spec, fingerprint, compared=compared
             )
         ]

@@ -307,7 +307,7 @@ class HistoryStore:
 
     def accepted_runs(self, acceptances: Iterable[Acceptance]) -> dict[int, RunInfo]:
         """The runs the acceptances accepted, by id; an acceptance whose run row is bad is left
-        out with one line in skipped_rows."""
+        out (its run id is absent) with one line in skipped_rows."""
         found: dict[int, RunInfo] = {}
         for acceptance in acceptances:
             if acceptance.run_id in found:
