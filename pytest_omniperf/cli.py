@@ -285,12 +285,13 @@ def cmd_merge(arguments: argparse.Namespace) -> int:
 
     outcome = merge_histories(arguments.sources, arguments.into)
     for source in outcome.sources:
-        print(f"{source.path}: {source.new_runs} new run{_s(source.new_runs)} of {source.runs}")
-    print(f"{arguments.into}: {outcome.added} run{_s(outcome.added)} added")
+        new = source.new_runs
+        print(f"{source.path}: {new} new run{_plural_s(new)} of {source.runs}")
+    print(f"{arguments.into}: {outcome.added} run{_plural_s(outcome.added)} added")
     return 0
 
 
-def _s(count: int) -> str:
+def _plural_s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
