@@ -98,6 +98,7 @@ class RunHistory:
                     baseline = Baseline.chosen(store, spec, machine_fingerprint)
                 else:
                     baseline = Baseline.load(store, list(runs), spec)
+                    baseline.load_levels(store, machine_fingerprint)  # "since when", creeps
         except HistoryError as error:
             self.notes.append(f"baseline unavailable, nothing compared: {error}")
             return BaselineUnavailable(f"the baseline could not be loaded: {error}")

@@ -332,3 +332,30 @@ def test_accepted_in_order_and_where_a_level_starts(tmp_path):
     assert level_start(accepted, "t.py::test_a", "test_a") == (hour(5), 5)
     assert level_start(accepted, "t.py::test_b", "test_b") == (hour(3), 3)
     assert level_start(accepted[:1], "t.py::test_b", "test_b") is None
+
+
+def test_an_accepted_step_is_no_current_regression(tmp_path, capsys):
+    """omniperf regressions lists a step up until it is accepted; the level history of a
+    comparison starts at the accepted run, so the step is no creeping regression either."""
+    path = tmp_path / "h.sqlite"
+    with HistoryStore.open(path) as store:
+        for number in range(12):
+            store.save_run(
+                make_run(started_at=hour(number)),
+                [make_measurement("t.py::test_a", 0.1 if number < 6 else 0.13)],
+            )
+    assert main(["regressions", "--json", "--history", str(path)]) == 0
+    (regression,) = json.loads(capsys.readouterr().out)
+    assert regression["start_run_id"] == 7
+    assert (
+        main(["accept", "*", "--run", "7", "--reason", "bigger model", "--history", str(path)]) == 0
+    )
+    capsys.readouterr()
+    assert main(["regressions", "--json", "--history", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    with HistoryStore.open(path) as store:
+        store.save_run(make_run(started_at=hour(12)), [make_measurement("t.py::test_a", 0.13)])
+    assert main(["compare", "--json", "--history", str(path)]) == 0
+    (measurement,) = json.loads(capsys.readouterr().out)["measurements"]
+    assert measurement["comparison"]["verdict"] == "unchanged"
+    assert measurement["comparison"]["since"] is None

@@ -14,6 +14,7 @@ of one given run (``run:ID``) nor to runs a ``pytest_omniperf_select_baseline`` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.provenance import RunInfo
@@ -25,6 +26,9 @@ from pytest_omniperf.settings import (
     RunSettings,
     run_reference,
 )
+
+if TYPE_CHECKING:
+    from pytest_omniperf.history.level_history import LevelHistory
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,9 @@ class Baseline:
     accepted: list[AcceptedLevel] = field(default_factory=list)
     """Levels accepted with ``omniperf accept``, newest accepted run first: a measurement that
     matches one is compared with its runs instead of :attr:`runs`."""
+    levels: LevelHistory | None = None
+    """The longer history the comparison finds "since when" and creeping regressions in
+    (:meth:`load_levels`); None: not looked at."""
 
     @classmethod
     def load(cls, store: HistoryStore, runs: list[RunInfo], spec: BaselineSpec) -> Baseline:
@@ -209,7 +216,7 @@ class Baseline:
         compared: RunInfo | None = None,
     ) -> Baseline:
         """The default choice (:func:`select_baseline_runs`) and the accepted levels
-        (:func:`select_accepted_levels`), loaded."""
+        (:func:`select_accepted_levels`), loaded, with the level history."""
         baseline = cls.load(
             store, select_baseline_runs(store, spec, fingerprint, compared=compared), spec
         )
@@ -219,7 +226,7 @@ class Baseline:
                 store, spec, fingerprint, compared=compared
             )
         ]
-        baseline.skipped_rows = list(store.skipped_rows)
+        baseline.load_levels(store, fingerprint, compared=compared)
         return baseline
 
     def accepted_level(self, measurement: Measurement) -> AcceptedLevel | None:
@@ -228,6 +235,28 @@ class Baseline:
             if level.acceptance.matches(measurement.test_id, measurement.name):
                 return level
         return None
+
+    def load_levels(
+        self, store: HistoryStore, fingerprint: str, *, compared: RunInfo | None = None
+    ) -> None:
+        """Load :attr:`levels`: the runs with the baseline's label (a one-run baseline: that
+        run's label) on the baseline's machines, older than ``compared`` when it is stored."""
+        from pytest_omniperf.history.level_history import LevelHistory
+
+        label = self.spec.label
+        if self.spec.run_id is not None:
+            if not self.runs:
+                return
+            label = self.runs[0].label
+        self.levels = LevelHistory.load(
+            store,
+            label=label,
+            fingerprint=None if self.spec.any_machine else fingerprint,
+            compared=compared,
+        )
+        # an accepted step is no creeping regression: each series starts at its accepted run
+        self.levels.accepted = [(level.acceptance, level.accepted_run) for level in self.accepted]
+        self.skipped_rows = list(store.skipped_rows)
 
     def history_of(self, measurement: Measurement) -> list[Measurement]:
         """The baseline's measurements of the same (test, name) that have samples."""

@@ -10,18 +10,19 @@ newer release raises :class:`HistoryError` with one line naming the file, and is
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
 from pytest_omniperf.measurement import Measurement
-from pytest_omniperf.record_checks import RecordError
+from pytest_omniperf.record_checks import LONGEST_SAMPLE_S, RecordError
 from pytest_omniperf.values import as_float, shown, storable_text
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0
@@ -46,6 +47,46 @@ def _decode_text(cell: bytes) -> str:
 
 def _row_as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+class MeasuredLevel(NamedTuple):
+    """One stored measurement's values that a level history reads (see
+    :meth:`HistoryStore.measured_levels`)."""
+
+    run_id: int
+    test_id: str
+    name: str
+    p50: float | None
+    speedup: float | None
+    samples_s: list[float]
+    sequential_samples_s: list[float]
+
+
+def _measured_level(row: dict[str, Any]) -> MeasuredLevel | None:
+    """The level values of a measurements row when they are plainly good, else None."""
+    test_id, name = row["test_id"], row["name"]
+    try:
+        stats = json.loads(row["stats"])
+        samples = json.loads(row["samples"])
+        sequential = json.loads(row["sequential_samples"])
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not (isinstance(test_id, str) and test_id and isinstance(name, str) and name):
+        return None
+    if not (isinstance(stats, dict) and _durations(samples) and _durations(sequential)):
+        return None
+    median, speedup = stats.get("p50"), stats.get("speedup")
+    if isinstance(median, bool) or not isinstance(median, int | float):
+        return None
+    if not math.isfinite(median) or not (speedup is None or type(speedup) in (int, float)):
+        return None
+    return MeasuredLevel(row["run_id"], test_id, name, median, speedup, samples, sequential)
+
+
+def _durations(value: object) -> bool:
+    return isinstance(value, list) and all(
+        type(item) in (int, float) and 0 <= item <= LONGEST_SAMPLE_S for item in value
+    )
 
 
 class HistoryError(Exception):
@@ -449,6 +490,40 @@ class HistoryStore:
                 continue
             metrics.setdefault(row["measurement_id"], {})[row["name"]] = value
         return metrics
+
+    def measured_levels(self, run_ids: Iterable[int]) -> list[MeasuredLevel]:
+        """The medians, speedups and samples of the given runs' measurements: what a level
+        history needs (history/level_history.py), without building whole records, since a
+        compared run reads thousands of them (50 runs of a suite). A row whose values fail the
+        checks is skipped with the same warning line :meth:`measurements` gives for it."""
+        ids = list(run_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._errors("read"):
+            rows = self._query(
+                f"SELECT * FROM measurements WHERE run_id IN ({marks}) ORDER BY id", ids
+            )
+            return [level for row in rows if (level := self._measured_level(row)) is not None]
+
+    def _measured_level(self, row: dict[str, Any]) -> MeasuredLevel | None:
+        level = _measured_level(row)
+        if level is not None:
+            return level
+        try:  # not plainly good: the full checks say why, or let it pass
+            measurement = _measurement_from_row(row)
+        except RecordError as error:
+            self._skip(f"run #{row['run_id']}: measurement #{row['id']}: {error}")
+            return None
+        return MeasuredLevel(
+            row["run_id"],
+            measurement.test_id,
+            measurement.name,
+            measurement.stats.get("p50"),
+            measurement.stats.get("speedup"),
+            measurement.samples_s,
+            measurement.sequential_samples_s,
+        )
 
     def _skip(self, line: str) -> None:
         self.skipped_rows[f"skipped a bad row of {self.path}: {line}"] = None

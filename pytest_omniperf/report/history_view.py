@@ -4,19 +4,17 @@ and the latest run's comparison with its baseline (imports neither pytest nor ma
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_omniperf.comparison import Quantity, Verdict
+from pytest_omniperf.comparison import Verdict
 from pytest_omniperf.history.baseline import Baseline, BaselineSpec
 from pytest_omniperf.history.compare import compare
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
 from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
-from pytest_omniperf.settings import DEFAULT_BASELINE_RUNS, DEFAULT_THRESHOLD
+from pytest_omniperf.settings import DEFAULT_THRESHOLD
 
 RunWithMeasurements = tuple[RunInfo, list[Measurement]]
 
@@ -35,11 +33,8 @@ class Point:
     sequential_p50: float = math.nan
     metrics: dict[str, float] = field(default_factory=dict)
     regressed: bool = False
-    """Slower than the runs before it on the same machine (see :meth:`Series.add`)."""
+    """In a level slower than the one before it (see :func:`mark_regressions`)."""
     speedup_regressed: bool = False
-    # what later points are compared with: log-median of the parallel times, and of the speedup
-    log_median: tuple[float, float] = (0.0, 0.0)
-    log_speedup: tuple[float, float] | None = None
 
 
 @dataclass
@@ -52,9 +47,6 @@ class Series:
     latest: Measurement
     """The newest run's measurement, whole (budgets, clock, comparison)."""
     points: list[Point] = field(default_factory=list)
-    _unflagged: dict[str, deque[Point]] = field(default_factory=dict, repr=False)
-    """By machine fingerprint, the newest points not flagged as regressed: the baseline of the
-    next point on that machine."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -64,51 +56,21 @@ class Series:
     def metric_names(self) -> list[str]:
         return sorted({name for point in self.points for name in point.metrics})
 
-    def add(self, run_index: int, machine_fingerprint: str, measurement: Measurement) -> None:
-        """Append the measurement of the next run, flagged where it regressed against the (up
-        to five) unflagged points before it on the same machine, so the report shows where a
-        regression started even for runs that were not compared when they ran (the fast
-        analytic variance of the median)."""
-        from pytest_omniperf import stats
-
+    def add(self, run_index: int, measurement: Measurement) -> None:
+        """Append the measurement of the next run (only what the charts draw is kept)."""
         self.latest, self.kind = measurement, measurement.kind
         p25, p50, p75 = _quartiles(measurement.samples_s)
-        point = Point(
-            run_index,
-            p25,
-            p50,
-            p75,
-            speedup=measurement.stats.get("speedup", math.nan),
-            sequential_p50=measurement.stats.get("sequential_p50", math.nan),
-            metrics=measurement.metrics,
-        )
-        self.points.append(point)
-        if not measurement.samples_s:  # measured nothing (--omniperf-disable): nothing to compare
-            return
-        point.log_median = stats.log_median_estimate(measurement.samples_s)
-        if measurement.sequential_samples_s:
-            sequential = stats.log_median_estimate(measurement.sequential_samples_s)
-            point.log_speedup = (
-                sequential[0] - point.log_median[0],
-                sequential[1] + point.log_median[1],
+        self.points.append(
+            Point(
+                run_index,
+                p25,
+                p50,
+                p75,
+                speedup=measurement.stats.get("speedup", math.nan),
+                sequential_p50=measurement.stats.get("sequential_p50", math.nan),
+                metrics=measurement.metrics,
             )
-        earlier = self._unflagged.setdefault(
-            machine_fingerprint, deque(maxlen=DEFAULT_BASELINE_RUNS)
         )
-        if earlier:
-            change = stats.compare_log_estimates(
-                point.log_median,
-                [p.log_median for p in earlier],
-                threshold=DEFAULT_THRESHOLD,
-                family_size=1,
-                prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
-                samples_per_run=max(measurement.rounds, 2),
-            )
-            point.regressed = change.verdict == Verdict.REGRESSED
-            if self.kind == "speedup":
-                point.speedup_regressed = _speedup_regressed(point, earlier, measurement)
-        if not point.regressed:
-            earlier.append(point)
 
 
 @dataclass
@@ -165,7 +127,7 @@ def load_report_data(
             series = by_key.get(key)
             if series is None:
                 series = by_key[key] = Series(*key, measurement.kind, measurement)
-            series.add(len(runs), run.machine_fingerprint, measurement)
+            series.add(len(runs), measurement)
         runs.append(run)
         latest = (run, measurements)
 
@@ -185,30 +147,48 @@ def load_report_data(
                 latest_baseline = _compare_latest(store, latest, baseline or BaselineSpec())
     elif extra_run:
         add(*extra_run)
+    series = list(by_key.values())
+    for one in series:
+        mark_regressions(one, runs)
     return ReportData(
         source=str(history),
         runs=runs,
-        series=list(by_key.values()),
+        series=series,
         latest_baseline=latest_baseline,
     )
 
 
-def _speedup_regressed(point: Point, earlier: Iterable[Point], measurement: Measurement) -> bool:
-    from pytest_omniperf import stats
+def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
+    """Flag the points of every level that is worse than the level before it by more than the
+    default threshold, on each machine, so the report shows where a regression started even for
+    runs that were not compared when they ran. The levels are the series' change points
+    (history/levels.py: E-Divisive means with a t-test, a fraction of a millisecond a series)."""
+    by_machine: dict[str, list[Point]] = {}
+    for point in series.points:
+        by_machine.setdefault(runs[point.run_index].machine_fingerprint, []).append(point)
+    for points in by_machine.values():
+        for index in _worse_level_points([point.p50 for point in points], higher_is_worse=True):
+            points[index].regressed = True
+        if series.kind == "speedup":
+            speedups = [point.speedup for point in points]
+            for index in _worse_level_points(speedups, higher_is_worse=False):
+                points[index].speedup_regressed = True
 
-    usable = [p.log_speedup for p in earlier if p.log_speedup is not None]
-    if not usable or point.log_speedup is None:
-        return False
-    change = stats.compare_log_estimates(
-        point.log_speedup,
-        usable,
-        threshold=DEFAULT_THRESHOLD,
-        family_size=1,
-        prior_run_spread=0.02 if measurement.clock == "real" else 0.0,
-        samples_per_run=max(measurement.rounds, 2),
-        quantity=Quantity.SPEEDUP,
-    )
-    return change.verdict == Verdict.REGRESSED
+
+def _worse_level_points(values: list[float], *, higher_is_worse: bool) -> list[int]:
+    """Indices of the values in levels worse than the level before by more than the threshold
+    (values that are not positive and finite belong to no level)."""
+    from pytest_omniperf.history.levels import level_changes
+
+    kept = [index for index, value in enumerate(values) if value > 0 and math.isfinite(value)]
+    changes = level_changes([values[index] for index in kept])
+    flagged = []
+    ends = [change.index for change in changes[1:]] + [len(kept)]
+    for change, end in zip(changes, ends[: len(changes)], strict=True):
+        worse_by = change.change if higher_is_worse else change.before / change.after - 1
+        if worse_by > DEFAULT_THRESHOLD:
+            flagged += kept[change.index : end]
+    return flagged
 
 
 def _compare_latest(store: HistoryStore, latest: RunWithMeasurements, spec: BaselineSpec) -> str:
