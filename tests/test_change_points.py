@@ -174,13 +174,12 @@ def test_since_skips_runs_without_a_usable_value():
 def test_report_marks_the_runs_of_a_worse_level_until_it_is_reverted():
     from history_helpers import make_measurement, make_run
 
-    from pytest_omniperf.report.history_view import Point, Series, mark_regressions
+    from pytest_omniperf.report.history_view import Series, mark_regressions
 
     values = [1.0] * 10 + [1.5] * 6 + [1.0] * 8
-    series = Series("t.py::test_a", "test_a", "latency")
+    series = Series("t.py::test_a", "test_a", "latency", make_measurement())
     for index, value in enumerate(values):
-        measurement = make_measurement(seconds=value)
-        series.points.append(Point(index, value, value, value, measurement))
+        series.add(index, make_measurement(seconds=value))
     other_machine = make_run(fingerprint="machine-b")
     runs = [make_run() for _ in values]
     mark_regressions(series, runs)

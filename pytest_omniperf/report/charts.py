@@ -165,7 +165,7 @@ def _time_panel(
         f"{run_title(runs[p.run_index])}: median {format_measured(p.p50, clock)}" for p in points
     ]
     if series.kind == "speedup":
-        sequential = [p.measurement.stats.get("sequential_p50", math.nan) * scale for p in points]
+        sequential = [p.sequential_p50 * scale for p in points]
         axes.plot(
             xs,
             sequential,
@@ -196,7 +196,7 @@ def _speedup_panel(
 ) -> dict[str, list[str]]:
     points = series.points
     xs = [p.run_index for p in points]
-    ratios = [p.measurement.stats.get("speedup", math.nan) for p in points]
+    ratios = [p.speedup for p in points]
     axes.plot(
         xs, ratios, color=COLOURS["speedup"], linewidth=1.4, label="speedup (sequential / parallel)"
     )
@@ -220,11 +220,7 @@ def _speedup_panel(
 
 
 def _metric_panel(axes: Axes, series: Series, name: str, offset: int) -> None:
-    pairs = [
-        (p.run_index, p.measurement.metrics[name])
-        for p in series.points
-        if name in p.measurement.metrics
-    ]
+    pairs = [(p.run_index, p.metrics[name]) for p in series.points if name in p.metrics]
     colour = METRIC_COLOURS[offset % len(METRIC_COLOURS)]
     axes.plot(
         [x for x, _ in pairs],

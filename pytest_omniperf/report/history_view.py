@@ -19,15 +19,19 @@ from pytest_omniperf.settings import DEFAULT_THRESHOLD
 RunWithMeasurements = tuple[RunInfo, list[Measurement]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Point:
-    """One measurement in one run."""
+    """One measurement in one run: what its charts draw, not the whole measurement (a report of
+    1,000 runs x 200 measurements holds 200,000 points). The newest whole measurement of each
+    series is :attr:`Series.latest`."""
 
     run_index: int
     p25: float
     p50: float
     p75: float
-    measurement: Measurement
+    speedup: float = math.nan
+    sequential_p50: float = math.nan
+    metrics: dict[str, float] = field(default_factory=dict)
     regressed: bool = False
     """In a level slower than the one before it (see :func:`mark_regressions`)."""
     speedup_regressed: bool = False
@@ -35,11 +39,13 @@ class Point:
 
 @dataclass
 class Series:
-    """A measurement across runs, oldest first."""
+    """A measurement across runs, oldest first, built one run at a time with :meth:`add`."""
 
     test_id: str
     name: str
     kind: str
+    latest: Measurement
+    """The newest run's measurement, whole (budgets, clock, comparison)."""
     points: list[Point] = field(default_factory=list)
 
     @property
@@ -47,12 +53,24 @@ class Series:
         return self.test_id, self.name
 
     @property
-    def latest(self) -> Measurement:
-        return self.points[-1].measurement
-
-    @property
     def metric_names(self) -> list[str]:
-        return sorted({name for point in self.points for name in point.measurement.metrics})
+        return sorted({name for point in self.points for name in point.metrics})
+
+    def add(self, run_index: int, measurement: Measurement) -> None:
+        """Append the measurement of the next run (only what the charts draw is kept)."""
+        self.latest, self.kind = measurement, measurement.kind
+        p25, p50, p75 = _quartiles(measurement.samples_s)
+        self.points.append(
+            Point(
+                run_index,
+                p25,
+                p50,
+                p75,
+                speedup=measurement.stats.get("speedup", math.nan),
+                sequential_p50=measurement.stats.get("sequential_p50", math.nan),
+                metrics=measurement.metrics,
+            )
+        )
 
 
 @dataclass
@@ -95,26 +113,46 @@ def load_report_data(
 ) -> ReportData:
     """The newest ``last`` runs (with ``label``), plus ``extra_run`` if it was not saved; the
     latest is compared with ``baseline`` (default: the settings' defaults) unless it was
-    compared when it ran."""
-    runs: list[RunWithMeasurements] = []
+    compared when it ran. Read one run at a time: only the series' points and each series'
+    newest measurement are kept."""
+    runs: list[RunInfo] = []
+    by_key: dict[tuple[str, str], Series] = {}
+    latest: RunWithMeasurements | None = None
     latest_baseline = ""
+
+    def add(run: RunInfo, measurements: list[Measurement]) -> None:
+        nonlocal latest
+        for measurement in measurements:
+            key = (measurement.test_id, measurement.name)
+            series = by_key.get(key)
+            if series is None:
+                series = by_key[key] = Series(*key, measurement.kind, measurement)
+            series.add(len(runs), measurement)
+        runs.append(run)
+        latest = (run, measurements)
+
     if history.exists():
         with HistoryStore.open(history, create=False) as store:
-            stored = list(reversed(store.runs(label=label, limit=last)))
-            by_run = store.measurements(run.id for run in stored if run.id is not None)
-            runs = [(run, by_run.get(run.id or 0, [])) for run in stored]
-            if extra_run and all(run.uuid != extra_run[0].uuid for run, _ in runs):
-                runs = [*runs[-(last - 1) :], extra_run] if last > 1 else [extra_run]
-            if runs:
-                latest_baseline = _compare_latest(store, runs[-1], baseline or BaselineSpec())
+            stored = store.runs(label=label, limit=last)[::-1]
+            if extra_run and all(run.uuid != extra_run[0].uuid for run in stored):
+                stored = stored[-(last - 1) :] if last > 1 else []
+            else:
+                extra_run = None
+            by_run = store.measurements_by_run(run.id for run in stored if run.id is not None)
+            for run, (_, measurements) in zip(stored, by_run, strict=True):
+                add(run, measurements)
+            if extra_run:
+                add(*extra_run)
+            if latest:
+                latest_baseline = _compare_latest(store, latest, baseline or BaselineSpec())
     elif extra_run:
-        runs = [extra_run]
-    series = _series(runs)
+        add(*extra_run)
+    series = list(by_key.values())
     for one in series:
-        mark_regressions(one, [run for run, _ in runs])
+        mark_regressions(one, runs)
     return ReportData(
         source=str(history),
-        runs=[run for run, _ in runs],
+        runs=runs,
         series=series,
         latest_baseline=latest_baseline,
     )
@@ -132,7 +170,7 @@ def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
         for index in _worse_level_points([point.p50 for point in points], higher_is_worse=True):
             points[index].regressed = True
         if series.kind == "speedup":
-            speedups = [point.measurement.stats.get("speedup", math.nan) for point in points]
+            speedups = [point.speedup for point in points]
             for index in _worse_level_points(speedups, higher_is_worse=False):
                 points[index].speedup_regressed = True
 
@@ -168,27 +206,19 @@ def _compare_latest(store: HistoryStore, latest: RunWithMeasurements, spec: Base
 
 
 def _quartiles(samples: list[float]) -> tuple[float, float, float]:
-    import numpy as np
-
+    """25th, 50th and 75th percentiles, interpolated linearly (numpy's default method)."""
     if not samples:
         nan = float("nan")
         return nan, nan, nan
-    q25, q50, q75 = np.percentile(np.asarray(samples, dtype=float), [25, 50, 75])
-    return float(q25), float(q50), float(q75)
+    ordered = sorted(samples)
 
+    def percentile(fraction: float) -> float:
+        position = fraction * (len(ordered) - 1)
+        below = math.floor(position)
+        above = min(below + 1, len(ordered) - 1)
+        return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
-def _series(runs: list[RunWithMeasurements]) -> list[Series]:
-    by_key: dict[tuple[str, str], Series] = {}
-    for index, (_, measurements) in enumerate(runs):
-        for measurement in measurements:
-            key = (measurement.test_id, measurement.name)
-            series = by_key.setdefault(
-                key, Series(measurement.test_id, measurement.name, measurement.kind)
-            )
-            series.kind = measurement.kind
-            p25, p50, p75 = _quartiles(measurement.samples_s)
-            series.points.append(Point(index, p25, p50, p75, measurement))
-    return list(by_key.values())
+    return percentile(0.25), percentile(0.5), percentile(0.75)
 
 
 def run_title(run: RunInfo) -> str:

@@ -7,7 +7,6 @@ off. Every piece of text that comes from tests or runs is escaped.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import multiprocessing
 import os
 import sys
@@ -164,7 +163,7 @@ def _spark(series: Series, alarm: bool) -> str:
     from pytest_omniperf.report.charts import sparkline
 
     if series.kind == "speedup":
-        values = [p.measurement.stats.get("speedup", math.nan) for p in series.points]
+        values = [p.speedup for p in series.points]
     else:
         values = [p.p50 for p in series.points]
     return sparkline(values, alarm=alarm)
