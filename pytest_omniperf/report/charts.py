@@ -356,7 +356,7 @@ def distribution_strip(
     frame = Frame(
         width=WIDTH,
         height=24 + row_height * 2 + 18,
-        left=70.0,
+        left=88.0,
         right=14.0,
         top=10.0,
         bottom=22.0,

@@ -70,6 +70,7 @@ svg{max-width:100%;height:auto}
 a{color:#1d4ed8}
 .scroll{overflow-x:auto;max-width:100%}
 .scroll table{min-width:760px}
+.scroll td.test{min-width:200px}
 svg.chart{display:block;width:100%;max-width:820px;height:auto}
 svg .grid{stroke:#e5e7eb;stroke-width:1}
 svg .axis{stroke:#9ca3af;stroke-width:1}
