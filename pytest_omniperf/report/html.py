@@ -91,6 +91,7 @@ figcaption,.flat{font-size:12px;color:#6b7280;overflow-wrap:anywhere}
 h4{font-size:13px;margin:12px 0 0}
 ul.marks{margin:6px 0;padding-left:18px;font-size:13px;overflow-wrap:anywhere}
 .family{margin:18px 0}
+.family-title{word-break:normal;overflow-wrap:anywhere}
 .side-by-side{display:grid;gap:0 12px}
 .side-by-side{grid-template-columns:repeat(auto-fill,minmax(min(100%,470px),1fr))}
 .side-by-side .card{margin:6px 0}
@@ -99,8 +100,8 @@ main{padding:10px}
 .card{padding:10px}
 h1{font-size:19px}
 td.test{max-width:220px}
-svg.chart text{font-size:17px}
-svg.chart .mark{font-size:16px}
+svg.chart text{font-size:19px}
+svg.chart .mark{font-size:17px}
 }
 """
 
