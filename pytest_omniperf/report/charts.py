@@ -317,6 +317,7 @@ def metric_chart(panel: MetricPanel, runs: Sequence[RunInfo], markers: Sequence[
                     f"{html_text(line.name)} {format_figure(value, kind)}</title></circle>"
                 )
     body.append(_markers(frame, markers))
+    legend += _marker_legend(markers)
     caption = ""
     if panel.not_drawn:
         caption = "also: " + html_text(", ".join(panel.not_drawn))
