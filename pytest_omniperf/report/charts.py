@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from pytest_omniperf.comparison import Change
 from pytest_omniperf.history.provenance import RunInfo
@@ -62,8 +63,8 @@ class RunMarker:
     """A vertical line at a run: an accepted level, where the current level began."""
 
     run_index: int
-    kind: str
-    """``accepted`` or ``since`` (a colour and a legend entry each)."""
+    kind: Literal["accepted", "since"]
+    """A colour and a legend entry each."""
     label: str
     """Short text at the top of the line."""
     title: str
@@ -180,11 +181,12 @@ def _marker_legend(markers: Sequence[RunMarker]) -> list[tuple[str, str, str]]:
     return entries
 
 
-def time_unit(series: Series) -> tuple[str, float]:
-    """The unit of the value axis and the factor from stored values to it."""
-    values = sorted(abs(p.p50) for p in series.points if math.isfinite(p.p50) and p.p50 > 0)
-    typical = values[len(values) // 2] if values else 1.0
-    if series.latest.clock == INSTRUCTIONS_CLOCK:
+def axis_unit(values: Sequence[float], clock: str) -> tuple[str, float]:
+    """The unit that suits the typical (median) of ``values`` and the factor from stored values
+    to it: a time unit, or a count prefix on the instructions clock."""
+    positive = sorted(abs(value) for value in values if math.isfinite(value) and value > 0)
+    typical = positive[len(positive) // 2] if positive else 1.0
+    if clock == INSTRUCTIONS_CLOCK:
         prefix, size = next(((p, s) for p, s in COUNT_PREFIXES if typical >= s), ("", 1.0))
         return f"{prefix} {COUNT_UNIT}".strip(), 1 / size
     unit = next((name for name, size in UNIT_SECONDS.items() if typical >= size), "ns")
@@ -201,7 +203,7 @@ def time_chart(
 ) -> str:
     """Median and interquartile range per run, budgets, regression starts and markers."""
     points = series.points
-    unit, scale = time_unit(series)
+    unit, scale = axis_unit([p.p50 for p in points], series.latest.clock)
     clock = series.latest.clock
     medians = [(p.run_index, p.p50) for p in points]
     sequential = [
@@ -336,7 +338,7 @@ def flat_metrics_text(flat: Sequence[FlatMetric]) -> str:
 
 
 def distribution_strip(
-    latest: Measurement, baseline_samples: Sequence[float], median: Change | None
+    latest: Measurement, baseline_samples: Sequence[float], median: Change | None, caption: str
 ) -> str:
     """The latest run's samples against the baseline runs' samples, one dot each, so a
     reviewer sees whether a change moved everything (a shift) or only some rounds (a tail).
@@ -366,7 +368,7 @@ def distribution_strip(
         y_low=0.0,
         y_high=2.0,
     )
-    unit, scale = _sample_unit(current, clock)
+    unit, scale = axis_unit(current, clock)
     body = []
     for tick in nice_ticks(frame.x_low, frame.x_high, 5):
         x = frame.x(tick)
@@ -404,16 +406,8 @@ def distribution_strip(
     ]
     if median is not None:
         legend.append(("rule", "#111827", "centres the change was computed from"))
-    return _figure(legend, svg_element(frame, "".join(body), "samples of the latest run"))
-
-
-def _sample_unit(samples: Sequence[float], clock: str) -> tuple[str, float]:
-    typical = sorted(abs(value) for value in samples)[len(samples) // 2] or 1.0
-    if clock == INSTRUCTIONS_CLOCK:
-        prefix, size = next(((p, s) for p, s in COUNT_PREFIXES if typical >= s), ("", 1.0))
-        return f"{prefix} {COUNT_UNIT}".strip(), 1 / size
-    unit = next((name for name, size in UNIT_SECONDS.items() if typical >= size), "ns")
-    return unit, 1 / UNIT_SECONDS[unit]
+    svg = svg_element(frame, "".join(body), "samples of the latest run")
+    return _figure(legend, svg, caption)
 
 
 def sparkline(

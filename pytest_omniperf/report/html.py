@@ -348,8 +348,7 @@ def _distribution(data: ReportData, latest: Measurement) -> str:
         if baseline_samples
         else "no baseline samples to compare with"
     )
-    strip = distribution_strip(latest, baseline_samples, median)
-    return strip.replace("</figure>", f"<figcaption>{caption}</figcaption></figure>", 1)
+    return distribution_strip(latest, baseline_samples, median, caption)
 
 
 def _run_line(run: RunInfo) -> str:
