@@ -1,9 +1,9 @@
 """Optional dependencies: which feature needs which extra, and the one line that says so.
 
-The plain install holds what every run needs (pytest, pluggy, numpy, sqlite-utils). Reports,
-asyncio support and the client integrations are extras (see pyproject.toml); a feature whose
-extra is missing is refused with :class:`MissingExtra` before it starts, never a traceback from
-deep inside it.
+The plain install holds what every run needs (pytest, pluggy, numpy; the history is the
+standard library's sqlite3). Reports, asyncio support and the client integrations are extras
+(see pyproject.toml); a feature whose extra is missing is refused with :class:`MissingExtra`
+before it starts, never a traceback from deep inside it.
 """
 
 from __future__ import annotations

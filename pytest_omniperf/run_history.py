@@ -78,7 +78,6 @@ class RunHistory:
             Baseline,
             BaselineSpec,
             BaselineUnavailable,
-            select_baseline_runs,
         )
         from pytest_omniperf.history.store import HistoryError, HistoryStore
 
@@ -92,12 +91,13 @@ class RunHistory:
             with HistoryStore.open(self.path, create=False) as store:
                 _, machine_fingerprint = self._machine()
                 runs = self._hook_baseline_runs(store, spec, machine_fingerprint)
-                if runs is None:
-                    runs = select_baseline_runs(store, spec, machine_fingerprint)
-                elif isinstance(runs, str):
+                if isinstance(runs, str):
                     self.notes.append(f"baseline unusable, nothing compared: {runs}")
                     return BaselineUnavailable(runs)
-                baseline = Baseline.load(store, list(runs), spec)
+                if runs is None:  # the default choice, with the accepted levels
+                    baseline = Baseline.chosen(store, spec, machine_fingerprint)
+                else:
+                    baseline = Baseline.load(store, list(runs), spec)
         except HistoryError as error:
             self.notes.append(f"baseline unavailable, nothing compared: {error}")
             return BaselineUnavailable(f"the baseline could not be loaded: {error}")
@@ -197,7 +197,7 @@ class RunHistory:
         self.notes.append(f"saved as run #{run_id} (label {run.label!r}) in {self.path}")
 
     def _save_elsewhere(self, run: RunInfo, measurements: list[Measurement]) -> str:
-        from pytest_omniperf.history.store import export_document
+        from pytest_omniperf.history.documents import export_document
 
         document = json.dumps(export_document([(run, measurements)]), indent=1)
         name = f"omniperf-unsaved-run-{run.uuid[:12]}.json"
@@ -217,7 +217,7 @@ class RunHistory:
     ) -> None:
         import os
 
-        from pytest_omniperf.history.store import export_document
+        from pytest_omniperf.history.documents import export_document
         from pytest_omniperf.outputs import JSON_WRITTEN_BY, markdown_path
         from pytest_omniperf.report.markdown import markdown_summary
 

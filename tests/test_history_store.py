@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import subprocess
 import sys
@@ -14,8 +13,9 @@ import pytest
 from history_helpers import make_measurement, make_run
 
 from pytest_omniperf.comparison import Comparison, Verdict
+from pytest_omniperf.history.documents import read_document, write_export
 from pytest_omniperf.history.schema import SCHEMA_VERSION
-from pytest_omniperf.history.store import HistoryError, HistoryStore, read_document
+from pytest_omniperf.history.store import HistoryError, HistoryStore
 
 
 def digest(path):
@@ -205,11 +205,11 @@ def test_merge_skips_runs_already_present_and_prune_keeps_newest(tmp_path):
                 make_run(started_at=f"2026-11-01T0{hour}:00:00+00:00"), [make_measurement()]
             )
         runs = source.runs()
-        document = source.export(runs)
         by_run = source.measurements(r.id for r in runs)
         pairs = [(run, by_run[run.id]) for run in runs]
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(document))
+        export = tmp_path / "export.json"
+        with export.open("w") as out:
+            write_export(source, runs, out)
     with HistoryStore.open(tmp_path / "b.sqlite") as target:
         assert len(target.merge_from(pairs)) == 4
         assert target.merge_from(read_document(export)) == set()
@@ -222,3 +222,21 @@ def test_read_document_rejects_other_json(tmp_path):
     path.write_text('{"hello": 1}')
     with pytest.raises(HistoryError, match="not a pytest-omniperf history export"):
         read_document(path)
+
+
+def test_an_older_history_is_upgraded_when_only_read(tmp_path, capsys):
+    """A history written by the release before (schema 1: no regression column) is brought
+    forward by a command that only reads it, not refused as "not a history"."""
+    from pytest_omniperf.cli import main
+
+    path = tmp_path / "history.sqlite"
+    with HistoryStore.open(path) as store:
+        store.save_run(make_run(), [make_measurement("t.py::test_old")])
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.execute("ALTER TABLE measurements DROP COLUMN regression")
+        raw.execute("DROP TABLE acceptances")  # added by migration 3
+        raw.execute("PRAGMA user_version = 1")
+    assert main(["show", "latest", "--history", str(path)]) == 0
+    assert "t.py::test_old" in capsys.readouterr().out
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -98,7 +98,7 @@ def test_http_integration_without_httpx_names_the_extra(monkeypatch):
 def test_plain_install_requires_only_what_every_run_needs():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     plain = sorted(re.split(r"[<>=!~ \[;]", item)[0] for item in project["dependencies"])
-    assert plain == ["numpy", "pluggy", "pytest", "sqlite-utils"]
+    assert plain == ["numpy", "pluggy", "pytest"]
     extras = project["optional-dependencies"]
     assert {"report", "asyncio", "qdrant", "http", "demo", "dev"} <= set(extras)
     assert extras["demo"] == ["pytest-omniperf[report,asyncio,qdrant,http]"]

@@ -13,7 +13,8 @@ import pytest
 from history_helpers import make_measurement, make_run
 
 from pytest_omniperf.cli import main
-from pytest_omniperf.history.store import HistoryStore, export_document
+from pytest_omniperf.history.documents import export_document
+from pytest_omniperf.history.store import HistoryStore
 
 
 def run_cli(capsys, *argv):

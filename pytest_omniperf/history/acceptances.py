@@ -10,13 +10,14 @@ from __future__ import annotations
 import getpass
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from pytest_omniperf import record_checks as check
+from pytest_omniperf.history.provenance import RunInfo
 
 # git answers in milliseconds; a hung credential helper or network mount must not hang accept
 GIT_TIMEOUT_S = 5.0
@@ -29,7 +30,8 @@ class Acceptance:
     id: int | None
     run_id: int
     pattern: str
-    """fnmatch pattern over the test id and ``test id [measurement name]`` (see :meth:`matches`)."""
+    """fnmatch pattern over test id, ``test id [measurement name]`` and measurement name (see
+    :meth:`matches`)."""
     reason: str
     who: str
     """``Name <email>`` from git, else the login name."""
@@ -41,13 +43,15 @@ class Acceptance:
     def matches(self, test_id: str, name: str) -> bool:
         """Does the measurement ``name`` of test ``test_id`` match?
 
-        The pattern is compared (case-sensitively) with the test id and with
-        ``test_id [name]``; a literal test id matches itself even when it holds brackets (which
-        a glob would read as a character class: ``test_x[1]``).
+        The pattern is compared (case-sensitively) with the test id
+        (``tests/perf/test_rag.py::test_x[large]``), with ``test_id [name]`` and with the name
+        alone (by default the test's own name: ``test_x[large]``), so ``test_x*`` works without
+        the file. A literal id or name matches itself even when it holds brackets, which a glob
+        reads as a character class.
         """
         return any(
             candidate == self.pattern or fnmatchcase(candidate, self.pattern)
-            for candidate in (test_id, f"{test_id} [{name}]")
+            for candidate in (test_id, f"{test_id} [{name}]", name)
         )
 
     def describe(self) -> str:
@@ -85,6 +89,19 @@ class Acceptance:
     def identity(self) -> tuple[str, str, str, str, str]:
         """What makes two copies the same acceptance (merge adds each once)."""
         return self.run_uuid, self.pattern, self.reason, self.who, self.created_at
+
+
+def level_start(
+    accepted: Sequence[tuple[Acceptance, RunInfo]], test_id: str, name: str
+) -> tuple[str, int] | None:
+    """Where the accepted level of measurement ``name`` of test ``test_id`` begins, as the store
+    orders runs (start time, id): at the run of the first acceptance in ``accepted`` that
+    matches (newest accepted run first, see ``baseline.accepted_in_order``); None when none
+    does. A series of the measurement's values that looks for regressions starts there."""
+    for acceptance, run in accepted:
+        if acceptance.matches(test_id, name):
+            return run.started_at, run.id or 0
+    return None
 
 
 def who_accepts(folder: Path | None = None) -> str:

@@ -39,7 +39,7 @@ def compare(
     """
     history = baseline.history_of(measurement)
     if not history:
-        return Comparison(verdict=Verdict.NEW, baseline=baseline.describe())
+        return Comparison(verdict=Verdict.NEW, baseline=baseline.describe_for(measurement))
     exempt = threshold is None
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     rng = np.random.default_rng(zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode()))
@@ -82,7 +82,7 @@ def compare(
     verdicts = [change.verdict for change in (speedup, median) if change is not None]
     return Comparison(
         verdict=Verdict.EXEMPT if exempt else combined(verdicts),
-        baseline=baseline.describe(),
+        baseline=baseline.describe_for(measurement),
         baseline_runs=len(history),
         median=median,
         speedup=speedup,

@@ -1,4 +1,5 @@
-"""The history database: runs and their measurements in SQLite, through sqlite-utils.
+"""The history database: runs and their measurements in SQLite (the standard library's
+``sqlite3`` only: a command that reads the history starts in a few tens of milliseconds).
 
 Safe on shared CI runners and with parallel jobs: WAL journaling, a busy timeout, and every run
 written in one ``BEGIN IMMEDIATE`` transaction, so a run is either wholly there or absent (also
@@ -10,13 +11,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlite_utils import Database
+from typing import Any
 
 from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.provenance import RunInfo
@@ -25,10 +24,7 @@ from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.record_checks import RecordError
 from pytest_omniperf.values import as_float, shown, storable_text
 
-T = TypeVar("T")
-
 DEFAULT_BUSY_TIMEOUT_S = 5.0
-EXPORT_FORMAT = "pytest-omniperf-history"
 
 _RUN_JSON_COLUMNS = ("machine", "packages")
 _RUN_BOOL_COLUMNS = ("git_dirty", "gated", "regressed", "baseline_eligible")
@@ -48,6 +44,10 @@ def _decode_text(cell: bytes) -> str:
     return cell.decode("utf-8", "surrogateescape")
 
 
+def _row_as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
 class HistoryError(Exception):
     """The history cannot be read or written; the message names the file and the reason."""
 
@@ -64,7 +64,6 @@ class HistoryStore:
         self.path = path
         self.busy_timeout_s = busy_timeout_s
         self._connection = connection
-        self._db = Database(connection, execute_plugins=False)
         self.skipped_rows: dict[str, None] = {}
         """One line per bad row that reading skipped (insertion-ordered, no repeats)."""
 
@@ -106,7 +105,7 @@ class HistoryStore:
     def _prepare(self, create: bool) -> None:
         with self._errors("read"):
             version = self._user_version()
-            tables = set(self._db.table_names())
+            tables = self._table_names()
         if version > SCHEMA_VERSION:
             raise HistoryError(
                 f"history database {self.path} has schema version {version}, newer than this "
@@ -119,12 +118,12 @@ class HistoryStore:
                 f"{', '.join(sorted(set(TABLES) - tables))}): another application's "
                 "database, or a damaged one; it was left untouched"
             )
+        if version == 0 and not create:
+            raise HistoryError(f"{self.path} is not a pytest-omniperf history database")
         if version < SCHEMA_VERSION:
-            # a history of an older release is migrated forward even to be read: else every
-            # command, and the baseline of the first pytest run, would fail after an upgrade
-            if version == 0 and not create:
-                raise HistoryError(f"{self.path} is not a pytest-omniperf history database")
-            with self._errors("initialise"):
+            # an older history is brought forward also when it is only read: the reading code
+            # knows the current columns only, and pytest's next run would migrate it anyway
+            with self._errors("upgrade" if version else "initialise"):
                 self._migrate()
         self._connection.execute("PRAGMA foreign_keys = ON")
 
@@ -132,11 +131,30 @@ class HistoryStore:
         row = self._connection.execute("PRAGMA user_version").fetchone()
         return int(row[0])
 
+    def _table_names(self) -> set[str]:
+        rows = self._connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, one at a time (never the whole result in memory)."""
+        cursor = self._connection.cursor()
+        cursor.row_factory = _row_as_dict
+        return cursor.execute(sql, list(params))
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        columns = ", ".join(f'"{column}"' for column in row)
+        marks = ", ".join("?" * len(row))
+        cursor = self._connection.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
     def _migrate(self) -> None:
         with self._transaction():
             # re-read inside the write lock: another process may have migrated meanwhile
             version = self._user_version()
-            if version == 0 and self._db.table_names():
+            if version == 0 and self._table_names():
                 raise HistoryError(
                     f"{self.path} is an SQLite database of something else; it was left untouched"
                 )
@@ -201,21 +219,18 @@ class HistoryStore:
             return self._insert_run(run, measurements)
 
     def _insert_run(self, run: RunInfo, measurements: Iterable[Measurement]) -> int:
-        run_id = self._db.table("runs").insert(_storable(_run_row(run))).last_pk
-        assert isinstance(run_id, int)
-        measurements_table = self._db.table("measurements")
+        run_id = self._insert("runs", _storable(_run_row(run)))
         for measurement in measurements:
-            row = _storable(_measurement_row(run_id, measurement))
-            measurement_id = measurements_table.insert(row).last_pk
-            if measurement.metrics:
-                self._db.table("metrics").insert_all(
-                    {
-                        "measurement_id": measurement_id,
-                        "name": storable_text(name),
-                        "value": float(value),
-                    }
+            measurement_id = self._insert(
+                "measurements", _storable(_measurement_row(run_id, measurement))
+            )
+            self._connection.executemany(
+                "INSERT INTO metrics (measurement_id, name, value) VALUES (?, ?, ?)",
+                [
+                    (measurement_id, storable_text(name), float(value))
                     for name, value in measurement.metrics.items()
-                )
+                ],
+            )
         run.id = run_id
         return run_id
 
@@ -290,6 +305,19 @@ class HistoryStore:
                     self._skip(f"acceptance #{row['id']}: column {error}")
         return found
 
+    def accepted_runs(self, acceptances: Iterable[Acceptance]) -> dict[int, RunInfo]:
+        """The runs the acceptances accepted, by id; an acceptance whose run row is bad is left
+        out (its run id is absent) with one line in skipped_rows."""
+        found: dict[int, RunInfo] = {}
+        for acceptance in acceptances:
+            if acceptance.run_id in found:
+                continue
+            try:
+                found[acceptance.run_id] = self.run(acceptance.run_id)
+            except HistoryError as error:
+                self._skip(f"acceptance #{acceptance.id} left out: {error}")
+        return found
+
     def merge_acceptances(self, acceptances: Iterable[Acceptance]) -> int:
         """Add the acceptances this history lacks, of runs it holds (found by uuid: run ids
         are each database's own), in one transaction; returns how many were added."""
@@ -342,7 +370,7 @@ class HistoryStore:
         runs: list[RunInfo] = []
         with self._errors("read"):
             # no SQL LIMIT: a bad row is skipped and the next good one takes its place
-            for row in self._db.query(sql, params):
+            for row in self._query(sql, params):
                 if limit is not None and len(runs) >= limit:
                     break
                 try:
@@ -353,149 +381,77 @@ class HistoryStore:
 
     def run(self, run_id: int) -> RunInfo:
         with self._errors("read"):
-            rows = list(self._db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-        if not rows:
+            row = next(self._query("SELECT * FROM runs WHERE id = ?", [run_id]), None)
+        if row is None:
             raise HistoryError(f"no run {run_id} in {self.path} (see: omniperf runs)")
         try:
-            return _run_from_row(rows[0])
+            return _run_from_row(row)
         except RecordError as error:
             raise HistoryError(f"run {run_id} in {self.path} cannot be read: {error}") from None
 
     def measurements(self, run_ids: Iterable[int]) -> dict[int, list[Measurement]]:
-        """Measurements of the given runs, by run id, with their metrics."""
+        """Measurements of the given runs, by run id, with their metrics (all in memory: over
+        many runs, :meth:`measurements_by_run` holds one run's at a time)."""
+        return dict(self.measurements_by_run(run_ids))
+
+    def measurements_by_run(
+        self, run_ids: Iterable[int]
+    ) -> Iterator[tuple[int, list[Measurement]]]:
+        """Each run id with its measurements, in the order given, read one run at a time."""
+        for run_id in run_ids:
+            yield run_id, self.run_measurements(run_id)
+
+    def measurement_counts(self, run_ids: Iterable[int]) -> dict[int, int]:
+        """How many measurements each run stored (bad rows included: nothing is decoded)."""
         ids = list(run_ids)
-        found: dict[int, list[Measurement]] = {run_id: [] for run_id in ids}
-        if not ids:
-            return found
-        marks = ",".join("?" * len(ids))
+        counts = dict.fromkeys(ids, 0)
         with self._errors("read"):
-            metric_rows = list(
-                self._db.query(
-                    f"SELECT measurements.run_id, metrics.* FROM metrics JOIN measurements ON "
-                    f"measurements.id = metrics.measurement_id "
-                    f"WHERE measurements.run_id IN ({marks})",
-                    ids,
-                )
-            )
-            rows = list(
-                self._db.query(
-                    f"SELECT * FROM measurements WHERE run_id IN ({marks}) ORDER BY id", ids
-                )
-            )
+            # one query per run: a list of ids could pass SQLite's limit on parameters
+            for run_id in ids:
+                row = self._connection.execute(
+                    "SELECT count(*) FROM measurements WHERE run_id = ?", [run_id]
+                ).fetchone()
+                counts[run_id] = int(row[0])
+        return counts
+
+    def run_measurements(self, run_id: int) -> list[Measurement]:
+        """One run's measurements with their metrics (bad rows skipped, see skipped_rows)."""
+        found: list[Measurement] = []
+        with self._errors("read"):
+            metrics = self._run_metrics(run_id)
+            for row in self._query(
+                "SELECT * FROM measurements WHERE run_id = ? ORDER BY id", [run_id]
+            ):
+                try:
+                    measurement = _measurement_from_row(row)
+                except RecordError as error:
+                    self._skip(f"run #{run_id}: measurement #{row['id']}: {error}")
+                    continue
+                measurement.metrics = metrics.get(row["id"], {})
+                found.append(measurement)
+        return found
+
+    def _run_metrics(self, run_id: int) -> dict[int, dict[str, float]]:
+        """The metrics of a run's measurements, by measurement id."""
         metrics: dict[int, dict[str, float]] = {}
-        for row in metric_rows:
+        for row in self._query(
+            "SELECT metrics.* FROM metrics JOIN measurements "
+            "ON measurements.id = metrics.measurement_id WHERE measurements.run_id = ?",
+            [run_id],
+        ):
             value = as_float(row["value"], finite=False)
             if not isinstance(row["name"], str) or value is None:
                 self._skip(
-                    f"run #{row['run_id']}: metric {shown(row['name'])} of measurement "
+                    f"run #{run_id}: metric {shown(row['name'])} of measurement "
                     f"#{row['measurement_id']}: column value: expected a number, "
                     f"got {shown(row['value'])}"
                 )
                 continue
             metrics.setdefault(row["measurement_id"], {})[row["name"]] = value
-        for row in rows:
-            try:
-                measurement = _measurement_from_row(row)
-            except RecordError as error:
-                self._skip(f"run #{row['run_id']}: measurement #{row['id']}: {error}")
-                continue
-            measurement.metrics = metrics.get(row["id"], {})
-            found[row["run_id"]].append(measurement)
-        return found
+        return metrics
 
     def _skip(self, line: str) -> None:
         self.skipped_rows[f"skipped a bad row of {self.path}: {line}"] = None
-
-    def export(self, runs: Iterable[RunInfo]) -> dict[str, Any]:
-        """Runs and their measurements as one JSON-serialisable document."""
-        selected = list(runs)
-        by_run = self.measurements(run.id for run in selected if run.id is not None)
-        return export_document(
-            (run, by_run.get(run.id, []) if run.id is not None else []) for run in selected
-        )
-
-
-# -- JSON documents (export, import, runs that could not be saved) -----------------------------
-
-
-def export_document(runs: Iterable[tuple[RunInfo, list[Measurement]]]) -> dict[str, Any]:
-    return {
-        "format": EXPORT_FORMAT,
-        "schema": SCHEMA_VERSION,
-        "runs": [
-            {"run": run.to_dict(), "measurements": [m.to_dict() for m in measurements]}
-            for run, measurements in runs
-        ],
-    }
-
-
-def read_document(path: Path) -> list[tuple[RunInfo, list[Measurement]]]:
-    """The runs of a JSON export, every field checked; a HistoryError names the file and the
-    first bad field (``runs[0].measurements[2].samples_s``)."""
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as error:
-        raise HistoryError(f"cannot read {path}: {shown(error)}") from None
-    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
-        raise HistoryError(f"{path} is not a pytest-omniperf history export")
-    try:
-        return _document_runs(document)
-    except RecordError as error:
-        raise HistoryError(f"{path}: {error}") from None
-
-
-def _document_runs(document: dict[str, Any]) -> list[tuple[RunInfo, list[Measurement]]]:
-    schema = document.get("schema")
-    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
-        raise RecordError("schema", f"expected a schema version >= 1, got {shown(schema)}")
-    if schema > SCHEMA_VERSION:
-        raise RecordError(
-            "schema",
-            f"version {schema} is newer than this pytest-omniperf understands "
-            f"({SCHEMA_VERSION}): upgrade pytest-omniperf to merge it",
-        )
-    entries = document.get("runs")
-    if not isinstance(entries, list):
-        raise RecordError("runs", f"expected a list, got {shown(entries)}")
-    runs = []
-    first_with_uuid: dict[str, tuple[int, dict[str, Any]]] = {}
-    for number, entry in enumerate(entries):
-        where = f"runs[{number}]"
-        if not isinstance(entry, dict):
-            raise RecordError(where, f"expected an object, got {shown(entry)}")
-        uuid = entry.get("run", {}).get("uuid") if isinstance(entry.get("run"), dict) else None
-        if isinstance(uuid, str) and uuid in first_with_uuid:
-            earlier, earlier_entry = first_with_uuid[uuid]
-            if earlier_entry != entry:
-                # merge keeps one run per uuid: which copy would be arbitrary
-                raise RecordError(
-                    f"{where}.run.uuid",
-                    f"{shown(uuid)} is also the uuid of runs[{earlier}], with other content",
-                )
-        elif isinstance(uuid, str):
-            first_with_uuid[uuid] = (number, entry)
-        run_data, items = entry.get("run"), entry.get("measurements")
-        if not isinstance(run_data, dict):
-            raise RecordError(f"{where}.run", f"expected an object, got {shown(run_data)}")
-        if not isinstance(items, list):
-            raise RecordError(f"{where}.measurements", f"expected a list, got {shown(items)}")
-        run = _record(RunInfo.from_record, run_data, f"{where}.run")
-        run.id = None  # ids are the target database's own
-        measurements = [
-            _record(Measurement.from_record, item, f"{where}.measurements[{index}]")
-            for index, item in enumerate(items)
-        ]
-        runs.append((run, measurements))
-    return runs
-
-
-def _record(decode: Callable[[dict[str, Any]], T], data: object, where: str) -> T:
-    if not isinstance(data, dict):
-        raise RecordError(where, f"expected an object, got {shown(data)}")
-    try:
-        return decode(data)
-    except RecordError as error:
-        raise RecordError(f"{where}.{error.field}", error.problem) from None
 
 
 # -- rows --------------------------------------------------------------------------------------

@@ -206,9 +206,7 @@ def time_chart(
     unit, scale = axis_unit([p.p50 for p in points], series.latest.clock)
     clock = series.latest.clock
     medians = [(p.run_index, p.p50) for p in points]
-    sequential = [
-        (p.run_index, p.measurement.stats.get("sequential_p50", math.nan)) for p in points
-    ]
+    sequential = [(p.run_index, p.sequential_p50) for p in points]
     budgets = {k: v for k, v in series.latest.budgets.items() if k != "speedup_min"}
     speedup = series.kind == "speedup"
     low, high = value_range(
@@ -271,7 +269,7 @@ def speedup_chart(
 ) -> str:
     """The speedup ratio per run (sequential median / parallel median) and its budget."""
     points = series.points
-    ratios = [(p.run_index, p.measurement.stats.get("speedup", math.nan)) for p in points]
+    ratios = [(p.run_index, p.speedup) for p in points]
     minimum = series.latest.budgets.get("speedup_min")
     low, high = value_range([value for _, value in ratios] + ([minimum] if minimum else []))
     frame = _frame(150, len(runs), low, high)

@@ -3,7 +3,9 @@ and the latest run's comparison with its baseline (imports neither pytest nor ma
 
 from __future__ import annotations
 
-import statistics
+import math
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,40 +22,94 @@ from pytest_omniperf.settings import DEFAULT_BASELINE_RUNS, DEFAULT_THRESHOLD
 RunWithMeasurements = tuple[RunInfo, list[Measurement]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Point:
-    """One measurement in one run."""
+    """One measurement in one run: what its charts draw, not the whole measurement (a report of
+    1,000 runs x 200 measurements holds 200,000 points). The newest whole measurement of each
+    series is :attr:`Series.latest`."""
 
     run_index: int
     p25: float
     p50: float
     p75: float
-    measurement: Measurement
+    speedup: float = math.nan
+    sequential_p50: float = math.nan
+    metrics: dict[str, float] = field(default_factory=dict)
     regressed: bool = False
-    """Slower than the runs before it (see :func:`mark_regressions`)."""
+    """Slower than the runs before it on the same machine (see :meth:`Series.add`)."""
     speedup_regressed: bool = False
+    # what later points are compared with: log-median of the parallel times, and of the speedup
+    log_median: tuple[float, float] = (0.0, 0.0)
+    log_speedup: tuple[float, float] | None = None
 
 
 @dataclass
 class Series:
-    """A measurement across runs, oldest first."""
+    """A measurement across runs, oldest first, built one run at a time with :meth:`add`."""
 
     test_id: str
     name: str
     kind: str
+    latest: Measurement
+    """The newest run's measurement, whole (budgets, clock, comparison)."""
     points: list[Point] = field(default_factory=list)
+    _unflagged: dict[str, deque[Point]] = field(default_factory=dict, repr=False)
+    """By machine fingerprint, the newest points not flagged as regressed: the baseline of the
+    next point on that machine."""
 
     @property
     def key(self) -> tuple[str, str]:
         return self.test_id, self.name
 
     @property
-    def latest(self) -> Measurement:
-        return self.points[-1].measurement
-
-    @property
     def metric_names(self) -> list[str]:
-        return sorted({name for point in self.points for name in point.measurement.metrics})
+        return sorted({name for point in self.points for name in point.metrics})
+
+    def add(self, run_index: int, machine_fingerprint: str, measurement: Measurement) -> None:
+        """Append the measurement of the next run, flagged where it regressed against the (up
+        to five) unflagged points before it on the same machine, so the report shows where a
+        regression started even for runs that were not compared when they ran (the fast
+        analytic variance of the median)."""
+        from pytest_omniperf import stats
+
+        self.latest, self.kind = measurement, measurement.kind
+        p25, p50, p75 = _quartiles(measurement.samples_s)
+        point = Point(
+            run_index,
+            p25,
+            p50,
+            p75,
+            speedup=measurement.stats.get("speedup", math.nan),
+            sequential_p50=measurement.stats.get("sequential_p50", math.nan),
+            metrics=measurement.metrics,
+        )
+        self.points.append(point)
+        if not measurement.samples_s:  # measured nothing (--omniperf-disable): nothing to compare
+            return
+        point.log_median = stats.log_median_estimate(measurement.samples_s)
+        if measurement.sequential_samples_s:
+            sequential = stats.log_median_estimate(measurement.sequential_samples_s)
+            point.log_speedup = (
+                sequential[0] - point.log_median[0],
+                sequential[1] + point.log_median[1],
+            )
+        earlier = self._unflagged.setdefault(
+            machine_fingerprint, deque(maxlen=DEFAULT_BASELINE_RUNS)
+        )
+        if earlier:
+            change = stats.compare_log_estimates(
+                point.log_median,
+                [p.log_median for p in earlier],
+                threshold=DEFAULT_THRESHOLD,
+                family_size=1,
+                prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
+                samples_per_run=max(measurement.rounds, 2),
+            )
+            point.regressed = change.verdict == Verdict.REGRESSED
+            if self.kind == "speedup":
+                point.speedup_regressed = _speedup_regressed(point, earlier, measurement)
+        if not point.regressed:
+            earlier.append(point)
 
 
 @dataclass
@@ -114,88 +170,72 @@ def load_report_data(
 ) -> ReportData:
     """The newest ``last`` runs (with ``label``), plus ``extra_run`` if it was not saved; the
     latest is compared with ``baseline`` (default: the settings' defaults) unless it was
-    compared when it ran."""
-    runs: list[RunWithMeasurements] = []
+    compared when it ran. Read one run at a time: only the series' points and each series'
+    newest measurement are kept."""
+    runs: list[RunInfo] = []
+    by_key: dict[tuple[str, str], Series] = {}
+    latest: RunWithMeasurements | None = None
     latest_baseline = ""
     chosen: Baseline | None = None
     acceptances: list[Acceptance] = []
+
+    def add(run: RunInfo, measurements: list[Measurement]) -> None:
+        nonlocal latest
+        for measurement in measurements:
+            key = (measurement.test_id, measurement.name)
+            series = by_key.get(key)
+            if series is None:
+                series = by_key[key] = Series(*key, measurement.kind, measurement)
+            series.add(len(runs), run.machine_fingerprint, measurement)
+        runs.append(run)
+        latest = (run, measurements)
+
     if history.exists():
         with HistoryStore.open(history, create=False) as store:
-            stored = list(reversed(store.runs(label=label, limit=last)))
-            by_run = store.measurements(run.id for run in stored if run.id is not None)
-            runs = [(run, by_run.get(run.id or 0, [])) for run in stored]
-            if extra_run and all(run.uuid != extra_run[0].uuid for run, _ in runs):
-                runs = [*runs[-(last - 1) :], extra_run] if last > 1 else [extra_run]
-            if runs:
+            stored = store.runs(label=label, limit=last)[::-1]
+            if extra_run and all(run.uuid != extra_run[0].uuid for run in stored):
+                stored = stored[-(last - 1) :] if last > 1 else []
+            else:
+                extra_run = None
+            by_run = store.measurements_by_run(run.id for run in stored if run.id is not None)
+            for run, (_, measurements) in zip(stored, by_run, strict=True):
+                add(run, measurements)
+            if extra_run:
+                add(*extra_run)
+            if latest:
                 chosen = Baseline.chosen(
                     store,
                     baseline or BaselineSpec(),
-                    runs[-1][0].machine_fingerprint,
-                    compared=runs[-1][0],
+                    latest[0].machine_fingerprint,
+                    compared=latest[0],
                 )
-                latest_baseline = _compare_latest(runs[-1], chosen)
+                latest_baseline = _compare_latest(latest, chosen)
             acceptances = store.acceptances()
     elif extra_run:
-        runs = [extra_run]
-    series = _series(runs)
-    for one in series:
-        mark_regressions(one, [run for run, _ in runs])
+        add(*extra_run)
     return ReportData(
         source=str(history),
-        runs=[run for run, _ in runs],
-        series=series,
+        runs=runs,
+        series=list(by_key.values()),
         latest_baseline=latest_baseline,
         baseline=chosen,
         acceptances=acceptances,
     )
 
 
-def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
-    """Flag each point that regressed against the (up to five) unflagged points before it on
-    the same machine, so the report can show where a regression started even for runs that
-    were not compared when they ran. Uses the fast analytic variance of the median."""
+def _speedup_regressed(point: Point, earlier: Iterable[Point], measurement: Measurement) -> bool:
     from pytest_omniperf import stats
 
-    history: dict[str, list[Point]] = {}
-    for point in series.points:
-        machine = runs[point.run_index].machine_fingerprint
-        earlier = [p for p in history.setdefault(machine, []) if not p.regressed][
-            -DEFAULT_BASELINE_RUNS:
-        ]
-        if earlier:
-            measurement = point.measurement
-            change = stats.compare_log_estimates(
-                stats.log_median_estimate(measurement.samples_s),
-                [stats.log_median_estimate(p.measurement.samples_s) for p in earlier],
-                threshold=DEFAULT_THRESHOLD,
-                family_size=1,
-                prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
-                samples_per_run=max(measurement.rounds, 2),
-            )
-            point.regressed = change.verdict == Verdict.REGRESSED
-            if series.kind == "speedup":
-                point.speedup_regressed = _speedup_regressed(point, earlier)
-        history[machine].append(point)
-
-
-def _speedup_regressed(point: Point, earlier: list[Point]) -> bool:
-    from pytest_omniperf import stats
-
-    def estimate(measurement: Measurement) -> tuple[float, float]:
-        sequential = stats.log_median_estimate(measurement.sequential_samples_s)
-        parallel = stats.log_median_estimate(measurement.samples_s)
-        return sequential[0] - parallel[0], sequential[1] + parallel[1]
-
-    usable = [p for p in earlier if p.measurement.sequential_samples_s]
-    if not usable or not point.measurement.sequential_samples_s:
+    usable = [p.log_speedup for p in earlier if p.log_speedup is not None]
+    if not usable or point.log_speedup is None:
         return False
     change = stats.compare_log_estimates(
-        estimate(point.measurement),
-        [estimate(p.measurement) for p in usable],
+        point.log_speedup,
+        usable,
         threshold=DEFAULT_THRESHOLD,
         family_size=1,
-        prior_run_spread=0.02 if point.measurement.clock == "real" else 0.0,
-        samples_per_run=max(point.measurement.rounds, 2),
+        prior_run_spread=0.02 if measurement.clock == "real" else 0.0,
+        samples_per_run=max(measurement.rounds, 2),
         quantity=Quantity.SPEEDUP,
     )
     return change.verdict == Verdict.REGRESSED
@@ -215,29 +255,19 @@ def _compare_latest(latest: RunWithMeasurements, baseline: Baseline) -> str:
 
 
 def _quartiles(samples: list[float]) -> tuple[float, float, float]:
-    """25th, 50th and 75th percentiles, interpolated as numpy's default does; in plain Python,
-    which is ten times faster than numpy for the few samples of one run (10,000 points)."""
+    """25th, 50th and 75th percentiles, interpolated linearly (numpy's default method)."""
     if not samples:
         nan = float("nan")
         return nan, nan, nan
-    if len(samples) == 1:
-        return samples[0], samples[0], samples[0]
-    q25, q50, q75 = statistics.quantiles(samples, n=4, method="inclusive")
-    return q25, q50, q75
+    ordered = sorted(samples)
 
+    def percentile(fraction: float) -> float:
+        position = fraction * (len(ordered) - 1)
+        below = math.floor(position)
+        above = min(below + 1, len(ordered) - 1)
+        return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
-def _series(runs: list[RunWithMeasurements]) -> list[Series]:
-    by_key: dict[tuple[str, str], Series] = {}
-    for index, (_, measurements) in enumerate(runs):
-        for measurement in measurements:
-            key = (measurement.test_id, measurement.name)
-            series = by_key.setdefault(
-                key, Series(measurement.test_id, measurement.name, measurement.kind)
-            )
-            series.kind = measurement.kind
-            p25, p50, p75 = _quartiles(measurement.samples_s)
-            series.points.append(Point(index, p25, p50, p75, measurement))
-    return list(by_key.values())
+    return percentile(0.25), percentile(0.5), percentile(0.75)
 
 
 def run_title(run: RunInfo) -> str:

@@ -7,7 +7,6 @@ off. Every piece of text that comes from tests or runs is escaped.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from pathlib import Path
 
@@ -245,7 +244,7 @@ def _baseline(measurement: Measurement) -> str:
 
 def _trend_values(series: Series) -> list[tuple[int, float]]:
     if series.kind == "speedup":
-        return [(p.run_index, p.measurement.stats.get("speedup", math.nan)) for p in series.points]
+        return [(p.run_index, p.speedup) for p in series.points]
     return [(p.run_index, p.p50) for p in series.points]
 
 
@@ -286,7 +285,7 @@ def _card(data: ReportData, index: int, series: Series, link: CommitLink) -> str
         parts.append(speedup_chart(series, data.runs, markers, link))
     if in_latest:
         parts.append(_distribution(data, latest))
-    panels, flat = metric_panels([(p.run_index, p.measurement.metrics) for p in series.points])
+    panels, flat = metric_panels([(p.run_index, p.metrics) for p in series.points])
     parts += [metric_chart(panel, data.runs, markers) for panel in panels]
     parts.append(flat_metrics_text(flat))
     verdict = latest.comparison_verdict
@@ -337,18 +336,21 @@ def _since_quantity(comparison: Comparison | None) -> Quantity:
 
 
 def _distribution(data: ReportData, latest: Measurement) -> str:
-    baseline_samples = (
-        [s for m in data.baseline.history_of(latest) for s in m.samples_s] if data.baseline else []
-    )
-    median = latest.comparison.median if latest.comparison else None
-    runs = data.baseline.runs if data.baseline else []
+    """The latest run's samples against those of its baseline runs (from its accepted level
+    on, when an acceptance matches it)."""
+    baseline = data.baseline
+    samples = [s for m in baseline.history_of(latest) for s in m.samples_s] if baseline else []
+    level = baseline.accepted_level(latest) if baseline else None
+    runs = level.runs if level else baseline.runs if baseline else []
     which = ", ".join(f"#{run.id}" for run in runs if run.id is not None)
+    accepted = f" (accepted level of #{level.acceptance.run_id} on)" if level else ""
     caption = (
-        f"baseline samples from runs {html_text(which)}"
-        if baseline_samples
+        f"baseline samples from runs {html_text(which)}{accepted}"
+        if samples
         else "no baseline samples to compare with"
     )
-    return distribution_strip(latest, baseline_samples, median, caption)
+    median = latest.comparison.median if latest.comparison else None
+    return distribution_strip(latest, samples, median, caption)
 
 
 def _run_line(run: RunInfo) -> str:
