@@ -70,6 +70,7 @@ a{color:#1d4ed8}
 .scroll{overflow-x:auto;max-width:100%}
 .scroll table{min-width:760px}
 .scroll td.test{min-width:200px}
+td.since{min-width:170px}
 svg.chart{display:block;width:100%;max-width:820px;height:auto}
 svg .grid{stroke:#e5e7eb;stroke-width:1}
 svg .axis{stroke:#9ca3af;stroke-width:1}
@@ -201,7 +202,7 @@ def _overview(data: ReportData, link: CommitLink) -> str:
             f'<td class="num">{html_text(_current(measurement))}</td>'
             f'<td class="num">{html_text(_baseline(measurement))}</td>'
             f'<td class="num">{html_text(change_cell(measurement))}</td>'
-            f"<td>{html_text(since or '-')}</td>"
+            f'<td class="since">{html_text(since or "-")}</td>'
             f"<td>{html_text(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
             f"{_verdict_badge(comparison.verdict.value if comparison else '-')}</td>"
