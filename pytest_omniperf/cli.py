@@ -572,13 +572,11 @@ def cmd_prune(arguments: argparse.Namespace) -> int:
 
 
 def cmd_report(arguments: argparse.Namespace) -> int:
-    from pytest_omniperf.extras import MissingExtra, require
     from pytest_omniperf.outputs import OutputRefused, OutputTarget, check_targets
 
     try:
-        require("omniperf report", "matplotlib", "report")
         check_targets([OutputTarget("html", arguments.html, "--html")], _history_path(arguments))
-    except (MissingExtra, OutputRefused) as error:
+    except OutputRefused as error:
         raise CommandError(str(error)) from None
     from pytest_omniperf.history.baseline import BaselineSpec
     from pytest_omniperf.report.html import write_report
@@ -595,6 +593,7 @@ def cmd_report(arguments: argparse.Namespace) -> int:
         last=last,
         label=arguments.label,
         baseline=BaselineSpec.from_settings(settings),
+        repository_url=settings.repository_url,
     )
     print(f"wrote {path}")
     return 0

@@ -250,6 +250,7 @@ class RunHistory:
                 path,
                 extra_run=(run, measurements),
                 baseline=BaselineSpec.from_settings(self.settings),
+                repository_url=self.settings.repository_url,
             )
         except (HistoryError, OSError) as error:
             self.notes.append(f"could not write the HTML report {path}: {error}")
