@@ -54,6 +54,7 @@ _VALUE_OPTIONS = (
     ("json", "PATH", "write this run and its measurements as JSON"),
     ("markdown", "PATH", "write a Markdown summary (default: $GITHUB_STEP_SUMMARY when set)"),
     ("html", "PATH", "write the HTML trend report at the end of the session"),
+    ("report-url", "URL", "where the HTML report is published: the Markdown summary links to it"),
 )
 _FLAG_OPTIONS = (
     ("compare", "compare with the baseline and show every change in the summary"),

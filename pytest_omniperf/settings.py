@@ -86,6 +86,8 @@ class RunSettings(NamedTuple):
     json: str | None = None
     markdown: str | None = None
     html: str | None = None
+    report_url: str | None = None
+    """Where the HTML report will be published; the Markdown summary links to it."""
 
     @property
     def comparing(self) -> bool:
@@ -191,6 +193,7 @@ def resolve_run_settings(
         json=pick("json", _parse_optional_text, None),
         markdown=pick("markdown", _parse_optional_text, None),
         html=pick("html", _parse_optional_text, None),
+        report_url=pick("report_url", _parse_report_url, None),
     )
 
 
@@ -242,6 +245,24 @@ def _parse_text(value: object, where: str) -> str:
 
 def _parse_optional_text(value: object, where: str) -> str | None:
     return _parse_text(value, where)
+
+
+def _parse_report_url(value: object, where: str) -> str:
+    """An absolute http or https address, without spaces or control characters (it goes
+    into a Markdown link)."""
+    import urllib.parse
+
+    text = _parse_text(value, where)
+    try:
+        parts = urllib.parse.urlsplit(text) if text.isprintable() and " " not in text else None
+    except ValueError:  # an unclosed [ in the host
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SettingError(
+            f"{where}: expected an http or https URL such as "
+            f"https://ci.example.com/reports/omniperf.html, got {shown(value)}"
+        )
+    return text
 
 
 def _parse_baseline(value: object, where: str) -> str:
