@@ -32,11 +32,8 @@ def duration_unit(seconds: float) -> str:
 
 
 def significant(value: float, digits: int = 3) -> str:
-    """``digits`` significant digits, never scientific notation: 62.1, 2, 0.125, 1500."""
-    if abs(value) >= 10**digits:
-        return f"{value:.0f}"
-    text = f"{value:.{digits}g}"
-    return f"{value:.{digits}f}".rstrip("0").rstrip(".") if "e" in text else text
+    """``digits`` significant digits, no exponent for large values: 62.1, 2, 0.125, 1500."""
+    return f"{value:.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
 
 
 def format_change(change: float) -> str:

@@ -19,9 +19,8 @@ from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.report.escape import markdown_text
 from pytest_omniperf.report.outcome import (
-    Outcome,
     by_outcome,
-    outcome_counts,
+    counts_text,
     outcome_label,
     outcome_of,
     plural,
@@ -89,12 +88,7 @@ def markdown_summary(
 def headline(measurements: Sequence[Measurement], compared_with: str | None) -> str:
     """``2 regressed · 1 over budget · 40 unchanged — compared with 5 runs labelled 'main'
     (...)``; ``8 measurements`` when nothing was checked."""
-    counts = [
-        f"{count} {outcome}"
-        for outcome, count in outcome_counts(measurements)
-        if outcome is not Outcome.MEASURED
-    ]
-    text = " · ".join(counts) if counts else plural(len(measurements), "measurement")
+    text = counts_text(measurements, " · ") or plural(len(measurements), "measurement")
     return f"{text} — {compared_with}" if compared_with else text
 
 

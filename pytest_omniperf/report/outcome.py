@@ -88,8 +88,13 @@ def outcome_counts(measurements: Sequence[Measurement]) -> list[tuple[Outcome, i
 
 
 def counts_text(measurements: Sequence[Measurement], separator: str = ", ") -> str:
-    """``2 regressed, 1 over budget, 40 unchanged``: problems first."""
-    return separator.join(f"{count} {outcome}" for outcome, count in outcome_counts(measurements))
+    """``2 regressed, 1 over budget, 40 unchanged``: problems first. Measurements with no budget
+    and no comparison are not counted apart: nothing was checked."""
+    return separator.join(
+        f"{count} {outcome}"
+        for outcome, count in outcome_counts(measurements)
+        if outcome is not Outcome.MEASURED
+    )
 
 
 def plural(count: int, noun: str) -> str:

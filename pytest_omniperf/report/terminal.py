@@ -111,6 +111,8 @@ def headline(measurements: Sequence[Measurement], width: int) -> tuple[str, list
     over budget, 40 unchanged``, and the lines that carry the counts when they do not fit it."""
     title = f"omniperf: {plural(len(measurements), 'measurement')}"
     counts = counts_text(measurements)
+    if not counts:
+        return title, []
     if len(title) + 2 + len(counts) + 4 <= width:  # the separator needs "= " on each side
         return f"{title}, {counts}", []
     return title, wrapped(counts, width)
@@ -153,7 +155,7 @@ def summary_lines(
     folded = [m for m in in_order if not _shown_in_full(m, comparing, detail)]
     lines = _blocks(shown, width)
     if folded and detail is not Detail.QUIET:
-        lines += wrapped(f"{counts_text(folded)} ({FOLDED_HINT})", width)
+        lines += wrapped(f"{counts_text(folded) or len(folded)} ({FOLDED_HINT})", width)
     if detail is not Detail.QUIET:
         lines += _noisy_lines([m for m in in_order if m.noisy], width, detail)
         if any(
