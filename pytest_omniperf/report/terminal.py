@@ -188,8 +188,9 @@ def _blocks(measurements: Sequence[Measurement], width: int) -> list[str]:
     # the current and baseline values line up, like table columns
     compared = [f for m, f in zip(measurements, figures, strict=True) if _has_change(m)]
     widths = [max((len(f[column]) for f in compared), default=0) for column in range(2)]
+    # now, baseline and change stay on one line: a reader (or a script) checks them together
     figures = [
-        [f[0].ljust(widths[0]), f[1].ljust(widths[1]), *f[2:]] if _has_change(m) else f
+        [f"{f[0]:<{widths[0]}}   {f[1]:<{widths[1]}}   {f[2]}", *f[3:]] if _has_change(m) else f
         for m, f in zip(measurements, figures, strict=True)
     ]
     name_width = max(map(len, names))
@@ -199,7 +200,10 @@ def _blocks(measurements: Sequence[Measurement], width: int) -> list[str]:
     ]
     if all(len(row) <= width for row in rows):
         return rows
-    indent = " " * min(label_width + 2, _WIDEST_INDENT)
+    widest_group = max(
+        (len(f[0]) for m, f in zip(measurements, figures, strict=True) if _has_change(m)), default=0
+    )
+    indent = " " * max(2, min(label_width + 2, _WIDEST_INDENT, width - widest_group))
     lines = []
     for label, name, fields in zip(labels, names, figures, strict=True):
         lines.append(f"{label:<{label_width}}  {shorten_left(name, width - label_width - 2)}")
@@ -254,8 +258,8 @@ def _statistics(measurement: Measurement) -> list[str]:
 
 
 def _noisy_lines(noisy: Sequence[Measurement], width: int, detail: Detail) -> list[str]:
-    """``3 measurements are noisy (cv > 10%): test_a (63%), test_b (41%), …``: one line (every
-    name, wrapped, with ``-v``)."""
+    """``12 measurements are noisy (cv > 10%): test_a (63%), test_b (41%), … 10 more``: one
+    line (every name, wrapped, with ``-v``)."""
     if not noisy:
         return []
     verb = "is" if len(noisy) == 1 else "are"
@@ -266,14 +270,13 @@ def _noisy_lines(noisy: Sequence[Measurement], width: int, detail: Detail) -> li
     ]
     if detail is Detail.FULL:
         return wrapped(start + ", ".join(names), width)
-    line = start + names[0]
-    for count, name in enumerate(names[1:], start=1):
-        rest = len(names) - count - 1
-        ending = f", {CUT} {rest} more ({FOLDED_HINT})" if rest else ""
-        if len(f"{line}, {name}{ending}") > width:
-            return [f"{line}, {CUT} {len(names) - count} more ({FOLDED_HINT})"]
-        line += f", {name}"
-    return [line]
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        line = start + ", ".join(names[:shown])
+        line += f", {CUT} {rest} more" if rest else ""
+        if len(line) <= width:
+            return [line]
+    return wrapped(f"{start}{names[0]}, {CUT} {len(names) - 1} more", width)
 
 
 def note_lines(notes: Sequence[str], width: int | None = None) -> list[str]:
