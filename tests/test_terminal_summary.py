@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from history_helpers import make_measurement
+
 from pytest_omniperf.comparison import Change, Comparison, Quantity, Since, Verdict
 from pytest_omniperf.report.terminal import Detail, summary_lines
 from pytest_omniperf.report.text_fit import shorten_left
