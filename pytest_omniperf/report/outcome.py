@@ -82,8 +82,14 @@ def by_outcome(measurements: Iterable[Measurement]) -> list[Measurement]:
 
 
 def outcome_counts(measurements: Sequence[Measurement]) -> list[tuple[Outcome, int]]:
-    """How many measurements have each outcome, in :class:`Outcome` order, none with 0."""
+    """How many measurements have each outcome, in :class:`Outcome` order, none with 0. A
+    regression that is over budget too counts as both: a reader looks for either."""
     counts = Counter(outcome_of(measurement) for measurement in measurements)
+    counts[Outcome.OVER_BUDGET] += sum(
+        1
+        for m in measurements
+        if m.verdict == BUDGET_FAILED and outcome_of(m) is not Outcome.OVER_BUDGET
+    )
     return [(outcome, counts[outcome]) for outcome in Outcome if counts[outcome]]
 
 
