@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from history_helpers import make_measurement, make_run
+
+from pytest_omniperf.comparison import Change, Comparison, Quantity, Since, Verdict
+from pytest_omniperf.report.markdown import markdown_summary
 
 SUITE = """
 import asyncio
@@ -109,3 +113,19 @@ def test_a_bad_report_url_is_a_one_line_usage_error_naming_its_source(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {source}: expected an http or https URL such as *"])
     result.stderr.no_fnmatch_line("*Traceback*")
+
+
+def test_since_is_a_column_of_the_problems_table_and_its_text_is_escaped():
+    measurement = make_measurement("tests/test_rag.py::test_parallel_queries[large]", 0.175)
+    change = Change(Quantity.MEDIAN, 0.175, 0.150, 0.175 / 0.150 - 1, 0.1, 0.2, Verdict.REGRESSED)
+    since = Since(12, "<b>|x123456", "2026-11-20T08:00:00+00:00", 0.150, 0.175)
+    measurement.comparison = Comparison(
+        Verdict.REGRESSED, "5 runs", baseline_runs=5, median=change, since=since
+    )
+    markdown = markdown_summary(make_run(), [measurement], [], compared_with="compared with 5 runs")
+    row = next(line for line in markdown.splitlines() if "test_parallel_queries" in line)
+    assert row == (
+        "| tests/test_rag.py::test_parallel_queries\\[large\\] | 175 ms | 150 ms "
+        "| +16.7% [+10.0%, +20.0%] | run \\#12 (&lt;b&gt;\\|x12, 2026-11-20) | **regressed** |"
+    )
+    assert markdown.startswith("### pytest-omniperf: 1 regressed — compared with 5 runs\n")

@@ -229,7 +229,7 @@ def _figures(measurement: Measurement) -> list[str]:
             f"change {change_with_interval(change)}",
         ]
     if comparison is not None and comparison.since is not None:
-        fields.append(comparison.since.describe())
+        fields.append(terminal_text(comparison.since.describe()))  # its commit is stored text
     violations = budget_violations(measurement)
     fields += violations
     if change is None:
