@@ -90,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune.add_argument("--keep", type=int, required=True, metavar="N")
 
+    regressions = commands.add_parser(
+        "regressions",
+        parents=[history],
+        help="current regressions: each measurement's level against the one before it moved",
+    )
+    regressions.add_argument(
+        "--label", help="runs with this label (default: the baseline label, as omniperf_baseline)"
+    )
+    regressions.add_argument("--last", type=int, default=50, metavar="N", help="newest N runs (50)")
+    regressions.add_argument(
+        "--threshold",
+        metavar="SLOWDOWN",
+        help="smallest slowdown listed, 0.1 or 10%% (default: as omniperf_threshold, else 10%%)",
+    )
+    regressions.add_argument("--json", action="store_true", help="a JSON list on stdout")
+
     report = commands.add_parser("report", parents=[history], help="write the HTML trend report")
     report.add_argument("--html", type=Path, default=Path("reports/omniperf.html"), metavar="PATH")
     report.add_argument("--last", type=int, default=50, metavar="N", help="newest N runs (50)")
@@ -366,6 +382,33 @@ def cmd_report(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_regressions(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.history.regression_scan import current_regressions
+    from pytest_omniperf.report.regressions import regressions_json, regressions_lines
+    from pytest_omniperf.settings import DEFAULT_BASELINE, run_reference
+
+    settings, _ = _settings(arguments)  # --threshold, else as a pytest run of this project
+    label = arguments.label or settings.baseline
+    if not arguments.label and run_reference(settings.baseline) is not None:
+        label = DEFAULT_BASELINE  # the baseline is one run: its label's history is not meant
+    last = _positive(arguments.last, "--last")
+    with _open(arguments) as store:
+        runs = list(reversed(store.runs(label=label, limit=last)))
+        by_run = store.measurements(run.id for run in runs if run.id is not None)
+    found = current_regressions(
+        ((run, by_run.get(run.id or 0, [])) for run in runs), threshold=settings.threshold
+    )
+    if arguments.json:
+        print(regressions_json(found))
+        return 0
+    scanned = (
+        f"the last {len(runs)} runs labelled {label!r} (threshold {settings.threshold * 100:g}%)"
+    )
+    for line in regressions_lines(found, scanned):
+        print(line)
+    return 0
+
+
 COMMANDS = {
     "runs": cmd_runs,
     "show": cmd_show,
@@ -373,6 +416,7 @@ COMMANDS = {
     "merge": cmd_merge,
     "export": cmd_export,
     "prune": cmd_prune,
+    "regressions": cmd_regressions,
     "report": cmd_report,
 }
 

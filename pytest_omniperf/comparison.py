@@ -123,6 +123,8 @@ class Since:
     """The level (median of the quantity) before that run."""
     after: float
     """The level from that run on."""
+    quantity: Quantity = Quantity.MEDIAN
+    """What ``before`` and ``after`` are levels of (a time or count; a speedup ratio)."""
 
     @property
     def change(self) -> float:
@@ -140,6 +142,7 @@ class Since:
             "started_at": self.started_at,
             "before": self.before,
             "after": self.after,
+            "quantity": self.quantity.value,
         }
 
     @classmethod
@@ -153,6 +156,14 @@ class Since:
             started_at=_text(data, "started_at", where),
             before=_number(data, "before", where),
             after=_number(data, "after", where),
+            quantity=Quantity(
+                _choice(
+                    {"quantity": Quantity.MEDIAN.value, **data},
+                    "quantity",
+                    [q.value for q in Quantity],
+                    where,
+                )
+            ),
         )
 
 
@@ -180,6 +191,21 @@ class Comparison:
         if self.speedup is not None:
             return self.speedup
         return self.median
+
+    @property
+    def creeping(self) -> bool:
+        """Regressed by a creep the baseline runs moved with: no change against them is
+        regressed, but the level since :attr:`since` is worse than before it by more than the
+        threshold (history/level_history.py)."""
+        return (
+            self.verdict == Verdict.REGRESSED
+            and self.since is not None
+            and all(
+                change.verdict != Verdict.REGRESSED
+                for change in (self.median, self.speedup)
+                if change is not None
+            )
+        )
 
     @property
     def deciding(self) -> Change | None:

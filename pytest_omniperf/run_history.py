@@ -98,6 +98,7 @@ class RunHistory:
                     self.notes.append(f"baseline unusable, nothing compared: {runs}")
                     return BaselineUnavailable(runs)
                 baseline = Baseline.load(store, list(runs), spec)
+                baseline.load_levels(store, machine_fingerprint)  # "since when", creeps
         except HistoryError as error:
             self.notes.append(f"baseline unavailable, nothing compared: {error}")
             return BaselineUnavailable(f"the baseline could not be loaded: {error}")

@@ -8,6 +8,7 @@ Every default (label, number of runs, any machine, threshold) comes from the set
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
@@ -18,6 +19,9 @@ from pytest_omniperf.settings import (
     RunSettings,
     run_reference,
 )
+
+if TYPE_CHECKING:
+    from pytest_omniperf.history.level_history import LevelHistory
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class Baseline:
     spec: BaselineSpec = field(default_factory=BaselineSpec)
     skipped_rows: list[str] = field(default_factory=list)
     """Bad rows left out while choosing and loading the baseline (one warning line each)."""
+    levels: LevelHistory | None = None
+    """The longer history the comparison finds "since when" and creeping regressions in
+    (:meth:`load_levels`); None: not looked at."""
 
     @classmethod
     def load(cls, store: HistoryStore, runs: list[RunInfo], spec: BaselineSpec) -> Baseline:
@@ -99,10 +106,32 @@ class Baseline:
         *,
         compared: RunInfo | None = None,
     ) -> Baseline:
-        """The default choice (:func:`select_baseline_runs`), loaded."""
-        return cls.load(
+        """The default choice (:func:`select_baseline_runs`), loaded, with its levels."""
+        baseline = cls.load(
             store, select_baseline_runs(store, spec, fingerprint, compared=compared), spec
         )
+        baseline.load_levels(store, fingerprint, compared=compared)
+        return baseline
+
+    def load_levels(
+        self, store: HistoryStore, fingerprint: str, *, compared: RunInfo | None = None
+    ) -> None:
+        """Load :attr:`levels`: the runs with the baseline's label (a one-run baseline: that
+        run's label) on the baseline's machines, older than ``compared`` when it is stored."""
+        from pytest_omniperf.history.level_history import LevelHistory
+
+        label = self.spec.label
+        if self.spec.run_id is not None:
+            if not self.runs:
+                return
+            label = self.runs[0].label
+        self.levels = LevelHistory.load(
+            store,
+            label=label,
+            fingerprint=None if self.spec.any_machine else fingerprint,
+            compared=compared,
+        )
+        self.skipped_rows = list(store.skipped_rows)
 
     def history_of(self, measurement: Measurement) -> list[Measurement]:
         """The baseline's measurements of the same (test, name) that have samples."""

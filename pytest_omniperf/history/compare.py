@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 
 from pytest_omniperf import stats
-from pytest_omniperf.comparison import Change, Comparison, Quantity, Verdict, combined
+from pytest_omniperf.comparison import Change, Comparison, Quantity, Since, Verdict, combined
 from pytest_omniperf.history.baseline import Baseline
 from pytest_omniperf.measurement import BUSY_METRIC, CPU_SHARE_STAT, Measurement
 from pytest_omniperf.settings import DEFAULT_THRESHOLD
@@ -79,15 +79,40 @@ def compare(
             quantity=Quantity.SPEEDUP,
             two_stage=two_stage,
         )
-    verdicts = [change.verdict for change in (speedup, median) if change is not None]
+    verdict = combined([change.verdict for change in (speedup, median) if change is not None])
+    since = None
+    if baseline.levels is not None:
+        headline = Quantity.SPEEDUP if speedup is not None else Quantity.MEDIAN
+        since = baseline.levels.since(measurement, headline, threshold)
+        if verdict in (Verdict.UNCHANGED, Verdict.NOISY):
+            # the baseline runs may have moved with a slow creep: the longer history has not
+            creep = _creep(measurement, baseline, [speedup, median], threshold)
+            if creep is not None:
+                verdict, since = Verdict.REGRESSED, creep
     return Comparison(
-        verdict=Verdict.EXEMPT if exempt else combined(verdicts),
+        verdict=Verdict.EXEMPT if exempt else verdict,
         baseline=baseline.describe(),
         baseline_runs=len(history),
         median=median,
         speedup=speedup,
         confirmed_by_second_batch=two_stage,
+        since=since,
     )
+
+
+def _creep(
+    measurement: Measurement, baseline: Baseline, changes: list[Change | None], threshold: float
+) -> Since | None:
+    """Where a creeping regression of one of the compared quantities began, if there is one."""
+    assert baseline.levels is not None
+    for change in changes:
+        if change is not None:
+            creep = baseline.levels.creep(
+                measurement, change.quantity, threshold, baseline.family_size
+            )
+            if creep is not None:
+                return creep
+    return None
 
 
 def _busy_fraction(measurement: Measurement) -> float:
@@ -125,6 +150,8 @@ def regression_message(measurement: Measurement, comparison: Comparison) -> str:
     clock = measurement.clock
     speedup, median = comparison.speedup, comparison.median
     against = f"against {comparison.baseline}{measurement.name_suffix}"
+    if comparison.creeping and comparison.since is not None:
+        return _creep_message(measurement, comparison, comparison.since)
     if speedup is not None and speedup.verdict == Verdict.REGRESSED:
         return (
             f"speedup regression: {speedup.current:.2f}x vs baseline {speedup.baseline:.2f}x "
@@ -134,4 +161,20 @@ def regression_message(measurement: Measurement, comparison: Comparison) -> str:
     return (
         f"performance regression: median {format_measured(median.current, clock)} vs "
         f"baseline {format_measured(median.baseline, clock)} ({_change_text(median)}) {against}"
+    )
+
+
+def _creep_message(measurement: Measurement, comparison: Comparison, since: Since) -> str:
+    """The line of a creeping regression: the levels the change was computed from and where the
+    movement began."""
+    if since.quantity is Quantity.SPEEDUP:
+        what, before, after = "speedup", f"{since.before:.2f}x", f"{since.after:.2f}x"
+    else:
+        what = "median"
+        before = format_measured(since.before, measurement.clock)
+        after = format_measured(since.after, measurement.clock)
+    return (
+        f"creeping regression: {what} level {after} vs {before} before it began to move "
+        f"({format_change(since.change)}) {since.describe()}; the baseline moved with it "
+        f"({comparison.baseline}){measurement.name_suffix}"
     )

@@ -9,18 +9,19 @@ newer release raises :class:`HistoryError` with one line naming the file, and is
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlite_utils import Database
 
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
 from pytest_omniperf.measurement import Measurement
-from pytest_omniperf.record_checks import RecordError
+from pytest_omniperf.record_checks import LONGEST_SAMPLE_S, RecordError
 from pytest_omniperf.values import as_float, shown, storable_text
 
 T = TypeVar("T")
@@ -44,6 +45,46 @@ _MEASUREMENT_JSON_COLUMNS = ("samples", "sequential_samples", "stats", "budgets"
 
 def _decode_text(cell: bytes) -> str:
     return cell.decode("utf-8", "surrogateescape")
+
+
+class MeasuredLevel(NamedTuple):
+    """One stored measurement's values that a level history reads (see
+    :meth:`HistoryStore.measured_levels`)."""
+
+    run_id: int
+    test_id: str
+    name: str
+    p50: float | None
+    speedup: float | None
+    samples_s: list[float]
+    sequential_samples_s: list[float]
+
+
+def _measured_level(row: dict[str, Any]) -> MeasuredLevel | None:
+    """The level values of a measurements row when they are plainly good, else None."""
+    test_id, name = row["test_id"], row["name"]
+    try:
+        stats = json.loads(row["stats"])
+        samples = json.loads(row["samples"])
+        sequential = json.loads(row["sequential_samples"])
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not (isinstance(test_id, str) and test_id and isinstance(name, str) and name):
+        return None
+    if not (isinstance(stats, dict) and _durations(samples) and _durations(sequential)):
+        return None
+    median, speedup = stats.get("p50"), stats.get("speedup")
+    if isinstance(median, bool) or not isinstance(median, int | float):
+        return None
+    if not math.isfinite(median) or not (speedup is None or type(speedup) in (int, float)):
+        return None
+    return MeasuredLevel(row["run_id"], test_id, name, median, speedup, samples, sequential)
+
+
+def _durations(value: object) -> bool:
+    return isinstance(value, list) and all(
+        type(item) in (int, float) and 0 <= item <= LONGEST_SAMPLE_S for item in value
+    )
 
 
 class HistoryError(Exception):
@@ -337,6 +378,42 @@ class HistoryStore:
             measurement.metrics = metrics.get(row["id"], {})
             found[row["run_id"]].append(measurement)
         return found
+
+    def measured_levels(self, run_ids: Iterable[int]) -> list[MeasuredLevel]:
+        """The medians, speedups and samples of the given runs' measurements: what a level
+        history needs (history/level_history.py), without building whole records, since a
+        compared run reads thousands of them (50 runs of a suite). A row whose values fail the
+        checks is skipped with the same warning line :meth:`measurements` gives for it."""
+        ids = list(run_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._errors("read"):
+            rows = list(
+                self._db.query(
+                    f"SELECT * FROM measurements WHERE run_id IN ({marks}) ORDER BY id", ids
+                )
+            )
+        levels = []
+        for row in rows:
+            level = _measured_level(row)
+            if level is None:  # not plainly good: the full checks say why, or let it pass
+                try:
+                    measurement = _measurement_from_row(row)
+                except RecordError as error:
+                    self._skip(f"run #{row['run_id']}: measurement #{row['id']}: {error}")
+                    continue
+                level = MeasuredLevel(
+                    row["run_id"],
+                    measurement.test_id,
+                    measurement.name,
+                    measurement.stats.get("p50"),
+                    measurement.stats.get("speedup"),
+                    measurement.samples_s,
+                    measurement.sequential_samples_s,
+                )
+            levels.append(level)
+        return levels
 
     def _skip(self, line: str) -> None:
         self.skipped_rows[f"skipped a bad row of {self.path}: {line}"] = None

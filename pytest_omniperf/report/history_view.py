@@ -3,17 +3,18 @@ and the latest run's comparison with its baseline (imports neither pytest nor ma
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_omniperf.comparison import Quantity, Verdict
+from pytest_omniperf.comparison import Verdict
 from pytest_omniperf.history.baseline import Baseline, BaselineSpec
 from pytest_omniperf.history.compare import compare
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
 from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
-from pytest_omniperf.settings import DEFAULT_BASELINE_RUNS, DEFAULT_THRESHOLD
+from pytest_omniperf.settings import DEFAULT_THRESHOLD
 
 RunWithMeasurements = tuple[RunInfo, list[Measurement]]
 
@@ -28,7 +29,7 @@ class Point:
     p75: float
     measurement: Measurement
     regressed: bool = False
-    """Slower than the runs before it (see :func:`mark_regressions`)."""
+    """In a level slower than the one before it (see :func:`mark_regressions`)."""
     speedup_regressed: bool = False
 
 
@@ -120,54 +121,36 @@ def load_report_data(
 
 
 def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
-    """Flag each point that regressed against the (up to five) unflagged points before it on
-    the same machine, so the report can show where a regression started even for runs that
-    were not compared when they ran. Uses the fast analytic variance of the median."""
-    from pytest_omniperf import stats
-
-    history: dict[str, list[Point]] = {}
+    """Flag the points of every level that is worse than the level before it by more than the
+    default threshold, on each machine, so the report shows where a regression started even for
+    runs that were not compared when they ran. The levels are the series' change points
+    (history/levels.py: E-Divisive means with a t-test, a fraction of a millisecond a series)."""
+    by_machine: dict[str, list[Point]] = {}
     for point in series.points:
-        machine = runs[point.run_index].machine_fingerprint
-        earlier = [p for p in history.setdefault(machine, []) if not p.regressed][
-            -DEFAULT_BASELINE_RUNS:
-        ]
-        if earlier:
-            measurement = point.measurement
-            change = stats.compare_log_estimates(
-                stats.log_median_estimate(measurement.samples_s),
-                [stats.log_median_estimate(p.measurement.samples_s) for p in earlier],
-                threshold=DEFAULT_THRESHOLD,
-                family_size=1,
-                prior_run_spread=stats.PRIOR_RUN_SPREAD.get(measurement.clock, 0.03),
-                samples_per_run=max(measurement.rounds, 2),
-            )
-            point.regressed = change.verdict == Verdict.REGRESSED
-            if series.kind == "speedup":
-                point.speedup_regressed = _speedup_regressed(point, earlier)
-        history[machine].append(point)
+        by_machine.setdefault(runs[point.run_index].machine_fingerprint, []).append(point)
+    for points in by_machine.values():
+        for index in _worse_level_points([point.p50 for point in points], higher_is_worse=True):
+            points[index].regressed = True
+        if series.kind == "speedup":
+            speedups = [point.measurement.stats.get("speedup", math.nan) for point in points]
+            for index in _worse_level_points(speedups, higher_is_worse=False):
+                points[index].speedup_regressed = True
 
 
-def _speedup_regressed(point: Point, earlier: list[Point]) -> bool:
-    from pytest_omniperf import stats
+def _worse_level_points(values: list[float], *, higher_is_worse: bool) -> list[int]:
+    """Indices of the values in levels worse than the level before by more than the threshold
+    (values that are not positive and finite belong to no level)."""
+    from pytest_omniperf.history.levels import level_changes
 
-    def estimate(measurement: Measurement) -> tuple[float, float]:
-        sequential = stats.log_median_estimate(measurement.sequential_samples_s)
-        parallel = stats.log_median_estimate(measurement.samples_s)
-        return sequential[0] - parallel[0], sequential[1] + parallel[1]
-
-    usable = [p for p in earlier if p.measurement.sequential_samples_s]
-    if not usable or not point.measurement.sequential_samples_s:
-        return False
-    change = stats.compare_log_estimates(
-        estimate(point.measurement),
-        [estimate(p.measurement) for p in usable],
-        threshold=DEFAULT_THRESHOLD,
-        family_size=1,
-        prior_run_spread=0.02 if point.measurement.clock == "real" else 0.0,
-        samples_per_run=max(point.measurement.rounds, 2),
-        quantity=Quantity.SPEEDUP,
-    )
-    return change.verdict == Verdict.REGRESSED
+    kept = [index for index, value in enumerate(values) if value > 0 and math.isfinite(value)]
+    changes = level_changes([values[index] for index in kept])
+    flagged = []
+    ends = [change.index for change in changes[1:]] + [len(kept)]
+    for change, end in zip(changes, ends[: len(changes)], strict=True):
+        worse_by = change.change if higher_is_worse else change.before / change.after - 1
+        if worse_by > DEFAULT_THRESHOLD:
+            flagged += kept[change.index : end]
+    return flagged
 
 
 def _compare_latest(store: HistoryStore, latest: RunWithMeasurements, spec: BaselineSpec) -> str:

@@ -1,0 +1,115 @@
+"""The stored series a comparison looks at for "since when" and creeping regressions, loaded once
+per compared run (pure: imports no pytest).
+
+Which runs: the newest :data:`LEVEL_HISTORY_RUNS` runs with the baseline's label on the
+baseline's machines (this machine unless the baseline may come from any), older than the run
+compared. Unlike the baseline itself, a gated run that regressed is included: it is no baseline,
+but it is where the level is now, and "since when" must be able to name it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pytest_omniperf import stats
+from pytest_omniperf.comparison import Quantity, Since
+from pytest_omniperf.history.change_points import DEFAULT_MAX_P_VALUE
+from pytest_omniperf.history.levels import (
+    SeriesPoint,
+    creeping_regression,
+    level_since,
+    point_of,
+    series_point,
+)
+from pytest_omniperf.history.provenance import RunInfo
+from pytest_omniperf.history.store import HistoryStore
+from pytest_omniperf.measurement import Measurement
+
+# How far back a level is looked for: the HTML report's default window.
+LEVEL_HISTORY_RUNS = 50
+# "since" names a movement of at least this fraction of the regression threshold: smaller
+# significant shifts (a virtual-clock measurement is nearly exact) would only add noise to
+# every output.
+SINCE_SHARE_OF_THRESHOLD = 0.5
+
+
+@dataclass
+class LevelHistory:
+    """Per (test id, measurement name): the stored runs' points of each quantity, oldest first."""
+
+    series: dict[tuple[str, str, Quantity], list[SeriesPoint]] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        store: HistoryStore,
+        *,
+        label: str | None,
+        fingerprint: str | None,
+        compared: RunInfo | None = None,
+        runs: int = LEVEL_HISTORY_RUNS,
+    ) -> LevelHistory:
+        """The series of the newest ``runs`` runs with ``label`` on machine ``fingerprint``
+        (None: any), older than ``compared`` when it is a stored run (and never it)."""
+        candidates = store.runs(
+            label=label,
+            machine_fingerprint=fingerprint,
+            # a stored run compared later may have newer runs after it
+            limit=runs if compared is None else None,
+        )
+        if compared is not None:
+            candidates = [
+                run
+                for run in candidates
+                if run.uuid != compared.uuid and run.started_at <= compared.started_at
+            ]
+        chosen = {run.id: run for run in reversed(candidates[:runs]) if run.id is not None}
+        history = cls()
+        # ordered by row id, which is the order runs were saved or merged in: sort by run time
+        values = sorted(
+            store.measured_levels(chosen),
+            key=lambda level: (chosen[level.run_id].started_at, level.run_id),
+        )
+        for level in values:
+            for quantity in Quantity:
+                point = point_of(
+                    chosen[level.run_id],
+                    quantity,
+                    median=level.p50,
+                    speedup=level.speedup,
+                    samples_s=level.samples_s,
+                    sequential_samples_s=level.sequential_samples_s,
+                )
+                if point is not None:
+                    key = (level.test_id, level.name, quantity)
+                    history.series.setdefault(key, []).append(point)
+        return history
+
+    def with_current(self, measurement: Measurement, quantity: Quantity) -> list[SeriesPoint]:
+        """The stored series of ``measurement``'s quantity with its own value last."""
+        stored = self.series.get((measurement.test_id, measurement.name, quantity), [])
+        current = series_point(None, measurement, quantity)
+        return [*stored, current] if current is not None else list(stored)
+
+    def since(self, measurement: Measurement, quantity: Quantity, threshold: float) -> Since | None:
+        """Where the current level of ``measurement``'s quantity began (see
+        :func:`~pytest_omniperf.history.levels.level_since`)."""
+        return level_since(
+            self.with_current(measurement, quantity),
+            min_change=threshold * SINCE_SHARE_OF_THRESHOLD,
+            quantity=quantity,
+        )
+
+    def creep(
+        self, measurement: Measurement, quantity: Quantity, threshold: float, family_size: int
+    ) -> Since | None:
+        """Where a movement began that made the quantity worse than the level before it by more
+        than ``threshold``, at a significance corrected for the suite's size as the gate's own
+        comparison is (:func:`pytest_omniperf.stats.tail_probability`)."""
+        significance = min(DEFAULT_MAX_P_VALUE, 2 * stats.tail_probability(family_size))
+        return creeping_regression(
+            self.with_current(measurement, quantity),
+            threshold=threshold,
+            max_p_value=significance,
+            quantity=quantity,
+        )
