@@ -210,3 +210,21 @@ def test_noisy_measurements_are_one_line_and_the_hint_is_shown_once():
 def test_names_are_shortened_from_the_left(text, width, shown):
     assert shorten_left(text, width) == shown
     assert len(shorten_left(text, width)) <= width
+
+
+def test_a_creep_shows_the_level_it_crept_by():
+    """Each step under the threshold, the baseline moving with it: the change against the
+    baseline is small, the level since the run where it began is not."""
+    measurement = make_measurement("t.py::test_creeping", 0.1216)
+    change = Change(
+        Quantity.MEDIAN, 0.1216, 0.117, 0.1216 / 0.117 - 1, 0.0, 0.08, Verdict.UNCHANGED
+    )
+    since = Since(12, "3f2a1bc0d9e8", "2026-11-20T08:00:00+00:00", 0.100, 0.1216)
+    measurement.comparison = Comparison(
+        Verdict.REGRESSED, "5 runs", baseline_runs=5, median=change, since=since
+    )
+    (line,) = summary_lines([measurement], width=250)
+    assert line.startswith("regressed  t.py::test_creeping   now 121.6 ms   baseline 117 ms")
+    assert line.endswith(
+        "crept from 100 ms to 121.6 ms (+21.6%) since run #12 (3f2a1bc, 2026-11-20)"
+    )

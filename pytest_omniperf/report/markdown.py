@@ -29,6 +29,7 @@ from pytest_omniperf.report.shown_numbers import (
     budget_violations,
     change_with_interval,
     compared_values,
+    since_text,
 )
 from pytest_omniperf.report.terminal import budget_text, speedup_text
 from pytest_omniperf.report.text_fit import shorten_left
@@ -108,8 +109,8 @@ def _comparison_cells(measurement: Measurement) -> tuple[str, str, str, str]:
     """now, baseline, change [interval], since: the values the change was computed from."""
     comparison = measurement.comparison
     change = comparison.deciding if comparison else None
-    since = comparison.since if comparison else None
-    since_cell = markdown_text(since.describe().removeprefix("since ")) if since else "-"
+    since = since_text(comparison, measurement.clock) if comparison else None
+    since_cell = markdown_text(since.replace("since ", "", 1)) if since else "-"
     if change is None:
         return "-", "-", "-", since_cell
     now, baseline = compared_values(change, measurement.clock)

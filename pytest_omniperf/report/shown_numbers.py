@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from pytest_omniperf.comparison import Change, Quantity
+from pytest_omniperf.comparison import Change, Comparison, Quantity, Verdict
 from pytest_omniperf.measurement import BLOCKING_METRIC, Measurement
 from pytest_omniperf.units import (
     INSTRUCTIONS_CLOCK,
@@ -90,3 +90,24 @@ def budget_violations(measurement: Measurement) -> list[str]:
                 f"budget {format_measured(limit, clock, unit)}"
             )
     return violations
+
+
+def since_text(comparison: Comparison, clock: str) -> str | None:
+    """``since run #12 (3f2a1bc, 2026-11-20)``; for a creep the baseline moved with, the level
+    it crept by too: ``crept from 100 ms to 121 ms (+21.0%) since run #12 (...)``."""
+    since = comparison.since
+    if since is None:
+        return None
+    if not comparison.creeping:
+        return since.describe()
+    level = Change(
+        since.quantity,
+        since.after,
+        since.before,
+        since.change,
+        math.nan,
+        math.nan,
+        Verdict.REGRESSED,
+    )
+    after, before = compared_values(level, clock)
+    return f"crept from {before} to {after} ({format_change(since.change)}) {since.describe()}"

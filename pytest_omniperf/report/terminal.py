@@ -36,6 +36,7 @@ from pytest_omniperf.report.shown_numbers import (
     budget_violations,
     change_with_interval,
     compared_values,
+    since_text,
 )
 from pytest_omniperf.report.text_fit import (
     CUT,
@@ -228,8 +229,9 @@ def _figures(measurement: Measurement) -> list[str]:
             f"baseline {baseline}",
             f"change {change_with_interval(change)}",
         ]
-    if comparison is not None and comparison.since is not None:
-        fields.append(terminal_text(comparison.since.describe()))  # its commit is stored text
+    since = since_text(comparison, measurement.clock) if comparison else None
+    if since:
+        fields.append(terminal_text(since))  # its commit is stored text
     violations = budget_violations(measurement)
     fields += violations
     if change is None:
