@@ -2,9 +2,10 @@
 every line fitted to the terminal's width. Also used by ``omniperf show`` and ``omniperf compare``
 (which show every measurement).
 
-Layout: each measurement shown takes a line with its outcome and name (shortened from the left)
-and a line of figures below it (``now``, ``baseline``, ``change [interval]``, ``since``...), so
-that a name and its figures each fit 80 columns.
+Layout: a measurement shown takes one line (outcome, name, figures) when every row fits the
+width; else a line with its outcome and name (shortened from the left) and its figures indented
+below (``now``, ``baseline``, ``change [interval]`` always on one line, then ``since``, broken
+budgets...), so that a name and its figures each fit 80 columns.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def write_summary(
 
 
 def headline(measurements: Sequence[Measurement], width: int) -> tuple[str, list[str]]:
-    """The title of the summary's separator line, ``omniperf: 43 measurements: 2 regressed, 1
+    """The title of the summary's separator line, ``omniperf: 43 measurements, 2 regressed, 1
     over budget, 40 unchanged``, and the lines that carry the counts when they do not fit it."""
     title = f"omniperf: {plural(len(measurements), 'measurement')}"
     counts = counts_text(measurements)
@@ -119,11 +120,6 @@ def headline(measurements: Sequence[Measurement], width: int) -> tuple[str, list
     return title, wrapped(counts, width)
 
 
-def summary_title(measurements: Sequence[Measurement]) -> str:
-    """The headline on one line, however wide."""
-    return headline(measurements, 10**9)[0]
-
-
 def ordered(measurements: Iterable[Measurement]) -> list[Measurement]:
     """Problems first (see ``Measurement.problem_rank``)."""
     return sorted(measurements, key=lambda measurement: measurement.problem_rank)
@@ -132,7 +128,9 @@ def ordered(measurements: Iterable[Measurement]) -> list[Measurement]:
 def row_cells(
     measurements: Sequence[Measurement], *, comparing: bool
 ) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """Every figure of each measurement as the cells of one wide table row."""
+    """Every figure of each measurement as the cells of one wide table row (for a table in an
+    order of its own, as ``omniperf compare --sort`` prints; ``summary_lines(keep_order=True)``
+    fits the terminal instead)."""
     headings = HEADINGS + (COMPARISON_HEADINGS if comparing else ())
     rows = [_row(m) + (_comparison_cells(m) if comparing else ()) for m in measurements]
     return headings, rows
