@@ -64,6 +64,7 @@ _VALUE_OPTIONS = (
         "URL",
         "the HTML report links commits to URL/commit/SHA (e.g. https://github.com/org/repo)",
     ),
+    ("report-url", "URL", "where the HTML report is published: the Markdown summary links to it"),
 )
 _FLAG_OPTIONS = (
     ("compare", "compare with the baseline and show every change in the summary"),

@@ -106,6 +106,19 @@ class RunHistory:
         self.notes.append(f"compared with {baseline.describe()}")
         return baseline
 
+    def compared_with(self) -> str | None:
+        """What the run was compared with, for a headline (``compared with 5 runs labelled
+        'main' (...)``), or why nothing was; None when the run was not compared (or the baseline
+        was never needed)."""
+        from pytest_omniperf.history.baseline import BaselineUnavailable
+
+        if not self.settings.comparing or "baseline" not in self.__dict__:
+            return None  # not loaded: nothing was measured, so nothing was compared
+        baseline = self.baseline
+        if isinstance(baseline, BaselineUnavailable):
+            return f"nothing compared: {baseline.reason}"
+        return f"compared with {baseline.describe()}" if baseline.runs else baseline.describe()
+
     def _hook_baseline_runs(
         self, store: HistoryStore, spec: BaselineSpec, machine_fingerprint: str
     ) -> list[RunInfo] | str | None:
@@ -177,6 +190,11 @@ class RunHistory:
         files; a run that measured nothing still writes JSON and Markdown, for the gate's
         status."""
         run = self.run_info(exit_status)
+        if self.settings.comparing and measurements:
+            # Under pytest-xdist the workers compared, each with the baseline it loaded, and
+            # their notes stayed in the workers: the controller loads it too (once), so the
+            # summary says what the run was compared with, and warns about what loading it found.
+            self.baseline  # noqa: B018
         regressed = any(m.comparison_verdict == Verdict.REGRESSED for m in measurements)
         run.gated, run.regressed = gate.effective, regressed
         # a gated run that regressed is kept for the record but never becomes a baseline
@@ -233,7 +251,14 @@ class RunHistory:
             self._write(Path(self.settings.json), json.dumps(document, indent=1))
         markdown = markdown_path(self.settings.markdown, os.environ)
         if markdown:
-            summary = markdown_summary(run, measurements, self.notes, gate)
+            summary = markdown_summary(
+                run,
+                measurements,
+                self.notes,
+                gate,
+                compared_with=self.compared_with(),
+                report_url=self.settings.report_url,
+            )
             self._write(Path(markdown), summary, append=True)
         if self.settings.html and measurements:
             self._write_html(Path(self.settings.html), run, measurements)

@@ -158,18 +158,7 @@ class OmniperfSession:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.measurements and not self.gate.warning:
             return  # a run without perf tests shows nothing and loads nothing
-        from pytest_omniperf.report.terminal import note_lines, summary_lines, summary_title
+        from pytest_omniperf.report.terminal import write_summary
 
         notes = self._run_history.notes if self._run_history else []
-        if self.measurements:
-            terminalreporter.write_sep("=", summary_title(self.measurements))
-            for line in summary_lines(self.measurements, notes):
-                terminalreporter.write_line(line)
-        else:
-            terminalreporter.write_sep("=", "omniperf: nothing measured")
-            for line in note_lines(notes):
-                terminalreporter.write_line(line)
-        if self.gate.warning:
-            # also under -q: a gate that compared nothing must not pass silently
-            for line in note_lines([self.gate.warning]):
-                terminalreporter.write_line(line, yellow=True, bold=True)
+        write_summary(terminalreporter, self.measurements, notes, self.gate.warning)

@@ -89,6 +89,8 @@ class RunSettings(NamedTuple):
     repository_url: str | None = None
     """Where the project's commits are browsed (``https://github.com/org/repo``): the HTML
     report links each run's commit to ``<repository_url>/commit/<sha>``."""
+    report_url: str | None = None
+    """Where the HTML report will be published; the Markdown summary links to it."""
 
     @property
     def comparing(self) -> bool:
@@ -195,6 +197,7 @@ def resolve_run_settings(
         markdown=pick("markdown", _parse_optional_text, None),
         html=pick("html", _parse_optional_text, None),
         repository_url=pick("repository_url", _parse_http_url, None),
+        report_url=pick("report_url", _parse_http_url, None),
     )
 
 
@@ -248,26 +251,22 @@ def _parse_optional_text(value: object, where: str) -> str | None:
     return _parse_text(value, where)
 
 
-def _parse_http_url(value: object, where: str) -> str | None:
-    """An http(s) URL with a host, without the trailing slash (links are built on it)."""
+def _parse_http_url(value: object, where: str) -> str:
+    """An absolute http(s) URL with a host, without spaces or control characters (it goes into
+    links: the report's commit links, the Markdown summary's link to the report)."""
     import urllib.parse
 
-    text = str(value).strip()
+    text = _parse_text(value, where)
     try:
-        parts = urllib.parse.urlsplit(text)
-    except ValueError:  # an unbalanced bracket in the host
+        parts = urllib.parse.urlsplit(text) if text.isprintable() and " " not in text else None
+    except ValueError:  # an unclosed [ in the host
         parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(character.isspace() or not character.isprintable() for character in text)
-    ):
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise SettingError(
             f"{where}: expected an http(s) URL such as https://github.com/org/repo, "
             f"got {shown(value)}"
         )
-    return text.rstrip("/")
+    return text
 
 
 def _parse_baseline(value: object, where: str) -> str:

@@ -15,20 +15,25 @@ UNIT_SCALE = {**UNIT_SECONDS, COUNT_UNIT: 1.0}
 COUNT_PREFIXES = (("G", 1e9), ("M", 1e6), ("k", 1e3))
 
 
-def format_duration(seconds: float, unit: str | None = None) -> str:
-    """``0.0621`` -> ``"62.1 ms"``; ``unit`` forces one, otherwise the most readable is chosen."""
+def format_duration(seconds: float, unit: str | None = None, *, digits: int = 3) -> str:
+    """``0.0621`` -> ``"62.1 ms"``; ``unit`` forces one, otherwise the most readable is chosen;
+    ``digits`` significant digits."""
     if math.isnan(seconds):
         return "n/a"
-    if unit is None:
-        magnitude = abs(seconds)
-        unit = next((name for name, size in UNIT_SECONDS.items() if magnitude >= size), "ns")
+    unit = unit or duration_unit(seconds)
     value = seconds / UNIT_SECONDS[unit]
-    return f"{_significant(value)} {unit}"
+    return f"{significant(value, digits)} {unit}"
 
 
-def _significant(value: float) -> str:
-    # three significant digits, never scientific notation: 62.1, 2, 0.125, 1500
-    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+def duration_unit(seconds: float) -> str:
+    """The most readable unit for ``seconds``: the largest in which it is at least 1."""
+    magnitude = abs(seconds)
+    return next((name for name, size in UNIT_SECONDS.items() if magnitude >= size), "ns")
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``digits`` significant digits, no exponent for large values: 62.1, 2, 0.125, 1500."""
+    return f"{value:.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
 
 
 def format_change(change: float) -> str:
@@ -37,19 +42,31 @@ def format_change(change: float) -> str:
     return f"{percent + 0.0:+.1f}%"  # + 0.0 turns -0.0 into 0.0
 
 
-def format_count(instructions: float) -> str:
-    """``16_760_000`` -> ``"16.76 M instr"``: counts are nearly exact, so four digits."""
+def format_count(instructions: float, *, digits: int = 4, magnitude: float | None = None) -> str:
+    """``16_760_000`` -> ``"16.76 M instr"``: counts are nearly exact, so four digits. The
+    prefix suits ``magnitude`` (default: the count itself)."""
     if math.isnan(instructions):
         return "n/a"
-    magnitude = abs(instructions)
+    magnitude = abs(instructions if magnitude is None else magnitude)
     for prefix, size in COUNT_PREFIXES:
         if magnitude >= size:
-            return f"{instructions / size:.4g} {prefix} {COUNT_UNIT}"
+            return f"{significant(instructions / size, digits)} {prefix} {COUNT_UNIT}"
     return f"{instructions:.0f} {COUNT_UNIT}"
 
 
-def format_measured(value: float, clock: str, unit: str | None = None) -> str:
-    """A measured value in its clock's unit: a count on the instructions clock, else a time."""
+def format_measured(
+    value: float,
+    clock: str,
+    unit: str | None = None,
+    *,
+    digits: int | None = None,
+    magnitude: float | None = None,
+) -> str:
+    """A measured value in its clock's unit: a count on the instructions clock, else a time.
+    ``digits`` significant digits (default 4 for counts, 3 for times); the unit or prefix suits
+    ``magnitude`` when given (to show two values in the same one)."""
     if clock == INSTRUCTIONS_CLOCK or unit == COUNT_UNIT:
-        return format_count(value)
-    return format_duration(value, unit)
+        return format_count(value, digits=digits or 4, magnitude=magnitude)
+    if unit is None and magnitude is not None:
+        unit = duration_unit(magnitude)
+    return format_duration(value, unit, digits=digits or 3)

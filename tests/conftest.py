@@ -16,6 +16,14 @@ asyncio_default_test_loop_scope = function
 """
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs see a wide terminal, so tests that match whole messages are not broken by the
+    summary's wrapping at the terminal's width (tested at 80 and 120 columns in
+    test_terminal_summary.py, which sets COLUMNS itself)."""
+    monkeypatch.setenv("COLUMNS", "300")
+
+
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester in strict asyncio mode; tests add their files and run it."""

@@ -137,7 +137,7 @@ def test_each_bad_row_is_skipped_with_one_warning_and_the_verdict_is_unchanged(g
     # a bad runs row leaves its run out; a bad measurement or metric row only that row
     used = total - sum(1 for table, *_ in CORRUPTIONS if table == "runs")
     result.stdout.fnmatch_lines(
-        ["*test_fetch*unchanged*", f"*compared with {used} runs labelled 'main'*"]
+        ["*omniperf: 1 measurement, 1 unchanged*", f"*compared with {used} runs labelled 'main'*"]
     )
 
 
@@ -153,7 +153,7 @@ def test_many_bad_rows_at_once_leave_the_good_run_in_use(gated_suite):
     # newest first: the order the baseline runs are read in
     assert [w.split("run #")[1][:1] for w in warnings] == ["3", "2", "1"]
     result.stdout.fnmatch_lines(
-        ["*test_fetch*unchanged*", "*compared with 3 runs labelled 'main'*"]
+        ["*omniperf: 1 measurement, 1 unchanged*", "*compared with 3 runs labelled 'main'*"]
     )
 
 
@@ -282,7 +282,7 @@ def test_text_that_is_not_utf8_is_a_bad_row_not_a_bad_history(gated_suite, capsy
         consecutive=False,
     )
     result.stdout.fnmatch_lines(
-        ["*test_fetch*unchanged*", "*compared with 3 runs labelled 'main'*"]
+        ["*omniperf: 1 measurement, 1 unchanged*", "*compared with 3 runs labelled 'main'*"]
     )
     assert main(["runs", "--history", str(path)]) == 0
     assert "run #1: column git_branch" in capsys.readouterr().err

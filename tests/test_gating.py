@@ -65,7 +65,7 @@ def test_first_run_is_new_and_saved(history_suite):
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
-            "*test_fetch*new*",
+            "*4 new (-v shows them)",
             "omniperf: baseline: none yet (*history.sqlite does not exist); verdicts are 'new'",
             "omniperf: saved as run #1 (label 'main') in *history.sqlite",
         ]
@@ -77,11 +77,11 @@ def test_first_run_is_new_and_saved(history_suite):
 
 def test_unchanged_run_compares_clean(history_suite):
     run_baselines(history_suite)
-    result = history_suite.runpytest("--omniperf-gate", "--omniperf-label=feature")
+    result = history_suite.runpytest("--omniperf-gate", "--omniperf-label=feature", "-v")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
-            "*test_fetch*[+-]0.?% [[]*%, *%[]]*unchanged",
+            "unchanged*test_fetch *change [+-]0.?% [[]*%, *%[]]*",
             "omniperf: compared with 2 runs labelled 'main'*",
         ]
     )
@@ -91,7 +91,7 @@ def test_gate_fails_the_regressed_test_only(history_suite, monkeypatch):
     run_baselines(history_suite)
     for name in ("fetch", "tolerant", "exempt"):
         monkeypatch.setenv(f"SLOW_{name.upper()}", "1.3")
-    result = history_suite.runpytest("--omniperf-gate", "--omniperf-label=feature")
+    result = history_suite.runpytest("--omniperf-gate", "--omniperf-label=feature", "-v")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -100,7 +100,9 @@ def test_gate_fails_the_regressed_test_only(history_suite, monkeypatch):
             "FAILED test_pipeline.py::test_fetch - Failed: performance regression*",
         ]
     )
-    result.stdout.fnmatch_lines(["*test_exempt*+30.0%*exempt", "*test_tolerant*+30.0%*unchanged"])
+    result.stdout.fnmatch_lines(
+        ["unchanged*test_tolerant*change +30.0%*", "exempt*test_exempt*change +30.0%*"]
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -110,7 +112,7 @@ def test_compare_without_gate_reports_but_passes(history_suite, monkeypatch):
     result = history_suite.runpytest("--omniperf-compare")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
-        ["*omniperf: 4 measurements, 1 regressed*", "*test_fetch*+30.0%*regressed"]
+        ["*omniperf: 4 measurements, 1 regressed*", "regressed*test_fetch*+30.0%*"]
     )
 
 
@@ -170,9 +172,9 @@ def test_other_machines_are_not_baselines_unless_asked(history_suite, monkeypatc
     run_baselines(history_suite, count=1)
     monkeypatch.setenv("RUNNER", "large")
     result = history_suite.runpytest("--omniperf-compare")
-    result.stdout.fnmatch_lines(["*test_fetch*new*"])
+    result.stdout.fnmatch_lines(["*omniperf: 4 measurements, 4 new*"])
     result = history_suite.runpytest("--omniperf-compare", "--omniperf-baseline-any-machine")
-    result.stdout.fnmatch_lines(["*test_fetch*unchanged"])
+    result.stdout.fnmatch_lines(["*omniperf: 4 measurements, 3 unchanged, 1 exempt*"])
 
 
 def test_select_baseline_hook_decides(history_suite):
@@ -205,14 +207,15 @@ def test_no_save_json_markdown_and_junit(history_suite, monkeypatch):
     assert entry["run"]["label"] and len(entry["measurements"]) == 4
     assert entry["measurements"][0]["comparison"]["verdict"] in ("unchanged", "new")
     markdown = summary.read_text()
-    assert "| test | measurement |" in markdown and "test_fetch" in markdown
+    assert "| test | now | baseline |" in markdown and "test_fetch" in markdown
     root = ET.parse(history_suite.path / "junit.xml").getroot()
     properties = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert properties["omniperf.test_fetch.comparison"] == "unchanged"
     assert abs(float(properties["omniperf.test_fetch.change"])) < 0.01  # busy microseconds
 
 
-def test_corrupt_history_leaves_verdicts_alone_and_the_file_untouched(history_suite):
+def test_corrupt_history_leaves_verdicts_alone_and_the_file_untouched(history_suite, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "2000")  # the messages name long paths twice: one line each
     folder = history_suite.path / ".omniperf"
     folder.mkdir()
     (folder / "history.sqlite").write_bytes(b"garbage" * 50)

@@ -147,7 +147,7 @@ def test_markdown_appends_to_an_existing_file(measured_suite):
     notes.write_text("# my notes\n")
     measured_suite.runpytest("--omniperf-markdown=notes.md").assert_outcomes(passed=1)
     text = notes.read_text()
-    assert text.startswith("# my notes\n") and "### pytest-omniperf: 1 measurements" in text
+    assert text.startswith("# my notes\n") and "### pytest-omniperf: 1 measurement\n" in text
 
 
 def test_report_command_refuses_the_history_and_foreign_files(measured_suite, capsys):

@@ -136,7 +136,7 @@ def commit_link(repository_url: str | None) -> CommitLink:
         commit = run.git_commit or ""
         if repository_url is None or not _SHA.fullmatch(commit):
             return None
-        return f"{repository_url}/commit/{commit}"
+        return f"{repository_url.rstrip('/')}/commit/{commit}"
 
     return link
 

@@ -1,20 +1,55 @@
-"""The end-of-session table of every measurement, problems first."""
+"""The end-of-session summary: problems first with every figure, the rest folded into counts,
+every line fitted to the terminal's width. Also used by ``omniperf show`` and ``omniperf compare``
+(which show every measurement).
+
+Layout: a measurement shown takes one line (outcome, name, figures) when every row fits the
+width; else a line with its outcome and name (shortened from the left) and its figures indented
+below (``now``, ``baseline``, ``change [interval]`` always on one line, then ``since``, broken
+budgets...), so that a name and its figures each fit 80 columns.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from pytest_omniperf.comparison import Change, Quantity, Verdict
 from pytest_omniperf.measurement import (
     BUDGET_FAILED,
     BUSY_METRIC,
+    NOISY_CV,
     PASSED,
     RECORDED,
     Measurement,
 )
 from pytest_omniperf.report.escape import terminal_text
+from pytest_omniperf.report.outcome import (
+    FOLDED_WHEN_COMPARING,
+    by_outcome,
+    counts_text,
+    outcome_label,
+    outcome_of,
+    plural,
+)
+from pytest_omniperf.report.shown_numbers import (
+    budget_violations,
+    change_with_interval,
+    compared_values,
+    since_text,
+)
+from pytest_omniperf.report.text_fit import (
+    CUT,
+    fitted_fields,
+    shorten_left,
+    summary_width,
+    wrapped,
+)
 from pytest_omniperf.units import format_change, format_duration, format_measured
+
+if TYPE_CHECKING:
+    import pytest
 
 HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
 COMPARISON_HEADINGS = ("baseline", "change [interval]", "vs baseline")
@@ -30,14 +65,59 @@ INSTRUCTIONS_HINT = (
     "instead: @pytest.mark.omniperf(clock='instructions') or --omniperf-clock instructions "
     "(deterministic; needs valgrind)"
 )
+FOLDED_HINT = "-v shows them"
+# The figures of a measurement start under its name, unless its outcome label is long.
+_WIDEST_INDENT = 16
 
 
-def summary_title(measurements: Sequence[Measurement]) -> str:
-    failed = sum(1 for m in measurements if m.verdict == BUDGET_FAILED)
-    regressed = sum(1 for m in measurements if m.comparison_verdict == Verdict.REGRESSED)
-    title = f"omniperf: {len(measurements)} measurement{'s' if len(measurements) != 1 else ''}"
-    title += f", {failed} over budget" if failed else ""
-    return title + (f", {regressed} regressed" if regressed else "")
+class Detail(IntEnum):
+    """How much of the run a summary shows."""
+
+    QUIET = -1
+    """``-q``: the headline and the problems."""
+    NORMAL = 0
+    """The problems in full; when comparing, unchanged, new and exempt measurements as counts."""
+    FULL = 1
+    """``-v``, and the ``omniperf`` commands: every measurement."""
+
+    @classmethod
+    def of_verbosity(cls, verbosity: int) -> Detail:
+        return cls.QUIET if verbosity < 0 else cls.FULL if verbosity > 0 else cls.NORMAL
+
+
+def write_summary(
+    reporter: pytest.TerminalReporter,
+    measurements: Sequence[Measurement],
+    notes: Sequence[str],
+    gate_warning: str | None,
+) -> None:
+    """The summary at the end of a pytest session, at the width of pytest's terminal writer."""
+    width = summary_width(reporter._tw.fullwidth)
+    detail = Detail.of_verbosity(reporter.config.get_verbosity())
+    if measurements:
+        title, lines = headline(measurements, width)
+        lines += summary_lines(measurements, notes, width=width, detail=detail)
+    else:
+        title, lines = "omniperf: nothing measured", note_lines(notes, width)
+    reporter.write_sep("=", title)
+    for line in lines:
+        reporter.write_line(line)
+    if gate_warning:
+        # also under -q: a gate that compared nothing must not pass silently
+        for line in note_lines([gate_warning], width):
+            reporter.write_line(line, yellow=True, bold=True)
+
+
+def headline(measurements: Sequence[Measurement], width: int) -> tuple[str, list[str]]:
+    """The title of the summary's separator line, ``omniperf: 43 measurements, 2 regressed, 1
+    over budget, 40 unchanged``, and the lines that carry the counts when they do not fit it."""
+    title = f"omniperf: {plural(len(measurements), 'measurement')}"
+    counts = counts_text(measurements)
+    if not counts:
+        return title, []
+    if len(title) + 2 + len(counts) + 4 <= width:  # the separator needs "= " on each side
+        return f"{title}, {counts}", []
+    return title, wrapped(counts, width)
 
 
 def ordered(measurements: Iterable[Measurement]) -> list[Measurement]:
@@ -48,41 +128,163 @@ def ordered(measurements: Iterable[Measurement]) -> list[Measurement]:
 def row_cells(
     measurements: Sequence[Measurement], *, comparing: bool
 ) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """Every figure of each measurement as the cells of one wide table row (for a table in an
+    order of its own, as ``omniperf compare --sort`` prints; ``summary_lines(keep_order=True)``
+    fits the terminal instead)."""
     headings = HEADINGS + (COMPARISON_HEADINGS if comparing else ())
     rows = [_row(m) + (_comparison_cells(m) if comparing else ()) for m in measurements]
     return headings, rows
 
 
-def summary_lines(measurements: Iterable[Measurement], notes: Sequence[str] = ()) -> list[str]:
-    """An aligned table, problems first, then notes. Names are shown with their control
+def summary_lines(
+    measurements: Iterable[Measurement],
+    notes: Sequence[str] = (),
+    *,
+    width: int | None = None,
+    detail: Detail = Detail.FULL,
+    keep_order: bool = False,
+) -> list[str]:
+    """The summary below the headline, no line wider than ``width`` (default: the terminal's,
+    at least 80), problems first unless ``keep_order``. Names are shown with their control
     characters escaped (see :func:`terminal_text`)."""
-    in_order = ordered(measurements)
+    width = summary_width(width)
+    in_order = list(measurements) if keep_order else by_outcome(measurements)
     comparing = any(m.comparison for m in in_order)
-    headings, rows = row_cells(in_order, comparing=comparing)
-    table = [headings, *(tuple(map(_cell, row)) for row in rows)]
-    widths = [max(len(row[column]) for row in table) for column in range(len(headings))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in table
+    shown = [m for m in in_order if _shown_in_full(m, comparing, detail)]
+    folded = [m for m in in_order if not _shown_in_full(m, comparing, detail)]
+    lines = _blocks(shown, width)
+    if folded and detail is not Detail.QUIET:
+        lines += wrapped(f"{counts_text(folded) or len(folded)} ({FOLDED_HINT})", width)
+    if detail is not Detail.QUIET:
+        lines += _noisy_lines([m for m in in_order if m.noisy], width, detail)
+        if any(
+            m.clock == "real" and (m.noisy or m.comparison_verdict == Verdict.NOISY)
+            for m in in_order
+        ):
+            lines += wrapped(INSTRUCTIONS_HINT, width)
+        lines += _metric_lines(shown, width)  # a folded measurement's metrics are folded too
+    return lines + note_lines(notes, width)
+
+
+def _shown_in_full(measurement: Measurement, comparing: bool, detail: Detail) -> bool:
+    outcome = outcome_of(measurement)
+    if outcome.shown_in_full or detail is Detail.FULL:
+        return True
+    if detail is Detail.QUIET:
+        return False
+    return not comparing or outcome not in FOLDED_WHEN_COMPARING
+
+
+def _blocks(measurements: Sequence[Measurement], width: int) -> list[str]:
+    """Per measurement: its outcome, name and figures on one line when every measurement's fit
+    (a table); else its outcome and name, and its figures on the lines below."""
+    if not measurements:
+        return []
+    labels = [outcome_label(m) for m in measurements]
+    label_width = max(map(len, labels))
+    names = [terminal_text(m.label) for m in measurements]
+    figures = [_figures(m) for m in measurements]
+    # the current and baseline values line up, like table columns
+    compared = [f for m, f in zip(measurements, figures, strict=True) if _has_change(m)]
+    widths = [max((len(f[column]) for f in compared), default=0) for column in range(2)]
+    # now, baseline and change stay on one line: a reader (or a script) checks them together
+    figures = [
+        [f"{f[0]:<{widths[0]}}   {f[1]:<{widths[1]}}   {f[2]}", *f[3:]] if _has_change(m) else f
+        for m, f in zip(measurements, figures, strict=True)
     ]
-    lines += [
-        f"note: {_cell(m.test_id)} [{_cell(m.name)}] is noisy (coefficient of "
-        f"variation {m.stats['cv']:.0%}); its numbers are too spread to trust"
-        for m in in_order
-        if m.noisy
+    name_width = max(map(len, names))
+    rows = [
+        f"{label:<{label_width}}  {name:<{name_width}}   {'   '.join(fields)}".rstrip()
+        for label, name, fields in zip(labels, names, figures, strict=True)
     ]
-    if any(
-        m.clock == "real" and (m.noisy or m.comparison_verdict == Verdict.NOISY) for m in in_order
-    ):
-        lines.append(INSTRUCTIONS_HINT)
-    return lines + _metric_lines(in_order) + note_lines(notes)
+    if all(len(row) <= width for row in rows):
+        return rows
+    widest_group = max(
+        (len(f[0]) for m, f in zip(measurements, figures, strict=True) if _has_change(m)), default=0
+    )
+    indent = " " * max(2, min(label_width + 2, _WIDEST_INDENT, width - widest_group))
+    lines = []
+    for label, name, fields in zip(labels, names, figures, strict=True):
+        lines.append(f"{label:<{label_width}}  {shorten_left(name, width - label_width - 2)}")
+        lines += [line.rstrip() for line in fitted_fields(fields, width, indent)]
+    return lines
 
 
-def note_lines(notes: Sequence[str]) -> list[str]:
-    return [f"omniperf: {terminal_text(note)}" for note in notes]
+def _has_change(measurement: Measurement) -> bool:
+    return measurement.comparison is not None and measurement.comparison.deciding is not None
 
 
-def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
+def _figures(measurement: Measurement) -> list[str]:
+    """The figures of one measurement: against its baseline (the values the change was
+    computed from) when compared, else its statistics; broken budgets; where it began."""
+    comparison = measurement.comparison
+    change = comparison.deciding if comparison else None
+    fields = []
+    if change is not None:
+        now, baseline = compared_values(change, measurement.clock)
+        fields += [
+            f"now {now}",
+            f"baseline {baseline}",
+            f"change {change_with_interval(change)}",
+        ]
+    since = since_text(comparison, measurement.clock) if comparison else None
+    if since:
+        fields.append(terminal_text(since))  # its commit is stored text
+    violations = budget_violations(measurement)
+    fields += violations
+    if change is None:
+        broken = {violation.split()[0] for violation in violations}
+        fields += [field for field in _statistics(measurement) if field.split()[0] not in broken]
+        if measurement.budgets and not violations:
+            fields.append(f"budget {budget_text(measurement)}")
+    return fields
+
+
+def _statistics(measurement: Measurement) -> list[str]:
+    stats = measurement.stats
+    fields = [
+        f"p50 {_p50_cell(measurement)}",
+        f"p95 {format_measured(stats['p95'], measurement.clock)}",
+    ]
+    if measurement.kind == "speedup":
+        fields.append(f"speedup {speedup_text(measurement)}")
+    if measurement.clock != "real":
+        wall = format_duration(measurement.wall_s)
+        fields.append(
+            f"{terminal_text(measurement.clock)} clock"
+            + (f" (wall {wall})" if measurement.clock == "virtual" else "")
+        )
+    return fields
+
+
+def _noisy_lines(noisy: Sequence[Measurement], width: int, detail: Detail) -> list[str]:
+    """``12 measurements are noisy (cv > 10%): test_a (63%), test_b (41%), … 10 more``: one
+    line (every name, wrapped, with ``-v``)."""
+    if not noisy:
+        return []
+    verb = "is" if len(noisy) == 1 else "are"
+    start = f"{plural(len(noisy), 'measurement')} {verb} noisy (cv > {NOISY_CV:.0%}): "
+    names = [
+        f"{shorten_left(terminal_text(m.label.rsplit('::', 1)[-1]), 40)} ({m.stats['cv']:.0%})"
+        for m in noisy
+    ]
+    if detail is Detail.FULL:
+        return wrapped(start + ", ".join(names), width)
+    for shown in range(len(names), 0, -1):
+        rest = len(names) - shown
+        line = start + ", ".join(names[:shown])
+        line += f", {CUT} {rest} more" if rest else ""
+        if len(line) <= width:
+            return [line]
+    return wrapped(f"{start}{names[0]}, {CUT} {len(names) - 1} more", width)
+
+
+def note_lines(notes: Sequence[str], width: int | None = None) -> list[str]:
+    width = summary_width(width)
+    return [line for note in notes for line in wrapped(f"omniperf: {terminal_text(note)}", width)]
+
+
+def _metric_lines(measurements: Sequence[Measurement], width: int) -> list[str]:
     """Derived metrics, once per test (every measurement of a test carries the same)."""
     lines, seen = [], set()
     for measurement in sorted(measurements, key=lambda m: m.test_id):
@@ -94,7 +296,8 @@ def _metric_lines(measurements: Sequence[Measurement]) -> list[str]:
             for name, value in sorted(measurement.metrics.items())
             if name != BUSY_METRIC  # shown beside the median already
         )
-        lines.append(f"metrics of {_cell(measurement.test_id)}: {figures}")
+        name = shorten_left(terminal_text(measurement.test_id), width // 2)
+        lines += wrapped(f"metrics of {name}: {figures}", width)
     return lines
 
 
@@ -120,7 +323,7 @@ def _row(measurement: Measurement) -> tuple[str, ...]:
         clock,
         _p50_cell(measurement),
         format_measured(stats["p95"], measurement.clock),
-        _speedup_cell(measurement),
+        speedup_text(measurement),
         budget_text(measurement),
         _VERDICT_LABELS.get(measurement.verdict, measurement.verdict),
     )
@@ -151,7 +354,8 @@ def quantity_text(value: float, quantity: Quantity, clock: str) -> str:
     return format_measured(value, clock)
 
 
-def _speedup_cell(measurement: Measurement) -> str:
+def speedup_text(measurement: Measurement) -> str:
+    """``3.60x (540 ms seq / 150 ms par)``, or ``-`` for a latency measurement."""
     if measurement.kind != "speedup":
         return "-"
     stats = measurement.stats
