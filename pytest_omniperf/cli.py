@@ -428,23 +428,13 @@ def _print_comparison(
     *,
     keep_order: bool,
 ) -> None:
-    from pytest_omniperf.report.terminal import row_cells, summary_lines
+    from pytest_omniperf.report.terminal import summary_lines
+    from pytest_omniperf.report.text_fit import summary_width, wrapped
 
-    print(
-        terminal_text(
-            f"run #{head.id} ({head.short_commit}, {head.label!r}) against {baseline.describe()}"
-        )
-    )
-    if not keep_order:
-        lines = summary_lines(shown) if shown else []
-    else:  # the summary puts problems first: the table in the order asked for
-        headings, rows = row_cells(shown, comparing=True)
-        table = [headings, *(tuple(map(terminal_text, row)) for row in rows)]
-        widths = [max(len(row[column]) for row in table) for column in range(len(headings))]
-        lines = [
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in table
-        ]
+    header = f"run #{head.id} ({head.short_commit}, {head.label!r}) against {baseline.describe()}"
+    lines = wrapped(terminal_text(header), summary_width(None))
+    # problems first, unless an order was asked for (--sort)
+    lines += summary_lines(shown, keep_order=keep_order) if shown else []
     for line in lines:
         print(line)
     if folded:

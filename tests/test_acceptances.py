@@ -122,7 +122,8 @@ async def test_y():
 def gated_run(pytester, monkeypatch, *, x, y=1.0):
     monkeypatch.setenv("SLOW_X", str(x))
     monkeypatch.setenv("SLOW_Y", str(y))
-    return pytester.runpytest("--omniperf-gate", "--omniperf-label=main")
+    # -v: the summary lists unchanged measurements too
+    return pytester.runpytest("--omniperf-gate", "--omniperf-label=main", "-v")
 
 
 def test_an_accepted_slowdown_passes_the_gate_until_it_gets_slower(suite, monkeypatch, capsys):
@@ -146,7 +147,7 @@ def test_an_accepted_slowdown_passes_the_gate_until_it_gets_slower(suite, monkey
     result.assert_outcomes(passed=1, failed=1)  # test_y's slowdown was not accepted
     result.stdout.fnmatch_lines(
         [
-            "*test_x*unchanged",
+            "unchanged*test_pipeline.py::test_x*",
             "omniperf: compared with 2 runs labelled 'main'*; accepted levels: #3 for 'test_x*'",
         ]
     )

@@ -17,11 +17,8 @@ from typing import TYPE_CHECKING
 
 from pytest_omniperf.comparison import Change, Quantity, Verdict
 from pytest_omniperf.measurement import (
-    BUDGET_FAILED,
     BUSY_METRIC,
     NOISY_CV,
-    PASSED,
-    RECORDED,
     Measurement,
 )
 from pytest_omniperf.report.escape import terminal_text
@@ -51,10 +48,7 @@ from pytest_omniperf.units import format_change, format_duration, format_measure
 if TYPE_CHECKING:
     import pytest
 
-HEADINGS = ("test", "measurement", "kind", "clock", "p50", "p95", "speedup", "budget", "verdict")
-COMPARISON_HEADINGS = ("baseline", "change [interval]", "vs baseline")
 
-_VERDICT_LABELS = {PASSED: "pass", BUDGET_FAILED: "FAIL", RECORDED: "-"}
 # A cell wider than this is cut: one huge name (a 100,000-character parametrize id or
 # measurement name) would otherwise pad every line of the table to its width.
 WIDEST_CELL = 120
@@ -123,17 +117,6 @@ def headline(measurements: Sequence[Measurement], width: int) -> tuple[str, list
 def ordered(measurements: Iterable[Measurement]) -> list[Measurement]:
     """Problems first (see ``Measurement.problem_rank``)."""
     return sorted(measurements, key=lambda measurement: measurement.problem_rank)
-
-
-def row_cells(
-    measurements: Sequence[Measurement], *, comparing: bool
-) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """Every figure of each measurement as the cells of one wide table row (for a table in an
-    order of its own, as ``omniperf compare --sort`` prints; ``summary_lines(keep_order=True)``
-    fits the terminal instead)."""
-    headings = HEADINGS + (COMPARISON_HEADINGS if comparing else ())
-    rows = [_row(m) + (_comparison_cells(m) if comparing else ()) for m in measurements]
-    return headings, rows
 
 
 def summary_lines(
@@ -309,42 +292,12 @@ def _cell(text: str) -> str:
     return f"{shown[: WIDEST_CELL - 30]}... ({len(shown):,} characters)"
 
 
-def _row(measurement: Measurement) -> tuple[str, ...]:
-    stats = measurement.stats
-    test_name = measurement.test_id
-    label = measurement.name if measurement.name_suffix else ""
-    clock = measurement.clock
-    if clock == "virtual":
-        clock += f" (wall {format_duration(measurement.wall_s)})"
-    return (
-        test_name,
-        label,
-        measurement.kind,
-        clock,
-        _p50_cell(measurement),
-        format_measured(stats["p95"], measurement.clock),
-        speedup_text(measurement),
-        budget_text(measurement),
-        _VERDICT_LABELS.get(measurement.verdict, measurement.verdict),
-    )
-
-
 def _p50_cell(measurement: Measurement) -> str:
     """The median, with the loop's busy part of it when the loop was timed: on the virtual
     clock the rest is skipped waiting."""
     median = format_measured(measurement.stats["p50"], measurement.clock)
     busy_s = measurement.metrics.get(BUSY_METRIC)
     return median if busy_s is None else f"{median} (busy {format_duration(busy_s)})"
-
-
-def _comparison_cells(measurement: Measurement) -> tuple[str, str, str]:
-    comparison = measurement.comparison
-    change = comparison.headline if comparison else None
-    return (
-        quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-",
-        change_cell(measurement),
-        comparison.verdict.value if comparison else "-",
-    )
 
 
 def quantity_text(value: float, quantity: Quantity, clock: str) -> str:
