@@ -42,6 +42,18 @@ def format_change(change: float) -> str:
     return f"{percent + 0.0:+.1f}%"  # + 0.0 turns -0.0 into 0.0
 
 
+# An interval end beyond this is shown as "beyond": with one baseline run and a CPU-bound
+# workload an honest interval can reach +10^8 %, a figure that says nothing more than this.
+WIDEST_SHOWN_CHANGE = 10.0
+
+
+def format_change_bound(change: float) -> str:
+    """An end of a change's interval: as :func:`format_change`, or ``>+1000%`` beyond it."""
+    if change > WIDEST_SHOWN_CHANGE:
+        return f">{format_change(WIDEST_SHOWN_CHANGE)[:-3]}%"
+    return format_change(change)
+
+
 def format_count(instructions: float, *, digits: int = 4, magnitude: float | None = None) -> str:
     """``16_760_000`` -> ``"16.76 M instr"``: counts are nearly exact, so four digits. The
     prefix suits ``magnitude`` (default: the count itself)."""

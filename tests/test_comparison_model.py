@@ -303,3 +303,13 @@ def test_selection_never_includes_the_compared_run(tmp_path):
         latest = store.runs(limit=1)[0]
         baseline = Baseline.chosen(store, BaselineSpec(count=2), "machine-a", compared=latest)
     assert [run.id for run in baseline.runs] == [2, 1]
+
+
+def test_an_interval_beyond_tenfold_is_shown_as_such():
+    """One baseline run of CPU-bound work gives an honest but astronomic interval end."""
+    from pytest_omniperf.report.shown_numbers import change_with_interval
+
+    change = Change(
+        Quantity.MEDIAN, 0.0593, 0.0579, 0.0593 / 0.0579 - 1, -1.0, 2293804.3, Verdict.NOISY
+    )
+    assert change_with_interval(change) == "+2.4% [-100.0%, >+1000%]"

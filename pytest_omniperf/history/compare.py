@@ -17,7 +17,12 @@ from pytest_omniperf.comparison import Change, Comparison, Quantity, Since, Verd
 from pytest_omniperf.history.baseline import Baseline
 from pytest_omniperf.measurement import BUSY_METRIC, CPU_SHARE_STAT, Measurement
 from pytest_omniperf.settings import DEFAULT_THRESHOLD
-from pytest_omniperf.units import INSTRUCTIONS_CLOCK, format_change, format_measured
+from pytest_omniperf.units import (
+    INSTRUCTIONS_CLOCK,
+    format_change,
+    format_change_bound,
+    format_measured,
+)
 
 # Prior spread of the speedup ratio between runs: smaller than for times, since the two modes
 # of a round share the machine's state.
@@ -139,8 +144,8 @@ def _cpu_share(measurements: list[Measurement]) -> float | None:
 
 def _change_text(change: Change) -> str:
     return (
-        f"{format_change(change.change)}, interval {format_change(change.low)} .. "
-        f"{format_change(change.high)}"
+        f"{format_change(change.change)}, interval {format_change_bound(change.low)} .. "
+        f"{format_change_bound(change.high)}"
     )
 
 

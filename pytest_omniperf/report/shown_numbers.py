@@ -16,6 +16,7 @@ from pytest_omniperf.measurement import BLOCKING_METRIC, Measurement
 from pytest_omniperf.units import (
     INSTRUCTIONS_CLOCK,
     format_change,
+    format_change_bound,
     format_duration,
     format_measured,
 )
@@ -65,7 +66,7 @@ def change_with_interval(change: Change) -> str:
     """``+16.7% [+12.0%, +21.5%]``."""
     return (
         f"{format_change(change.change)} "
-        f"[{format_change(change.low)}, {format_change(change.high)}]"
+        f"[{format_change_bound(change.low)}, {format_change_bound(change.high)}]"
     )
 
 

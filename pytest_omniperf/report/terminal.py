@@ -43,7 +43,7 @@ from pytest_omniperf.report.text_fit import (
     summary_width,
     wrapped,
 )
-from pytest_omniperf.units import format_change, format_duration, format_measured
+from pytest_omniperf.units import format_duration, format_measured
 
 if TYPE_CHECKING:
     import pytest
@@ -342,7 +342,4 @@ def change_cell(measurement: Measurement) -> str:
 
 def change_text(change: Change) -> str:
     label = "speedup " if change.quantity is Quantity.SPEEDUP else ""
-    return (
-        f"{label}{format_change(change.change)} "
-        f"[{format_change(change.low)}, {format_change(change.high)}]"
-    )
+    return label + change_with_interval(change)
