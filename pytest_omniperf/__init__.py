@@ -14,7 +14,6 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from pytest_omniperf.clock import Clock, RealClock, VirtualClock, virtual_clock
-    from pytest_omniperf.measure import Perf, SpeedupComparison
     from pytest_omniperf.measurement import Measurement
     from pytest_omniperf.mode import (
         Mode,
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
         serialized_concurrency,
         use_mode,
     )
+    from pytest_omniperf.perf_fixture import Perf, SpeedupComparison
     from pytest_omniperf.sampling import VirtualHorizonExceeded
 
 _EXPORTS = {
@@ -31,8 +31,8 @@ _EXPORTS = {
     "RealClock": "clock",
     "VirtualClock": "clock",
     "virtual_clock": "clock",
-    "Perf": "measure",
-    "SpeedupComparison": "measure",
+    "Perf": "perf_fixture",
+    "SpeedupComparison": "perf_fixture",
     "Measurement": "measurement",
     "Mode": "mode",
     "current_mode": "mode",

@@ -1,14 +1,16 @@
 """Hooks that measure perf tests: plan at setup, measure during the call, check budgets.
 
 Registered by the session only when collection found a perf test (a perf marker or the ``perf``
-fixture), so a suite without any pays nothing per test.
+fixture) or a test requested ``perf`` dynamically, so a suite without any pays nothing per
+test. What they prepare for a test is kept in its stash (:mod:`pytest_omniperf.stash_keys`),
+where the fixtures read it; they get from the session only what they need to compare.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -19,22 +21,36 @@ from pytest_omniperf.comparison import Verdict
 from pytest_omniperf.installed_patches import checkpoint, uninstall_since
 from pytest_omniperf.loop_steps import UnsupportedLoopError
 from pytest_omniperf.measurement import BLOCKING_METRIC, Measurement
-from pytest_omniperf.runtime.kit import RuntimeKit
+from pytest_omniperf.perf_tests import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE
+from pytest_omniperf.round_progress import CallProgress, ProgressDisplay, use_progress
 from pytest_omniperf.runtime.trace import Recorder, use_recorder
-from pytest_omniperf.session import PERF_FIXTURES, PERF_MARKERS, REPORT_ATTRIBUTE, OmniperfSession
-from pytest_omniperf.settings import SettingError, TestPlan, resolve_test_plan
+from pytest_omniperf.settings import (
+    Marker,
+    MeasurePlan,
+    RunSettings,
+    SettingError,
+    resolve_measure_plan,
+)
+from pytest_omniperf.stash_keys import (
+    CONCLUDED_KEY,
+    KIT_KEY,
+    PATCH_MARK_KEY,
+    PERF_KEY,
+    PERF_REQUESTED_KEY,
+    PLAN_KEY,
+    PROGRESS_KEY,
+    RECORDER_KEY,
+    SINK_KEY,
+    forget_attempt,
+)
 from pytest_omniperf.values import as_float, shown, storable_text
 
 if TYPE_CHECKING:
-    from pytest_omniperf.measure import Confirm, Perf
+    from pytest_omniperf.regression_confirmation import Confirm
+    from pytest_omniperf.run_history import RunHistory
 
-PLAN_KEY = pytest.StashKey[TestPlan]()
-SINK_KEY = pytest.StashKey[list[Measurement]]()
-CONCLUDED_KEY = pytest.StashKey[list[Measurement]]()
-RECORDER_KEY = pytest.StashKey[Recorder]()
-KIT_KEY = pytest.StashKey[RuntimeKit]()
-PATCH_MARK_KEY = pytest.StashKey[int]()
-
+# The end of pytest-timeout's failure message: "Timeout (>5.0s) from pytest-timeout."
+TIMEOUT_MESSAGE_END = "from pytest-timeout"
 NOTHING_MEASURED = (
     "{budget} budget cannot be evaluated: {test} uses the perf fixture but measured nothing "
     "(call perf.measure, perf.speedup or perf.span, or drop the perf fixture to time the test body)"
@@ -110,10 +126,22 @@ def _hook_metric_problems(nodeid: str, measurement: Measurement) -> list[str]:
 
 
 class PerfTestHooks:
-    def __init__(self, session: OmniperfSession) -> None:
-        self.session = session
-        self.config = session.config
-        self.settings = session.settings
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: RunSettings,
+        *,
+        run_history: Callable[[], RunHistory],
+        counting_worker: bool,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self._run_history = run_history
+        """The session's history link, made on first use (only when comparing)."""
+        self._counting_worker = counting_worker
+        """This process is the valgrind run: it only counts, its parent checks budgets."""
+        self._shows_progress: bool | None = None
+        """Decided on the first measured call (the terminal reporter is configured by then)."""
 
     # -- which tests, and how ----------------------------------------------------------------
 
@@ -121,17 +149,27 @@ class PerfTestHooks:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if not isinstance(item, pytest.Function):
             return
+        forget_attempt(item.stash)  # an earlier attempt (pytest-rerunfailures) leaves nothing
         # closest first: function and pytest.param marks, then class, then module
         marks = {name: list(item.iter_markers(name)) for name in PERF_MARKERS}
         if not any(marks.values()) and PERF_FIXTURES.isdisjoint(item.fixturenames):
             return
-        # an earlier attempt of this item (pytest-rerunfailures) leaves nothing behind
-        if CONCLUDED_KEY in item.stash:
-            del item.stash[CONCLUDED_KEY]
-        if KIT_KEY in item.stash:
-            del item.stash[KIT_KEY]
+        self.prepare(item, marks)
+
+    def prepare_on_request(self, item: pytest.Item) -> None:
+        """Prepare a test that requested ``perf`` (or another perf fixture) dynamically, with
+        ``request.getfixturevalue``: it has no perf marker, or setup would have prepared it."""
+        if not isinstance(item, pytest.Function):
+            raise pytest.UsageError(
+                f"{item.nodeid}: the perf fixtures measure test functions, "
+                f"not {type(item).__name__} items"
+            )
+        self.prepare(item, {name: list(item.iter_markers(name)) for name in PERF_MARKERS})
+
+    def prepare(self, item: pytest.Function, marks: Mapping[str, Sequence[Marker]]) -> None:
+        """Resolve the test's plan and put what its fixtures and its call need in its stash."""
         try:
-            plan = resolve_test_plan(item.nodeid, self.settings, **marks)
+            plan = resolve_measure_plan(item.nodeid, self.settings, **marks)
         except SettingError as error:
             # from None: one line, not the error again "during handling" of it
             raise pytest.fail.Exception(str(error), pytrace=False) from None
@@ -159,11 +197,21 @@ class PerfTestHooks:
             and not inspect.iscoroutinefunction(item.obj)
         ):
             pytest.fail(BLOCKING_ON_SYNC_TEST.format(test=item.nodeid), pytrace=False)
-        item.stash[PLAN_KEY] = plan
-        item.stash[SINK_KEY] = []
-        item.stash[RECORDER_KEY] = Recorder(item.nodeid)
+        from pytest_omniperf.perf_fixture import Perf
 
-    def _body_timed_with_benchmark(self, item: pytest.Function, plan: TestPlan) -> bool:
+        sink: list[Measurement] = []
+        item.stash[PLAN_KEY] = plan
+        item.stash[SINK_KEY] = sink
+        item.stash[RECORDER_KEY] = Recorder(item.nodeid)
+        item.stash[PERF_KEY] = Perf(
+            item.nodeid,
+            measure,
+            disabled=self.settings.disabled,
+            sink=sink,
+            confirm=self._confirmer(plan),
+        )
+
+    def _body_timed_with_benchmark(self, item: pytest.Function, plan: MeasurePlan) -> bool:
         """Would the plugin call the body of a test that uses pytest-benchmark's fixture more
         than once? Checked before fixtures are set up, so pytest-benchmark has nothing to warn
         about."""
@@ -176,33 +224,13 @@ class PerfTestHooks:
             for plugin in self.config.pluginmanager.get_plugins()
         )
 
-    def runtime_for(self, item: pytest.Item) -> RuntimeKit:
-        """The primitives of ``item``, bound to its recorder (the ``perf_*`` fixtures)."""
-        kit = item.stash.get(KIT_KEY, None)
-        if kit is None:
-            kit = item.stash[KIT_KEY] = RuntimeKit(item.stash[RECORDER_KEY])
-        return kit
-
-    def perf_for(self, item: pytest.Item) -> Perf:
-        """The ``perf`` fixture's object for ``item``."""
-        from pytest_omniperf.measure import Perf
-
-        plan = item.stash[PLAN_KEY]
-        return Perf(
-            item.nodeid,
-            plan.measure,
-            disabled=self.settings.disabled,
-            sink=item.stash[SINK_KEY],
-            confirm=self._confirmer(plan),
-        )
-
-    def _confirmer(self, plan: TestPlan) -> Confirm | None:
+    def _confirmer(self, plan: MeasurePlan) -> Confirm | None:
         """When comparing: a check that a fresh measurement looks regressed (see
-        :func:`pytest_omniperf.measure.needs_confirmation`)."""
+        :mod:`pytest_omniperf.regression_confirmation`)."""
         threshold = plan.measure.regression
         if not self.settings.comparing or threshold is None:
             return None
-        run_history = self.session.run_history
+        run_history = self._run_history()
 
         def looks_regressed(measurement: Measurement) -> bool:
             run_history.compare(measurement, threshold, two_stage=True)
@@ -221,32 +249,57 @@ class PerfTestHooks:
         # Fixtures are set up by now: the teardown safety net leaves their patches alone.
         item.stash[PATCH_MARK_KEY] = checkpoint()
         sink = item.stash[SINK_KEY]
-        with use_recorder(item.stash[RECORDER_KEY]), _refusals_in_one_line(item.nodeid):
-            if not plan.markers or "perf" in item.fixturenames:
-                result = yield  # measured by the perf fixture, or not at all
-            else:
-                from pytest_omniperf.body import measured_body
-
-                test_function = item.obj
-                item.obj = measured_body(
-                    test_function, item.nodeid, plan, sink, confirm=self._confirmer(plan)
-                )
-                # unittest runs async test methods by looking them up on the test case itself
-                test_case = _unittest_case(item)
-                if test_case is not None:
-                    setattr(test_case, item.name, item.obj)
-                try:
-                    result = yield
-                finally:
-                    item.obj = test_function
-                    if test_case is not None:
-                        vars(test_case).pop(item.name, None)
+        progress = item.stash[PROGRESS_KEY] = CallProgress(item.nodeid, self._display(item))
+        with (
+            use_recorder(item.stash[RECORDER_KEY]),
+            use_progress(progress),
+            _refusals_in_one_line(item.nodeid),
+        ):
+            try:
+                if not plan.markers or _uses_perf(item):
+                    result = yield  # measured by the perf fixture, or not at all
+                else:
+                    result = yield from self._measure_body(item, plan)
+            finally:
+                progress.close()
         violations = self._conclude(item, plan, sink)
         if violations:
             pytest.fail("\n".join(violations), pytrace=False)
         return result
 
-    def _conclude(self, item: pytest.Item, plan: TestPlan, sink: list[Measurement]) -> list[str]:
+    def _measure_body(
+        self, item: pytest.Function, plan: MeasurePlan
+    ) -> Generator[None, object, object]:
+        """Run the call with the test function replaced by one that measures it."""
+        from pytest_omniperf.body import measured_body
+
+        test_function = item.obj
+        item.obj = measured_body(
+            test_function,
+            item.stash[PERF_KEY],
+            name=plan.measure.name or item.nodeid.rsplit("::", 1)[-1],
+            speedup=plan.speedup is not None,
+        )
+        # unittest runs async test methods by looking them up on the test case itself
+        test_case = _unittest_case(item)
+        if test_case is not None:
+            setattr(test_case, item.name, item.obj)
+        try:
+            return (yield)
+        finally:
+            item.obj = test_function
+            if test_case is not None:
+                vars(test_case).pop(item.name, None)
+
+    def _display(self, item: pytest.Item) -> ProgressDisplay | None:
+        """Where the progress of ``item`` shows, if this process shows progress."""
+        from pytest_omniperf.progress_display import TerminalProgress, shows_progress
+
+        if self._shows_progress is None:
+            self._shows_progress = not self._counting_worker and shows_progress(self.config)
+        return TerminalProgress(self.config, item) if self._shows_progress else None
+
+    def _conclude(self, item: pytest.Item, plan: MeasurePlan, sink: list[Measurement]) -> list[str]:
         """Check the budgets of a test whose body completed; keep its measurements (already
         summarised: measurements when taken, spans at each exit)."""
         kit = item.stash.get(KIT_KEY, None)
@@ -254,11 +307,11 @@ class PerfTestHooks:
         for measurement in sink:
             measurement.metrics.update(runtime_metrics)
         item.stash[CONCLUDED_KEY] = sink
-        if self.session.counting_worker:
+        if self._counting_worker:
             return []  # the valgrind run only counts: its parent checks budgets on the counts
         if plan.has_budget and not sink:
             budget = "latency" if plan.latency else "speedup"
-            uses_perf = "perf" in getattr(item, "fixturenames", ())
+            uses_perf = isinstance(item, pytest.Function) and _uses_perf(item)
             message = NOTHING_MEASURED if uses_perf else BODY_NOT_MEASURED
             return [message.format(budget=budget, test=item.nodeid)]
         if plan.speedup and not any(m.kind == "speedup" for m in sink):
@@ -277,12 +330,12 @@ class PerfTestHooks:
             self._add_junit_properties(item, measurement)
         return violations
 
-    def _compare(self, measurement: Measurement, plan: TestPlan) -> list[str]:
+    def _compare(self, measurement: Measurement, plan: MeasurePlan) -> list[str]:
         from pytest_omniperf.history.compare import regression_message
-        from pytest_omniperf.measure import REMEASURED_METRIC
 
-        remeasured = bool(measurement.metrics.get(REMEASURED_METRIC))
-        self.session.run_history.compare(measurement, plan.measure.regression, two_stage=remeasured)
+        self._run_history().compare(
+            measurement, plan.measure.regression, two_stage=measurement.second_batch
+        )
         comparison = measurement.comparison
         if self.settings.gate and comparison and comparison.verdict == Verdict.REGRESSED:
             return [regression_message(measurement, comparison)]
@@ -326,7 +379,51 @@ class PerfTestHooks:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        concluded = item.stash.get(CONCLUDED_KEY, None) if call.when == "call" else None
+        if call.when != "call":
+            return report
+        if _call_not_wrapped(item) and call.excinfo is None and not self.settings.disabled:
+            # perf was first requested inside this test's body, in a session that had no perf
+            # test until then: these hooks came too late to wrap the call, so conclude here
+            violations = self._conclude(item, item.stash[PLAN_KEY], item.stash[SINK_KEY])
+            if violations:
+                report.outcome = "failed"
+                report.longrepr = "\n".join(violations)
+        concluded = item.stash.get(CONCLUDED_KEY, None)
         if concluded:
             setattr(report, REPORT_ATTRIBUTE, [m.to_dict() for m in concluded])
+        progress = item.stash.get(PROGRESS_KEY, None)
+        if report.failed and progress is not None and call.excinfo is not None:
+            _note_where_it_stopped(report, call.excinfo, progress)
         return report
+
+
+def _call_not_wrapped(item: pytest.Item) -> bool:
+    """Was the test prepared (it requested a perf fixture) but its call not measured here?"""
+    stash = item.stash
+    return PLAN_KEY in stash and PROGRESS_KEY not in stash and CONCLUDED_KEY not in stash
+
+
+def _uses_perf(item: pytest.Function) -> bool:
+    """Does the test measure through the ``perf`` fixture (named, or requested dynamically)?"""
+    return "perf" in item.fixturenames or PERF_REQUESTED_KEY in item.stash
+
+
+def _note_where_it_stopped(
+    report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException], progress: CallProgress
+) -> None:
+    """A failure in the middle of a measurement (a pytest-timeout firing, most often) says how
+    far the measurement got: "timed out after 37 of 100 rounds of fetch"."""
+    stopped_at = progress.interrupted_measurement()
+    if stopped_at is None:
+        return
+    timed_out = TIMEOUT_MESSAGE_END in str(excinfo.value)
+    line = f"omniperf: {'timed out' if timed_out else 'stopped'} {stopped_at}"
+    longrepr = report.longrepr
+    if isinstance(longrepr, str):
+        report.longrepr = f"{longrepr}\n{line}"
+    else:
+        # a traceback's representation shows added sections below it (pytest's own
+        # ExceptionRepr.addsection, which is not public API: found by its method)
+        add_section = getattr(longrepr, "addsection", None)
+        if callable(add_section):
+            add_section("omniperf", line)

@@ -21,10 +21,16 @@ from pytest_omniperf.settings import (
     SettingError,
     resolve_run_settings,
 )
+from pytest_omniperf.stash_keys import (
+    KIT_KEY,
+    PERF_KEY,
+    PERF_REQUESTED_KEY,
+    RECORDER_KEY,
+    SETTINGS_KEY,
+)
 
 if TYPE_CHECKING:
-    from pytest_omniperf.measure import Perf
-    from pytest_omniperf.perf_hooks import PerfTestHooks
+    from pytest_omniperf.perf_fixture import Perf
     from pytest_omniperf.runtime import (
         CircuitBreaker,
         Executor,
@@ -35,7 +41,6 @@ if TYPE_CHECKING:
         RuntimeKit,
     )
 
-SETTINGS_KEY = pytest.StashKey[RunSettings]()
 SESSION_PLUGIN_NAME = "omniperf-session"
 
 _VALUE_OPTIONS = (
@@ -189,13 +194,17 @@ def _check_before_the_run(config: pytest.Config, settings: RunSettings) -> None:
         raise pytest.UsageError(str(error)) from None
 
 
-def _hooks(request: pytest.FixtureRequest) -> PerfTestHooks:
-    from pytest_omniperf.perf_hooks import PerfTestHooks
-    from pytest_omniperf.session import PERF_HOOKS_NAME
+def _prepared(request: pytest.FixtureRequest) -> pytest.Item:
+    """The test, with what the perf hooks prepared for it in its stash. A test that requests a
+    perf fixture dynamically (``request.getfixturevalue``) is prepared now."""
+    item: pytest.Item = request.node
+    if PERF_KEY not in item.stash:
+        from pytest_omniperf.session import OmniperfSession
 
-    hooks = request.config.pluginmanager.get_plugin(PERF_HOOKS_NAME)
-    assert isinstance(hooks, PerfTestHooks)  # registered at collection: this test uses perf
-    return hooks
+        session = request.config.pluginmanager.get_plugin(SESSION_PLUGIN_NAME)
+        assert isinstance(session, OmniperfSession)  # registered in pytest_configure
+        session.perf_hooks().prepare_on_request(item)
+    return item
 
 
 @pytest.fixture
@@ -204,22 +213,27 @@ def perf(request: pytest.FixtureRequest) -> Perf:
 
     Budget markers on the test apply to what it measures.
     """
-    return _hooks(request).perf_for(request.node)
+    item = _prepared(request)
+    item.stash[PERF_REQUESTED_KEY] = True  # the test measures through perf: its body is not timed
+    return item.stash[PERF_KEY]
 
 
 @pytest.fixture
 def perf_recorder(request: pytest.FixtureRequest) -> Recorder:
     """The test's recorder: the spans of the perf_* primitives and of ``instrument()`` proxies."""
-    from pytest_omniperf.perf_hooks import RECORDER_KEY
-
-    recorder: Recorder = request.node.stash[RECORDER_KEY]
-    return recorder
+    return _prepared(request).stash[RECORDER_KEY]
 
 
 @pytest.fixture
 def perf_runtime(request: pytest.FixtureRequest) -> RuntimeKit:
     """Factories for primitives bound to the test: ``perf_runtime.cache(ttl_s=60)``..."""
-    return _hooks(request).runtime_for(request.node)
+    item = _prepared(request)
+    kit = item.stash.get(KIT_KEY, None)
+    if kit is None:
+        from pytest_omniperf.runtime.kit import RuntimeKit
+
+        kit = item.stash[KIT_KEY] = RuntimeKit(item.stash[RECORDER_KEY])
+    return kit
 
 
 def _options(request: pytest.FixtureRequest) -> dict[str, object]:

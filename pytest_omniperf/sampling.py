@@ -1,6 +1,7 @@
 """Running a workload for warmup + timed rounds, in one mode or both modes interleaved.
 
-The inner loops are kept bare (clock reads before and after each call, nothing else), so the
+The inner loops are kept bare (clock reads before and after each call; between calls, a count
+on the test's progress when it is followed: see :mod:`pytest_omniperf.round_progress`), so the
 per-round overhead stays well under a microsecond. Async rounds also read the loop's busy time
 (see :mod:`pytest_omniperf.loop_steps`), label the round and end the loop's running step at each
 round boundary, so the longest step of the loop is traced to the round it ran in, even for a
@@ -33,6 +34,7 @@ from pytest_omniperf.loop_steps import (
     unsupported_reason,
 )
 from pytest_omniperf.mode import Mode, serialized_concurrency, use_mode
+from pytest_omniperf.round_progress import RoundMeter
 
 SyncCall = Callable[[], Any]
 AsyncCall = Callable[[], Awaitable[Any]]
@@ -76,35 +78,49 @@ class Sampled:
 
 
 def sample_sync(
-    call: SyncCall, rounds: int, warmup: int, *, speedup: bool = False, clock: str = "real"
+    call: SyncCall,
+    rounds: int,
+    warmup: int,
+    *,
+    speedup: bool = False,
+    clock: str = "real",
+    meter: RoundMeter | None = None,
 ) -> Sampled:
     """Time a synchronous callable on the real clock (or the cpu clock: thread CPU time)."""
     cpu_started = cpu_and_run_queue_s()
     wall_started = time.perf_counter()
     timer = CpuClock() if clock == CPU_CLOCK else RealClock()
     if speedup:
-        sampled = _sample_sync_both_modes(call, rounds, warmup, timer)
+        sampled = _sample_sync_both_modes(call, rounds, warmup, timer, meter)
     else:
-        sampled = _sample_sync_one_mode(call, rounds, warmup, timer)
+        sampled = _sample_sync_one_mode(call, rounds, warmup, timer, meter)
     sampled.wall_s = time.perf_counter() - wall_started
     sampled.cpu_share = cpu_share_since(cpu_started, sampled.wall_s)
     return sampled
 
 
-def _sample_sync_one_mode(call: SyncCall, rounds: int, warmup: int, clock: Clock) -> Sampled:
+def _sample_sync_one_mode(
+    call: SyncCall, rounds: int, warmup: int, clock: Clock, meter: RoundMeter | None
+) -> Sampled:
     now = clock.now
     result = None
     for _ in range(warmup):
         result = call()
+        if meter is not None:
+            meter.warmup_call_done()
     samples = [0.0] * rounds
     for index in range(rounds):
         started = now()
         result = call()
         samples[index] = now() - started
+        if meter is not None:
+            meter.round_done()
     return Sampled(clock.name, samples, result=result)
 
 
-def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int, clock: Clock) -> Sampled:
+def _sample_sync_both_modes(
+    call: SyncCall, rounds: int, warmup: int, clock: Clock, meter: RoundMeter | None
+) -> Sampled:
     now = clock.now
     timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
     result = None
@@ -112,12 +128,16 @@ def _sample_sync_both_modes(call: SyncCall, rounds: int, warmup: int, clock: Clo
         with use_mode(mode):
             for _ in range(warmup):
                 result = call()
+                if meter is not None:
+                    meter.warmup_call_done()
     for index in range(rounds):
         for mode in _ORDERS[index % 2]:
             with use_mode(mode):
                 started = now()
                 result = call()
                 timings[mode].append(now() - started)
+        if meter is not None:
+            meter.round_done()
     return Sampled(clock.name, timings[Mode.PARALLEL], timings[Mode.SEQUENTIAL], result=result)
 
 
@@ -134,6 +154,7 @@ async def sample_async(
     patch_gather: bool = True,
     horizon_s: float = 3600.0,
     time_callbacks: bool = False,
+    meter: RoundMeter | None = None,
 ) -> Sampled:
     """Time an async workload on the running loop, on the real or virtual clock.
 
@@ -157,9 +178,11 @@ async def sample_async(
         if isinstance(active_clock, VirtualClock):
             call = _bounded(call, active_clock, horizon_s)
         if speedup:
-            sampled = await _sample_async_both_modes(call, rounds, warmup, active_clock, steps)
+            sampled = await _sample_async_both_modes(
+                call, rounds, warmup, active_clock, steps, meter
+            )
         else:
-            sampled = await _sample_async_one_mode(call, rounds, warmup, active_clock, steps)
+            sampled = await _sample_async_one_mode(call, rounds, warmup, active_clock, steps, meter)
         if steps is not None:
             sampled.longest_step = steps.longest
     sampled.wall_s = time.perf_counter() - wall_started
@@ -203,15 +226,22 @@ class _NoSteps:
 
 
 async def _sample_async_one_mode(
-    call: AsyncCall, rounds: int, warmup: int, clock: Clock, steps: LoopSteps | None
+    call: AsyncCall,
+    rounds: int,
+    warmup: int,
+    clock: Clock,
+    steps: LoopSteps | None,
+    meter: RoundMeter | None,
 ) -> Sampled:
     now = clock.now
-    meter: LoopSteps | _NoSteps = steps or _NoSteps()
-    start_round = meter.start_round
+    timed_steps: LoopSteps | _NoSteps = steps or _NoSteps()
+    start_round = timed_steps.start_round
     result = None
     for _ in range(warmup):
         result = await call()
-    meter.rounds_total = rounds
+        if meter is not None:
+            meter.warmup_call_done()
+    timed_steps.rounds_total = rounds
     samples = [0.0] * rounds
     # busy time so far at the start of each round and at the end: rounds are the differences
     busy_marks = [0.0] * (rounds + 1)
@@ -220,16 +250,24 @@ async def _sample_async_one_mode(
         started = now()
         result = await call()
         samples[index] = now() - started
+        if meter is not None:
+            # a progress update (rare, microseconds) counts in this round's busy time
+            meter.round_done()
     busy_marks[rounds] = start_round(0)
     busy = [end - start for start, end in itertools.pairwise(busy_marks)]
     return Sampled(clock.name, samples, result=result, busy_s=busy if steps else [])
 
 
 async def _sample_async_both_modes(
-    call: AsyncCall, rounds: int, warmup: int, clock: Clock, steps: LoopSteps | None
+    call: AsyncCall,
+    rounds: int,
+    warmup: int,
+    clock: Clock,
+    steps: LoopSteps | None,
+    meter: RoundMeter | None,
 ) -> Sampled:
     now = clock.now
-    meter: LoopSteps | _NoSteps = steps or _NoSteps()
+    timed_steps: LoopSteps | _NoSteps = steps or _NoSteps()
     timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
     busy: list[float] = []
     result = None
@@ -237,17 +275,21 @@ async def _sample_async_both_modes(
         with use_mode(mode):
             for _ in range(warmup):
                 result = await call()
-    meter.rounds_total = rounds
+                if meter is not None:
+                    meter.warmup_call_done()
+    timed_steps.rounds_total = rounds
     for index in range(rounds):
         for mode in _ORDERS[index % 2]:
             with use_mode(mode):
-                busy_started = meter.start_round(index + 1, mode.value)
+                busy_started = timed_steps.start_round(index + 1, mode.value)
                 started = now()
                 result = await call()
                 timings[mode].append(now() - started)
-                busy_ended = meter.start_round(0)
+                busy_ended = timed_steps.start_round(0)
                 if mode is Mode.PARALLEL:
                     busy.append(busy_ended - busy_started)
+        if meter is not None:
+            meter.round_done()
     return Sampled(
         clock.name,
         timings[Mode.PARALLEL],

@@ -1,7 +1,9 @@
 """The plugin's per-run object: finds the perf tests, gathers their measurements, summarises.
 
 Registered by ``plugin.pytest_configure``. The hooks that measure tests live in
-:mod:`pytest_omniperf.perf_hooks` and are registered only when collection found a perf test.
+:mod:`pytest_omniperf.perf_hooks` and are registered only when collection found a perf test (or
+a test requests ``perf`` dynamically); the session hands them what they need, they never import
+it.
 """
 
 from __future__ import annotations
@@ -14,36 +16,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_omniperf.gate_status import GateStatus
+from pytest_omniperf.perf_tests import REPORT_ATTRIBUTE, is_perf_test
 from pytest_omniperf.settings import RunSettings
 
 if TYPE_CHECKING:
     from pytest_omniperf.measurement import Measurement
+    from pytest_omniperf.perf_hooks import PerfTestHooks
     from pytest_omniperf.run_history import RunHistory
 
-PERF_MARKERS = ("omniperf", "latency", "speedup", "blocking")
-PERF_FIXTURES = frozenset(
-    {
-        *("perf", "perf_runtime", "perf_recorder"),
-        *("perf_executor", "perf_cache", "perf_breaker", "perf_retry", "perf_limiter"),
-    }
-)
 PERF_HOOKS_NAME = "omniperf-perf-tests"
 INSTRUCTION_BATCH_NAME = "omniperf-instruction-batch"
 # Set in the valgrind run the plugin starts for the instructions clock (see instructions/).
 COUNTING_WORKER_ENV = "OMNIPERF_CALLGRIND_RESULTS"
-
-# Report attribute carrying the measurements of a call phase; it travels with the report, so
-# pytest-xdist brings it from the workers to the controller.
-REPORT_ATTRIBUTE = "omniperf_measurements"
-
-
-def is_perf_test(item: pytest.Item) -> bool:
-    """Does the plugin have anything to do for this test?"""
-    if not isinstance(item, pytest.Function):
-        return False
-    return not PERF_FIXTURES.isdisjoint(item.fixturenames) or any(
-        mark.name in PERF_MARKERS for mark in item.iter_markers()
-    )
 
 
 class OmniperfSession:
@@ -79,11 +63,26 @@ class OmniperfSession:
         manager = self.config.pluginmanager
         if manager.has_plugin(PERF_HOOKS_NAME) or not any(map(is_perf_test, items)):
             return
-        from pytest_omniperf.perf_hooks import PerfTestHooks
-
-        manager.register(PerfTestHooks(self), PERF_HOOKS_NAME)
+        self.perf_hooks()
         if not self.counting_worker:
             self._register_instruction_batch(items)
+
+    def perf_hooks(self) -> PerfTestHooks:
+        """The hooks that measure perf tests, registered on first need."""
+        from pytest_omniperf.perf_hooks import PerfTestHooks
+
+        manager = self.config.pluginmanager
+        hooks = manager.get_plugin(PERF_HOOKS_NAME)
+        if hooks is None:
+            hooks = PerfTestHooks(
+                self.config,
+                self.settings,
+                run_history=lambda: self.run_history,
+                counting_worker=self.counting_worker,
+            )
+            manager.register(hooks, PERF_HOOKS_NAME)
+        assert isinstance(hooks, PerfTestHooks)
+        return hooks
 
     def _register_instruction_batch(self, items: list[pytest.Item]) -> None:
         from pytest_omniperf.instructions.batch import InstructionBatch, counts_instructions
@@ -94,7 +93,12 @@ class OmniperfSession:
             if is_perf_test(item) and counts_instructions(item, self.settings)
         ]
         if counted:
-            batch = InstructionBatch(self, counted)
+            batch = InstructionBatch(
+                self.config,
+                self.settings,
+                counted,
+                note=lambda text: self.run_history.notes.append(text),
+            )
             self.config.pluginmanager.register(batch, INSTRUCTION_BATCH_NAME)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -127,7 +127,7 @@ class BlockingBudget(NamedTuple):
     unit: str = "ms"
 
 
-class TestPlan(NamedTuple):
+class MeasurePlan(NamedTuple):
     """Everything the plugin needs to know about one test before it runs."""
 
     measure: MeasureSettings
@@ -293,7 +293,7 @@ def _parse_bool(value: object, where: str) -> bool:
 # -- test level --------------------------------------------------------------------------------
 
 
-def resolve_test_plan(
+def resolve_measure_plan(
     nodeid: str,
     run: RunSettings,
     *,
@@ -301,7 +301,7 @@ def resolve_test_plan(
     latency: Sequence[Marker] = (),
     speedup: Sequence[Marker] = (),
     blocking: Sequence[Marker] = (),
-) -> TestPlan:
+) -> MeasurePlan:
     """Validate a test's markers and combine them with the run settings.
 
     Each sequence holds the marks of one name, closest first (function, ``pytest.param``, class,
@@ -315,7 +315,7 @@ def resolve_test_plan(
         for name, marks in (("omniperf", omniperf), ("latency", latency), ("speedup", speedup))
         if marks
     )
-    plan = TestPlan(
+    plan = MeasurePlan(
         measure=_measure_settings(nodeid, run, omniperf),
         latency=_strictest_latency([_latency_budget(nodeid, mark) for mark in latency]),
         speedup=_strictest_speedup([_speedup_budget(nodeid, mark) for mark in speedup]),
@@ -326,7 +326,7 @@ def resolve_test_plan(
     return plan
 
 
-def _check_clock_fits_budgets(nodeid: str, plan: TestPlan) -> None:
+def _check_clock_fits_budgets(nodeid: str, plan: MeasurePlan) -> None:
     """Counts and times never meet: a count budget needs counts, a time budget needs times."""
     counting = plan.measure.clock == INSTRUCTIONS_CLOCK
     if plan.latency is not None and (plan.latency.unit == COUNT_UNIT) != counting:
@@ -517,7 +517,9 @@ def _speedup_budget(nodeid: str, mark: Marker) -> SpeedupBudget:
     return SpeedupBudget(minimum=_positive_number(minimum, where, "min"))
 
 
-def _with_blocking_budget(plan: TestPlan, nodeid: str, closest_first: Sequence[Marker]) -> TestPlan:
+def _with_blocking_budget(
+    plan: MeasurePlan, nodeid: str, closest_first: Sequence[Marker]
+) -> MeasurePlan:
     """``@pytest.mark.blocking(max=20)``: the budget, and callback timing to name the culprit.
     Stacked marks all apply: the strictest bound wins."""
     if not closest_first:

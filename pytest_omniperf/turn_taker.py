@@ -9,12 +9,34 @@ culprit names and ``task.get_coro()`` still describe the workload.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from pytest_omniperf.serialize import Section
+
+class TurnQueue(Protocol):
+    """What a :class:`TurnTaker` tells its round and asks of it (``sequential_round.Section``): a
+    protocol, so this module does not import the one that imports it."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    @property
+    def sequence(self) -> Iterator[int]: ...
+
+    def enqueue(self, taker: TurnTaker) -> None: ...
+
+    def register(self, taker: TurnTaker, task: asyncio.Future[Any]) -> None: ...
+
+    def may_start(self, taker: TurnTaker) -> bool: ...
+
+    def started(self, taker: TurnTaker) -> None: ...
+
+    def resumed(self, taker: TurnTaker) -> None: ...
+
+    def blocked(self, taker: TurnTaker, waiter: Any) -> None: ...
+
+    def finished(self, taker: TurnTaker) -> None: ...
 
 
 class TurnTaker(Coroutine[Any, Any, Any]):
@@ -33,7 +55,7 @@ class TurnTaker(Coroutine[Any, Any, Any]):
         "watch",
     )
 
-    def __init__(self, inner: Coroutine[Any, Any, Any], section: Section) -> None:
+    def __init__(self, inner: Coroutine[Any, Any, Any], section: TurnQueue) -> None:
         self._inner = inner
         self.section = section
         self.sequence = next(section.sequence)

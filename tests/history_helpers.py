@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.measure import summarize_measurement
 from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement_from_samples import summarize_measurement
 
 
 def make_run(label: str = "main", fingerprint: str = "machine-a", **changes) -> RunInfo:

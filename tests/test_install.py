@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import sys
@@ -123,3 +124,34 @@ def test_plain_install_requires_only_what_every_run_needs():
     assert {"report", "asyncio", "qdrant", "http", "demo", "dev"} <= set(extras)
     assert extras["demo"] == ["pytest-omniperf[report,asyncio,qdrant,http]"]
     assert "pytest-omniperf[demo]" in extras["dev"]
+
+
+IMPORTS_THE_PUBLIC_NAMES = """
+from pytest_omniperf import *
+from pytest_omniperf.measurement import *
+from pytest_omniperf.settings import *
+
+def test_the_only_test_here():
+    assert MeasurePlan and Perf and Measurement and RunSettings
+"""
+
+
+def test_a_test_module_importing_the_public_names_collects_only_its_tests(pytester):
+    """pytest collects classes named Test* as test classes: a public class of the plugin named
+    so would be collected, and fail under filterwarnings = error, in every module importing it."""
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(test_public=IMPORTS_THE_PUBLIC_NAMES)
+    # (pytest-asyncio, installed here, warns in a suite that does not configure it)
+    result = pytester.runpytest("-p", "no:asyncio")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_no_class_of_the_package_is_named_like_a_test_class():
+    named_like_tests = [
+        f"{path.relative_to(ROOT)}: {node.name}"
+        for path in (ROOT / "pytest_omniperf").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name.startswith("Test")
+    ]
+    assert named_like_tests == []

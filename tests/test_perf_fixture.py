@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 
 def test_measure_speedup_and_span_in_one_async_test(suite):
     suite.makepyfile(
@@ -176,3 +180,57 @@ def test_workload_exception_propagates_and_is_not_recorded(suite):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*KeyError: 'missing in round 3'*"])
     result.stdout.no_fnmatch_line("*omniperf: 1 measurement*")
+
+
+DYNAMIC_PERF = """
+import time
+import pytest
+
+def work():
+    time.sleep(0.001)
+    return "done"
+
+@pytest.fixture
+def measured_work(request):
+    perf = request.getfixturevalue("perf")  # from another fixture, at setup
+    return lambda: perf.measure(work)
+
+def test_from_a_fixture(measured_work):
+    assert measured_work() == "done"
+
+def test_in_the_body(request):
+    perf = request.getfixturevalue("perf")  # inside the call, after the hooks were set up
+    assert perf.named("in_body", rounds=3, warmup=0).measure(work) == "done"
+    assert len(perf["in_body"].samples_s) == 3
+
+@pytest.mark.latency(p50=0.001)
+def test_budget_with_perf_from_a_fixture(measured_work):
+    measured_work()  # perf measures, the body is not timed: the budget applies to work()
+"""
+
+
+@pytest.mark.parametrize(
+    ("selected", "outcomes", "measurements"),
+    [
+        # the first test that asks for perf does so inside its body: the session had no perf
+        # test at collection, and its measurements must still be kept
+        ("test_in_the_body", {"passed": 1}, ["test_in_the_body [in_body]"]),
+        (
+            "test_from_a_fixture or test_in_the_body",
+            {"passed": 2},
+            ["test_from_a_fixture [work]", "test_in_the_body [in_body]"],
+        ),
+        ("test_budget", {"failed": 1}, ["test_budget_with_perf_from_a_fixture [work]"]),
+    ],
+    ids=["only-in-body", "fixture-and-body", "budget"],
+)
+def test_perf_requested_dynamically_measures(suite, selected, outcomes, measurements):
+    suite.makepyfile(test_dynamic=DYNAMIC_PERF)
+    result = suite.runpytest("-k", selected, "--omniperf-json=run.json")
+    result.assert_outcomes(**outcomes)
+    document = json.loads((suite.path / "run.json").read_text())
+    (run,) = document["runs"]
+    shown = sorted(f"{m['test_id'].rsplit('::', 1)[-1]} [{m['name']}]" for m in run["measurements"])
+    assert shown == measurements
+    if "failed" in outcomes:
+        result.stdout.fnmatch_lines(["*latency budget exceeded: p50 = * > 0.001 ms *[[]work[]]"])

@@ -12,7 +12,8 @@ from virtual_time import simulated
 
 from pytest_omniperf import virtual_clock
 from pytest_omniperf.mode import Mode, serialized_concurrency, use_mode
-from pytest_omniperf.serialize import STALL_S, take_sequential_overlap
+from pytest_omniperf.sequential_round import STALL_S
+from pytest_omniperf.serialize import take_sequential_overlap
 
 
 async def work(log=None, name="", delay=1.0):

@@ -8,8 +8,8 @@ from pytest_omniperf.settings import (
     DEFAULT_ROUNDS,
     RunSettings,
     SettingError,
+    resolve_measure_plan,
     resolve_run_settings,
-    resolve_test_plan,
 )
 
 
@@ -49,20 +49,22 @@ def test_booleans(text, expected):
 
 def test_marker_beats_run_settings():
     run = RunSettings(rounds=4, warmup=2, clock="virtual")
-    plan = resolve_test_plan("t.py::test", run, omniperf=[Mark(rounds=9, clock="real")])
+    plan = resolve_measure_plan("t.py::test", run, omniperf=[Mark(rounds=9, clock="real")])
     assert (plan.measure.rounds, plan.measure.warmup, plan.measure.clock) == (9, 2, "real")
     assert plan.measure.clock_from_marker
 
 
 def test_latency_limits_are_converted_to_seconds():
-    plan = resolve_test_plan("t.py::test", RunSettings(), latency=[Mark(p95=50, max=2, unit="ms")])
+    plan = resolve_measure_plan(
+        "t.py::test", RunSettings(), latency=[Mark(p95=50, max=2, unit="ms")]
+    )
     assert plan.latency is not None
     assert plan.latency.limits_s == pytest.approx({"p95": 0.05, "max": 0.002})
-    plan = resolve_test_plan("t.py::test", RunSettings(), latency=[Mark(p50=3, unit="us")])
+    plan = resolve_measure_plan("t.py::test", RunSettings(), latency=[Mark(p50=3, unit="us")])
     assert plan.latency is not None
     assert plan.latency.limits_s["p50"] == pytest.approx(3e-6)
 
 
 def test_error_names_test_marker_and_argument():
     with pytest.raises(SettingError, match=r"@pytest\.mark\.latency on t\.py::test\[1\]: .*p99"):
-        resolve_test_plan("t.py::test[1]", RunSettings(), latency=[Mark(p99="x")])
+        resolve_measure_plan("t.py::test[1]", RunSettings(), latency=[Mark(p99="x")])

@@ -16,9 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -26,10 +27,8 @@ from pytest_omniperf.instructions.client_requests import HelperUnavailable, buil
 from pytest_omniperf.instructions.counting import DUMP_FILE_NAME, DUMPS_ENV, HELPER_ENV
 from pytest_omniperf.instructions.worker import FAILED, RESULTS_ENV, SKIPPED, STARTED
 from pytest_omniperf.settings import RunSettings
+from pytest_omniperf.stash_keys import SINK_KEY
 from pytest_omniperf.units import INSTRUCTIONS_CLOCK
-
-if TYPE_CHECKING:
-    from pytest_omniperf.session import OmniperfSession
 
 TIMED_UNDER_VALGRIND = (
     "{test}: {names} measured on a time clock inside the valgrind run, where code runs about 90 "
@@ -71,10 +70,19 @@ class BatchOutcome:
 class InstructionBatch:
     """Registered in the parent when collection selected instruction-clock tests."""
 
-    def __init__(self, session: OmniperfSession, nodeids: list[str]) -> None:
-        self.session = session
-        self.config = session.config
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: RunSettings,
+        nodeids: list[str],
+        *,
+        note: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self.settings = settings
         self.nodeids = nodeids
+        self._note = note
+        """Adds a line to the run's notes (shown in the summary)."""
         self._counted = frozenset(nodeids)
         self._outcome: BatchOutcome | None = None
 
@@ -86,7 +94,7 @@ class InstructionBatch:
         return self._outcome
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if item.nodeid not in self._counted or self.session.settings.disabled:
+        if item.nodeid not in self._counted or self.settings.disabled:
             return
         outcome = self.outcome
         if outcome.skip_reason:
@@ -104,7 +112,6 @@ class InstructionBatch:
         if outcome is None or pyfuncitem.nodeid not in outcome.results:
             return None
         from pytest_omniperf.measurement import Measurement
-        from pytest_omniperf.perf_hooks import SINK_KEY
 
         result = outcome.results[pyfuncitem.nodeid]
         if result["outcome"] == FAILED:
@@ -177,7 +184,7 @@ class InstructionBatch:
         return arguments
 
     def _environment(self, helper: Path, dumps: Path, results: Path) -> dict[str, str]:
-        settings = self.session.settings
+        settings = self.settings
         environment = {
             key: value
             for key, value in os.environ.items()
@@ -204,7 +211,7 @@ class InstructionBatch:
             or os.environ.get("OMNIPERF_ROUNDS", "") != ""
             or self.config.getini("omniperf_rounds") not in (None, "")
         )
-        return self.session.settings.rounds if explicit else DEFAULT_COUNTED_ROUNDS
+        return self.settings.rounds if explicit else DEFAULT_COUNTED_ROUNDS
 
     @staticmethod
     def _read(results: Path, launched: float) -> BatchOutcome:
@@ -223,7 +230,7 @@ class InstructionBatch:
         if outcome.skip_reason or not outcome.results:
             return
         count = len(outcome.results)
-        self.session.run_history.notes.append(
+        self._note(
             f"instructions clock: {count} test{'s' if count != 1 else ''} counted in one valgrind "
             f"run of {outcome.total_s:.1f} s (start-up {outcome.startup_s:.1f} s)"
         )

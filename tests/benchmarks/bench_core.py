@@ -6,6 +6,8 @@
    (target: under 50 ms).
 3. Run time of a 500-test suite without perf markers, with the plugin against
    ``-p no:omniperf`` (target: within 2%).
+4. Per-round cost of counting rounds for the progress of long tests, as the perf hooks do for
+   every measured test (target: under 0.2 us per round).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from pytest_omniperf.measure import Perf
+from pytest_omniperf.perf_fixture import Perf
+from pytest_omniperf.round_progress import CallProgress, use_progress
 from pytest_omniperf.settings import MeasureSettings
 
 ROUNDS = 200_000
@@ -61,6 +64,26 @@ def bench_overhead() -> None:
         f"perf.measure overhead: {overhead_ns:.0f} ns/round "
         f"(bare timed loop {bare / ROUNDS * 1e9:.0f} ns/round, perf.measure "
         f"{measured / ROUNDS * 1e9:.0f} ns/round incl. statistics, {ROUNDS} rounds)"
+    )
+
+
+def bench_progress_counting() -> None:
+    async def counted(rounds: int) -> float:
+        with use_progress(CallProgress("bench", display=None)):
+            return await perf_measure(rounds)
+
+    async def main() -> tuple[float, float]:
+        uncounted, with_counting = [], []
+        for _ in range(5):  # interleaved, best of five
+            uncounted.append(await perf_measure(ROUNDS))
+            with_counting.append(await counted(ROUNDS))
+        return min(uncounted), min(with_counting)
+
+    uncounted, with_counting = asyncio.run(main())
+    print(
+        f"progress counting: {(with_counting - uncounted) / ROUNDS * 1e9:+.0f} ns/round "
+        f"(perf.measure {uncounted / ROUNDS * 1e9:.0f} ns/round without, "
+        f"{with_counting / ROUNDS * 1e9:.0f} ns/round with, {ROUNDS} rounds, best of 5)"
     )
 
 
@@ -125,5 +148,6 @@ def bench_suite_without_markers(pairs: int = 7) -> None:
 
 if __name__ == "__main__":
     bench_overhead()
+    bench_progress_counting()
     bench_virtual_speedup()
     bench_suite_without_markers()

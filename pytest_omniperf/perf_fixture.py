@@ -5,6 +5,9 @@ result (awaitable when ``fn`` is async); ``perf.speedup(fn, ...)`` runs it in se
 parallel mode interleaved and returns a :class:`SpeedupComparison`; ``perf.span(name)`` times a
 region each time it is entered. ``perf.named(name, rounds=..., warmup=...)`` gives a view that
 measures under another name or with other settings.
+
+The record is built in :mod:`pytest_omniperf.measurement_from_samples`; a batch that looks
+regressed is measured again by :mod:`pytest_omniperf.regression_confirmation`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import time
-from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NoReturn
@@ -26,11 +28,24 @@ from pytest_omniperf.async_library import (
     refuse,
     running_async_library,
 )
-from pytest_omniperf.async_library import sleep as async_sleep
-from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, CPU_SHARE_STAT, Measurement
+from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement_from_samples import (
+    make_measurement,
+    median,
+    note_sequential_overlap,
+    summarize_measurement,
+)
+from pytest_omniperf.regression_confirmation import (
+    Batch,
+    Confirm,
+    confirmed_batch,
+    confirmed_batch_async,
+    needs_confirmation,
+)
+from pytest_omniperf.round_progress import RoundMeter, current_progress
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
-from pytest_omniperf.units import COUNT_UNIT, INSTRUCTIONS_CLOCK
+from pytest_omniperf.units import INSTRUCTIONS_CLOCK
 from pytest_omniperf.values import shown, storable_text
 
 DISABLED_READ = (
@@ -54,22 +69,13 @@ class SpeedupComparison:
 
     @property
     def sequential_median_s(self) -> float:
-        return _median(self.sequential_s)
+        return median(self.sequential_s)
 
     @property
     def parallel_median_s(self) -> float:
-        return _median(self.parallel_s)
+        return median(self.parallel_s)
 
 
-Confirm = Callable[[Measurement], bool]
-"""Compares a measurement with the baseline; True when it looks regressed."""
-
-REMEASURED_METRIC = "omniperf.remeasured"
-# Task steps that ran concurrently in sequential rounds although they should have waited, and
-# turns handed on after a stall (see pytest_omniperf.serialize).
-SEQUENTIAL_OVERLAP_METRIC = "omniperf.sequential_overlap"
-# Clocks whose samples a noisy episode of the machine can distort: confirmed before a regression.
-CONFIRMED_CLOCKS = ("real", "cpu")
 SPEEDUP_NOT_COUNTED = (
     "perf.speedup on {test}: a speedup compares waiting times, which the instructions clock "
     "does not see; use perf.named(..., clock='real') or clock='virtual' for it"
@@ -78,20 +84,25 @@ SPAN_NOT_COUNTED = (
     "perf.span({name!r}) on {test}: spans are not counted on the instructions clock; "
     "use perf.measure(fn) for the part to count"
 )
-# The second batch waits this long, so that a noise episode of the machine that caught the
-# first batch has likely passed.
-CONFIRMATION_PAUSE_S = 0.5
 
 
-def needs_confirmation(measurement: Measurement, confirm: Confirm) -> bool:
-    """Should this measurement be taken again before a regression is reported?
-
-    Real-clock samples can be caught in a noisy episode of a shared machine (another job on the
-    host, a frequency drop) that lasts a second or two. Such an episode rarely hits two batches
-    in a row, a real slowdown always does: so a measurement that looks regressed is measured
-    again and the second batch decides. Virtual-clock samples are exact and never re-measured.
-    """
-    return measurement.clock in CONFIRMED_CLOCKS and confirm(measurement)
+@contextmanager
+def _counted(
+    name: str, settings: MeasureSettings, warmup: int, speedup: bool, second_batch: bool
+) -> Iterator[RoundMeter | None]:
+    """The rounds of one batch, counted on the test's progress when the perf hooks follow it."""
+    progress = current_progress()
+    if progress is None:
+        yield None
+        return
+    with progress.measuring(
+        name,
+        warmup_calls=warmup * (2 if speedup else 1),
+        rounds=settings.rounds,
+        speedup=speedup,
+        second_batch=second_batch,
+    ) as meter:
+        yield meter
 
 
 def _loop_running() -> bool:
@@ -100,73 +111,6 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _note_sequential_overlap(measurement: Measurement) -> None:
-    from pytest_omniperf.serialize import take_sequential_overlap
-
-    overlap = take_sequential_overlap()
-    if overlap is not None and overlap.count:
-        measurement.metrics[SEQUENTIAL_OVERLAP_METRIC] = float(overlap.count)
-        measurement.sequential_overlap = overlap.describe()
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def make_measurement(
-    test_id: str, name: str, settings: MeasureSettings, sampled: Sampled, *, warmup: int
-) -> Measurement:
-    """A measurement with its summary statistics computed (numpy is loaded here, not before)."""
-    kind: Literal["latency", "speedup"] = "speedup" if sampled.sequential_samples_s else "latency"
-    measurement = Measurement(
-        test_id=test_id,
-        name=name,
-        kind=kind,
-        clock=sampled.clock,
-        rounds=len(sampled.samples_s),
-        warmup=warmup,
-        samples_s=sampled.samples_s,
-        sequential_samples_s=sampled.sequential_samples_s,
-        wall_s=sampled.wall_s,
-        group=settings.group,
-        unit=COUNT_UNIT if sampled.clock == INSTRUCTIONS_CLOCK else "ms",
-        regression=settings.regression,
-    )
-    record_loop_steps(measurement, sampled)
-    summarize_measurement(measurement)
-    if sampled.clock == "real" and sampled.cpu_share is not None:
-        measurement.stats[CPU_SHARE_STAT] = sampled.cpu_share
-    return measurement
-
-
-def record_loop_steps(measurement: Measurement, sampled: Sampled) -> None:
-    """The loop's busy time per round (median) and its longest step, when the loop was timed."""
-    if sampled.busy_s:
-        measurement.metrics[BUSY_METRIC] = _median(sampled.busy_s)
-    if sampled.longest_step is not None:
-        step = sampled.longest_step
-        measurement.metrics[BLOCKING_METRIC] = step.duration_s
-        measurement.slowest_step = f"{step.culprit}, {step.round_label}"
-
-
-def summarize_measurement(measurement: Measurement) -> Measurement:
-    """(Re)compute the summary statistics of a measurement from its samples."""
-    from pytest_omniperf.stats import speedup_ratio, summarize
-
-    measurement.stats = summarize(measurement.samples_s)
-    if measurement.kind == "speedup":
-        sequential = summarize(measurement.sequential_samples_s)
-        measurement.stats |= {f"sequential_{key}": value for key, value in sequential.items()}
-        measurement.stats["speedup"] = speedup_ratio(
-            measurement.sequential_samples_s, measurement.samples_s
-        )
-    return measurement
 
 
 class Perf:
@@ -328,18 +272,23 @@ class Perf:
             return self._wrap_result(first_result if first_done else call(), speedup)
         warmup = max(self._settings.warmup - first_done, 0)
         if self._settings.clock == INSTRUCTIONS_CLOCK:
-            return self._record(name, self._count_sync(call, warmup, speedup), speedup)
-        clock = self._settings.clock
+            counted = self._count_sync(call, warmup, speedup)
+            return self._record(name, Batch(counted, second_batch=False), speedup)
+        settings = self._settings
 
-        def sample() -> Sampled:
-            return sample_sync(call, self._settings.rounds, warmup, speedup=speedup, clock=clock)
+        def sample(second_batch: bool) -> Sampled:
+            with _counted(name, settings, warmup, speedup, second_batch) as meter:
+                return sample_sync(
+                    call,
+                    settings.rounds,
+                    warmup,
+                    speedup=speedup,
+                    clock=settings.clock,
+                    meter=meter,
+                )
 
-        sampled = sample()
-        remeasure = self._looks_regressed(name, sampled)
-        if remeasure:
-            time.sleep(CONFIRMATION_PAUSE_S)
-            sampled = sample()
-        return self._record(name, sampled, speedup, remeasured=remeasure)
+        batch = confirmed_batch(sample, functools.partial(self._looks_regressed, name))
+        return self._record(name, batch, speedup)
 
     def _count_sync(self, call: Callable[[], Any], warmup: int, speedup: bool) -> Sampled:
         from pytest_omniperf.instructions.counting import count_sync
@@ -369,28 +318,27 @@ class Perf:
         if self._disabled:
             return self._wrap_result(first_result if first is not None else await call(), speedup)
         settings = self._settings_on_this_library(name, speedup)
+        warmup = max(settings.warmup - (first is not None), 0)
         if settings.clock == INSTRUCTIONS_CLOCK:
-            warmup = max(settings.warmup - (first is not None), 0)
-            return self._record(name, await self._count_async(call, warmup, speedup), speedup)
+            counted = await self._count_async(call, warmup, speedup)
+            return self._record(name, Batch(counted, second_batch=False), speedup)
 
-        async def sample() -> Sampled:
-            return await sample_async(
-                call,
-                settings.rounds,
-                max(settings.warmup - (first is not None), 0),
-                clock=settings.clock,
-                speedup=speedup,
-                patch_gather=settings.patch_gather,
-                horizon_s=settings.horizon_s,
-                time_callbacks=settings.time_callbacks,
-            )
+        async def sample(second_batch: bool) -> Sampled:
+            with _counted(name, settings, warmup, speedup, second_batch) as meter:
+                return await sample_async(
+                    call,
+                    settings.rounds,
+                    warmup,
+                    clock=settings.clock,
+                    speedup=speedup,
+                    patch_gather=settings.patch_gather,
+                    horizon_s=settings.horizon_s,
+                    time_callbacks=settings.time_callbacks,
+                    meter=meter,
+                )
 
-        sampled = await sample()
-        remeasure = self._looks_regressed(name, sampled)
-        if remeasure:
-            await async_sleep(CONFIRMATION_PAUSE_S)  # real clock: confirmation is never virtual
-            sampled = await sample()
-        return self._record(name, sampled, speedup, remeasured=remeasure)
+        batch = await confirmed_batch_async(sample, functools.partial(self._looks_regressed, name))
+        return self._record(name, batch, speedup)
 
     def _settings_on_this_library(self, name: str, speedup: bool) -> MeasureSettings:
         """The settings, checked against the async library running the test: the virtual clock
@@ -411,21 +359,20 @@ class Perf:
         return settings
 
     def _looks_regressed(self, name: str, sampled: Sampled) -> bool:
+        """Would this first batch be reported as a regression (so it must be confirmed)?"""
         if self._confirm is None:
             return False
         draft = make_measurement(self._test_id, name, self._settings, sampled, warmup=0)
         return needs_confirmation(draft, self._confirm)
 
-    def _record(
-        self, name: str, sampled: Sampled, speedup: bool, *, remeasured: bool = False
-    ) -> Any:
+    def _record(self, name: str, batch: Batch, speedup: bool) -> Any:
+        sampled = batch.sampled
         measurement = make_measurement(
             self._test_id, name, self._settings, sampled, warmup=self._settings.warmup
         )
-        if remeasured:
-            measurement.metrics[REMEASURED_METRIC] = 1.0
+        measurement.second_batch = batch.second_batch
         if speedup:
-            _note_sequential_overlap(measurement)
+            note_sequential_overlap(measurement)
         self._sink.append(measurement)
         if not speedup:
             return sampled.result
