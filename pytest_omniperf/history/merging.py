@@ -26,6 +26,8 @@ from pytest_omniperf.history.store import HistoryError, HistoryStore
 
 
 class RunSource(Protocol):
+    """Where merged runs come from: read twice, to check and then to add."""
+
     path: Path
 
     def check(self) -> int:
@@ -36,6 +38,8 @@ class RunSource(Protocol):
 
 
 class DatabaseSource:
+    """A history database to merge from (an older schema is upgraded on opening, as always)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -65,6 +69,8 @@ def _refuse_bad_rows(origin: HistoryStore) -> None:
 
 
 class ExportSource:
+    """A JSON export to merge from; the first pass notes where each run is in the file."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._entries: list[ExportEntry] = []
