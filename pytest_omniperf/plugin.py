@@ -59,6 +59,11 @@ _VALUE_OPTIONS = (
     ("json", "PATH", "write this run and its measurements as JSON"),
     ("markdown", "PATH", "write a Markdown summary (default: $GITHUB_STEP_SUMMARY when set)"),
     ("html", "PATH", "write the HTML trend report at the end of the session"),
+    (
+        "repository-url",
+        "URL",
+        "the HTML report links commits to URL/commit/SHA (e.g. https://github.com/org/repo)",
+    ),
 )
 _FLAG_OPTIONS = (
     ("compare", "compare with the baseline and show every change in the summary"),
@@ -173,8 +178,7 @@ def _where_set(config: pytest.Config, key: str) -> str:
 
 def _check_before_the_run(config: pytest.Config, settings: RunSettings) -> None:
     """Refuse at once what would fail or destroy something only at the end of the run: an
-    output whose extra is missing, an output over the history or over a file not ours."""
-    from pytest_omniperf.extras import MissingExtra, require
+    output over the history or over a file not ours."""
     from pytest_omniperf.outputs import OutputRefused, OutputTarget, check_targets, markdown_path
 
     targets = [
@@ -187,10 +191,8 @@ def _check_before_the_run(config: pytest.Config, settings: RunSettings) -> None:
         source = _where_set(config, "markdown") if settings.markdown else "GITHUB_STEP_SUMMARY"
         targets.append(OutputTarget("markdown", Path(markdown), source))
     try:
-        if settings.html:
-            require(_where_set(config, "html"), "matplotlib", "report")
         check_targets(targets, Path(config.rootpath, settings.history))
-    except (MissingExtra, OutputRefused) as error:
+    except OutputRefused as error:
         raise pytest.UsageError(str(error)) from None
 
 

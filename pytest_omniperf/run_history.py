@@ -78,7 +78,6 @@ class RunHistory:
             Baseline,
             BaselineSpec,
             BaselineUnavailable,
-            select_baseline_runs,
         )
         from pytest_omniperf.history.store import HistoryError, HistoryStore
 
@@ -92,13 +91,14 @@ class RunHistory:
             with HistoryStore.open(self.path, create=False) as store:
                 _, machine_fingerprint = self._machine()
                 runs = self._hook_baseline_runs(store, spec, machine_fingerprint)
-                if runs is None:
-                    runs = select_baseline_runs(store, spec, machine_fingerprint)
-                elif isinstance(runs, str):
+                if isinstance(runs, str):
                     self.notes.append(f"baseline unusable, nothing compared: {runs}")
                     return BaselineUnavailable(runs)
-                baseline = Baseline.load(store, list(runs), spec)
-                baseline.load_levels(store, machine_fingerprint)  # "since when", creeps
+                if runs is None:  # the default choice, with the accepted levels
+                    baseline = Baseline.chosen(store, spec, machine_fingerprint)
+                else:
+                    baseline = Baseline.load(store, list(runs), spec)
+                    baseline.load_levels(store, machine_fingerprint)  # "since when", creeps
         except HistoryError as error:
             self.notes.append(f"baseline unavailable, nothing compared: {error}")
             return BaselineUnavailable(f"the baseline could not be loaded: {error}")
@@ -250,6 +250,7 @@ class RunHistory:
                 path,
                 extra_run=(run, measurements),
                 baseline=BaselineSpec.from_settings(self.settings),
+                repository_url=self.settings.repository_url,
             )
         except (HistoryError, OSError) as error:
             self.notes.append(f"could not write the HTML report {path}: {error}")

@@ -86,6 +86,9 @@ class RunSettings(NamedTuple):
     json: str | None = None
     markdown: str | None = None
     html: str | None = None
+    repository_url: str | None = None
+    """Where the project's commits are browsed (``https://github.com/org/repo``): the HTML
+    report links each run's commit to ``<repository_url>/commit/<sha>``."""
 
     @property
     def comparing(self) -> bool:
@@ -191,6 +194,7 @@ def resolve_run_settings(
         json=pick("json", _parse_optional_text, None),
         markdown=pick("markdown", _parse_optional_text, None),
         html=pick("html", _parse_optional_text, None),
+        repository_url=pick("repository_url", _parse_http_url, None),
     )
 
 
@@ -242,6 +246,28 @@ def _parse_text(value: object, where: str) -> str:
 
 def _parse_optional_text(value: object, where: str) -> str | None:
     return _parse_text(value, where)
+
+
+def _parse_http_url(value: object, where: str) -> str | None:
+    """An http(s) URL with a host, without the trailing slash (links are built on it)."""
+    import urllib.parse
+
+    text = str(value).strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:  # an unbalanced bracket in the host
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(character.isspace() or not character.isprintable() for character in text)
+    ):
+        raise SettingError(
+            f"{where}: expected an http(s) URL such as https://github.com/org/repo, "
+            f"got {shown(value)}"
+        )
+    return text.rstrip("/")
 
 
 def _parse_baseline(value: object, where: str) -> str:

@@ -41,7 +41,7 @@ def virtual(median_s, busy_s, jitter=0.0):
 def test_cpu_heavy_virtual_measurement_is_not_hair_triggered(monkeypatch):
     """+15% on a measurement that is 60% CPU work is within run-to-run drift of CPU time; the
     same +15% on pure simulated waiting is a regression."""
-    monkeypatch.setattr(Baseline, "describe", lambda self: "3 runs")
+    monkeypatch.setattr(Baseline, "describe_for", lambda self, measurement: "3 runs")
     cpu_history = [virtual(0.100, 0.060, jitter=0.002) for _ in range(3)]
     cpu_now = virtual(0.115, 0.075, jitter=0.002)
     cpu_verdict = compare(cpu_now, baseline_of(*cpu_history), 0.10).verdict
@@ -53,7 +53,7 @@ def test_cpu_heavy_virtual_measurement_is_not_hair_triggered(monkeypatch):
 
 
 def test_old_rows_without_busy_time_compare_as_before(monkeypatch):
-    monkeypatch.setattr(Baseline, "describe", lambda self: "2 runs")
+    monkeypatch.setattr(Baseline, "describe_for", lambda self, measurement: "2 runs")
     history = [make_measurement(seconds=0.1) for _ in range(2)]  # no loop.busy_s metric
     comparison = compare(make_measurement(seconds=0.13), baseline_of(*history), 0.10)
     assert comparison.verdict == "regressed"

@@ -43,6 +43,9 @@ def history(tmp_path_factory):
         ["show", "2"],
         ["export", "--json"],
         ["prune", "--keep", "10"],
+        ["runs", "--json"],
+        ["show", "latest", "--json"],
+        ["accept", "*", "--reason", "a test"],
     ],
     ids=lambda argv: " ".join(argv),
 )

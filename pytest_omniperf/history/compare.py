@@ -39,7 +39,7 @@ def compare(
     """
     history = baseline.history_of(measurement)
     if not history:
-        return Comparison(verdict=Verdict.NEW, baseline=baseline.describe())
+        return Comparison(verdict=Verdict.NEW, baseline=baseline.describe_for(measurement))
     exempt = threshold is None
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     rng = np.random.default_rng(zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode()))
@@ -91,7 +91,7 @@ def compare(
                 verdict, since = Verdict.REGRESSED, creep
     return Comparison(
         verdict=Verdict.EXEMPT if exempt else verdict,
-        baseline=baseline.describe(),
+        baseline=baseline.describe_for(measurement),
         baseline_runs=len(history),
         median=median,
         speedup=speedup,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.json_stream import JsonStream, JsonStreamError
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.schema import SCHEMA_VERSION
@@ -34,18 +35,24 @@ RunWithMeasurements = tuple[RunInfo, list[Measurement]]
 # -- writing -----------------------------------------------------------------------------------
 
 
-def export_document(runs: Iterable[RunWithMeasurements]) -> dict[str, Any]:
+def export_document(
+    runs: Iterable[RunWithMeasurements], acceptances: Sequence[Acceptance] = ()
+) -> dict[str, Any]:
     """A whole document in memory: for a run or two (pytest's own JSON output)."""
-    return {
+    document = {
         "format": EXPORT_FORMAT,
         "schema": SCHEMA_VERSION,
         "runs": [_entry(run, measurements) for run, measurements in runs],
     }
+    if acceptances:  # optional: a document without them is the shape of earlier releases
+        document["acceptances"] = [acceptance.to_dict() for acceptance in acceptances]
+    return document
 
 
 def write_export(store: HistoryStore, runs: Sequence[RunInfo], out: IO[str]) -> None:
-    """Write ``runs`` (newest first) and their measurements to ``out``, one run at a time: the
-    same text as ``json.dump(export_document(...), out, indent=1)``."""
+    """Write ``runs`` (newest first) and their measurements to ``out``, one run at a time,
+    then the acceptances of those runs: the same text as
+    ``json.dump(export_document(...), out, indent=1)``."""
     header = json.dumps({"format": EXPORT_FORMAT, "schema": SCHEMA_VERSION}, indent=1)
     out.write(header.removesuffix("\n}") + ',\n "runs": [')
     for number, run in enumerate(runs):
@@ -53,7 +60,12 @@ def write_export(store: HistoryStore, runs: Sequence[RunInfo], out: IO[str]) -> 
         # each entry sits two levels deep; JSON strings hold no raw line breaks
         text = json.dumps(_entry(run, measurements), indent=1).replace("\n", "\n  ")
         out.write(f"{',' if number else ''}\n  {text}")
-    out.write("\n ]\n}" if runs else "]\n}")
+    out.write("\n ]" if runs else "]")
+    exported = {run.id for run in runs}
+    acceptances = [a.to_dict() for a in store.acceptances() if a.run_id in exported]
+    if acceptances:
+        out.write(',\n "acceptances": ' + json.dumps(acceptances, indent=1).replace("\n", "\n "))
+    out.write("\n}")
 
 
 def _entry(run: RunInfo, measurements: list[Measurement]) -> dict[str, Any]:
@@ -76,9 +88,15 @@ class ExportEntry:
 def check_export(path: Path) -> list[ExportEntry]:
     """Read and check every run of the export at ``path``, one at a time; a HistoryError names
     the file and the first bad field (``runs[0].measurements[2].samples_s``)."""
+    return check_export_outline(path)[0]
+
+
+def check_export_outline(path: Path) -> tuple[list[ExportEntry], list[Acceptance]]:
+    """:func:`check_export`, and the export's acceptances, checked (none when it has none)."""
     try:
         with path.open("rb") as handle:
-            return _ExportChecker(JsonStream(handle)).entries()
+            checker = _ExportChecker(JsonStream(handle))
+            return checker.entries(), checker.acceptances
     except OSError as error:
         raise HistoryError(f"cannot read {path}: {shown(error)}") from None
     except JsonStreamError as error:
@@ -120,6 +138,7 @@ class _ExportChecker:
         self.header: dict[str, Any] = {}
         self.found: list[ExportEntry] = []
         self.first_with_uuid: dict[str, tuple[int, bytes]] = {}
+        self.acceptances: list[Acceptance] = []
         self.deferred: RecordError | None = None
         """A bad run met before the format and schema were known: those are reported first."""
 
@@ -169,6 +188,8 @@ class _ExportChecker:
                 f"version {schema} is newer than this pytest-omniperf understands "
                 f"({SCHEMA_VERSION}): upgrade pytest-omniperf to merge it",
             )
+        if complete:
+            self.acceptances = _acceptances(self.header.get("acceptances", []))
 
     def _runs(self) -> None:
         stream = self.stream
@@ -227,6 +248,20 @@ def _entry_run(entry: object, where: str) -> RunWithMeasurements:
         for index, item in enumerate(items)
     ]
     return run, measurements
+
+
+def _acceptances(items: object) -> list[Acceptance]:
+    """The optional ``acceptances`` list, every field checked; each names its run by uuid."""
+    if not isinstance(items, list):
+        raise RecordError("acceptances", f"expected a list, got {shown(items)}")
+    found = []
+    for index, item in enumerate(items):
+        where = f"acceptances[{index}]"
+        acceptance = _record(Acceptance.from_record, item, where)
+        if not acceptance.run_uuid:
+            raise RecordError(f"{where}.run_uuid", "expected the uuid of the accepted run")
+        found.append(acceptance)
+    return found
 
 
 def _record(decode: Callable[[dict[str, Any]], T], data: object, where: str) -> T:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pytest_omniperf import stats
 from pytest_omniperf.comparison import Quantity, Since
+from pytest_omniperf.history.acceptances import Acceptance, level_start
 from pytest_omniperf.history.change_points import DEFAULT_MAX_P_VALUE
 from pytest_omniperf.history.levels import (
     SeriesPoint,
@@ -38,6 +39,10 @@ class LevelHistory:
     """Per (test id, measurement name): the stored runs' points of each quantity, oldest first."""
 
     series: dict[tuple[str, str, Quantity], list[SeriesPoint]] = field(default_factory=dict)
+    accepted: list[tuple[Acceptance, RunInfo]] = field(default_factory=list)
+    """Accepted levels (``omniperf accept``) with their runs, in the order they take effect: the
+    series of a measurement that matches one begins at its accepted run (the level it is held
+    to), so the step that was accepted is no creeping regression and no "since"."""
 
     @classmethod
     def load(
@@ -88,6 +93,9 @@ class LevelHistory:
     def with_current(self, measurement: Measurement, quantity: Quantity) -> list[SeriesPoint]:
         """The stored series of ``measurement``'s quantity with its own value last."""
         stored = self.series.get((measurement.test_id, measurement.name, quantity), [])
+        start = level_start(self.accepted, measurement.test_id, measurement.name)
+        if start is not None:
+            stored = [point for point in stored if (point.started_at, point.run_id or 0) >= start]
         current = series_point(None, measurement, quantity)
         return [*stored, current] if current is not None else list(stored)
 

@@ -3,8 +3,9 @@ one database, in two passes that each hold one run in memory at a time.
 
 The first pass reads and checks every run of every source and writes nothing; only then is the
 target opened (or created) and the second pass reads the sources again and adds the runs it does
-not hold yet (by uuid), all in one transaction. So a bad source adds nothing, and a merge that
-fails creates no target: neither the file nor the folders it would have made.
+not hold yet (by uuid), all in one transaction, then the acceptances (``omniperf accept``) of
+runs it holds in a second. So a bad source adds nothing, and a merge that fails creates no
+target: neither the file nor the folders it would have made.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.documents import (
     ExportEntry,
     RunWithMeasurements,
-    check_export,
+    check_export_outline,
     read_export_runs,
 )
 from pytest_omniperf.history.store import HistoryError, HistoryStore
@@ -36,20 +38,28 @@ class RunSource(Protocol):
     def runs_oldest_first(self) -> Iterator[RunWithMeasurements]:
         """The runs again, oldest first (so the target's ids follow time), one at a time."""
 
+    def acceptances(self) -> list[Acceptance]:
+        """The source's acceptances (of its runs, by uuid), read and checked by ``check``."""
+
 
 class DatabaseSource:
     """A history database to merge from (an older schema is upgraded on opening, as always)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._acceptances: list[Acceptance] = []
 
     def check(self) -> int:
         with HistoryStore.open(self.path, create=False) as origin:
             runs = origin.runs()
             for run in runs:
                 origin.run_measurements(run.id or 0)
+            self._acceptances = origin.acceptances()
             _refuse_bad_rows(origin)
         return len(runs)
+
+    def acceptances(self) -> list[Acceptance]:
+        return self._acceptances
 
     def runs_oldest_first(self) -> Iterator[RunWithMeasurements]:
         with HistoryStore.open(self.path, create=False) as origin:
@@ -74,10 +84,14 @@ class ExportSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._entries: list[ExportEntry] = []
+        self._acceptances: list[Acceptance] = []
 
     def check(self) -> int:
-        self._entries = check_export(self.path)
+        self._entries, self._acceptances = check_export_outline(self.path)
         return len(self._entries)
+
+    def acceptances(self) -> list[Acceptance]:
+        return self._acceptances
 
     def runs_oldest_first(self) -> Iterator[RunWithMeasurements]:
         return read_export_runs(self.path, self._entries[::-1])  # exports are newest first
@@ -94,6 +108,7 @@ class SourceMerged:
 class MergeOutcome:
     sources: list[SourceMerged]
     added: int
+    acceptances_added: int = 0
 
 
 def merge_histories(paths: Sequence[Path], target: Path) -> MergeOutcome:
@@ -112,12 +127,16 @@ def merge_histories(paths: Sequence[Path], target: Path) -> MergeOutcome:
 
     with _removed_on_failure(target), HistoryStore.open(target) as store:
         added = store.merge_from(every_run())
+        # after the runs: an acceptance names its run by uuid, found in the target
+        acceptances_added = store.merge_acceptances(
+            acceptance for source in sources for acceptance in source.acceptances()
+        )
     merged: list[SourceMerged] = []
     seen: set[str] = set()
     for source, uuids, count in zip(sources, uuids_by_source, counts, strict=True):
         merged.append(SourceMerged(source.path, len((uuids & added) - seen), count))
         seen |= uuids
-    return MergeOutcome(merged, len(added))
+    return MergeOutcome(merged, len(added), acceptances_added)
 
 
 def _source(path: Path, target: Path) -> RunSource:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_omniperf.comparison import Quantity, Since
+from pytest_omniperf.history.acceptances import Acceptance, level_start
 from pytest_omniperf.history.change_points import DEFAULT_MAX_P_VALUE
 from pytest_omniperf.history.levels import SeriesPoint, series_point, usable, worse_shift
 from pytest_omniperf.history.provenance import RunInfo
@@ -81,13 +82,20 @@ def current_regressions(
     *,
     threshold: float,
     max_p_value: float = DEFAULT_MAX_P_VALUE,
+    accepted: Sequence[tuple[Acceptance, RunInfo]] = (),
 ) -> list[CurrentRegression]:
-    """The current regressions in ``runs`` (oldest first), worst first."""
+    """The current regressions in ``runs`` (oldest first), worst first. ``accepted``: accepted
+    levels (``omniperf accept``) with their runs, in the order they take effect
+    (``baseline.accepted_in_order``); the series of a measurement that matches one begins at
+    its accepted run, so the step that was accepted is no regression."""
     series: dict[tuple[str, str, str, Quantity], tuple[str, list[SeriesPoint]]] = {}
     for run, measurements in runs:
         for measurement in measurements:
             if measurement.comparison_verdict == "exempt":
                 continue  # omniperf(regression=False): the test asks not to be compared
+            start = level_start(accepted, measurement.test_id, measurement.name)
+            if start is not None and (run.started_at, run.id or 0) < start:
+                continue  # before the level that was accepted
             for quantity in _quantities(measurement):
                 point = series_point(run, measurement, quantity)
                 if point is None:

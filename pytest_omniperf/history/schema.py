@@ -7,7 +7,7 @@ and is refused, untouched.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -73,6 +73,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE measurements ADD COLUMN regression REAL;
     UPDATE measurements SET regression = 0.1;
+    """,
+    # 3: acceptances of intended changes (omniperf accept): run_id is the accepted level of the
+    # measurements matching pattern; removing the run removes its acceptances
+    """
+    CREATE TABLE acceptances (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        pattern TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        who TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX acceptances_by_run ON acceptances (run_id);
     """,
 )
 

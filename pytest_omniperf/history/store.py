@@ -14,9 +14,11 @@ import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
 from pytest_omniperf.measurement import Measurement
@@ -309,6 +311,80 @@ class HistoryStore:
             for run_id in doomed:
                 self._connection.execute("DELETE FROM runs WHERE id = ?", [run_id])
         return len(doomed)
+
+    # -- acceptances (omniperf accept) -------------------------------------------------------
+
+    def add_acceptance(self, acceptance: Acceptance) -> Acceptance:
+        """Store an acceptance of one of this history's runs; returns it with its id."""
+        with self._errors("write"), self._transaction():
+            cursor = self._connection.execute(
+                "INSERT INTO acceptances (run_id, pattern, reason, who, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    acceptance.run_id,
+                    *map(storable_text, (acceptance.pattern, acceptance.reason, acceptance.who)),
+                    acceptance.created_at,
+                ],
+            )
+        return replace(acceptance, id=cursor.lastrowid)
+
+    def acceptances(self) -> list[Acceptance]:
+        """Every acceptance, oldest first, with its run's uuid (bad rows skipped, see
+        skipped_rows)."""
+        found: list[Acceptance] = []
+        with self._errors("read"):
+            cursor = self._connection.execute(
+                "SELECT acceptances.*, runs.uuid AS run_uuid FROM acceptances "
+                "JOIN runs ON runs.id = acceptances.run_id ORDER BY acceptances.id"
+            )
+            columns = [column[0] for column in cursor.description]
+            for values in cursor:
+                row = dict(zip(columns, values, strict=True))
+                try:
+                    found.append(Acceptance.from_record(row))
+                except RecordError as error:
+                    self._skip(f"acceptance #{row['id']}: column {error}")
+        return found
+
+    def accepted_runs(self, acceptances: Iterable[Acceptance]) -> dict[int, RunInfo]:
+        """The runs the acceptances accepted, by id; an acceptance whose run row is bad is left
+        out (its run id is absent) with one line in skipped_rows."""
+        found: dict[int, RunInfo] = {}
+        for acceptance in acceptances:
+            if acceptance.run_id in found:
+                continue
+            try:
+                found[acceptance.run_id] = self.run(acceptance.run_id)
+            except HistoryError as error:
+                self._skip(f"acceptance #{acceptance.id} left out: {error}")
+        return found
+
+    def merge_acceptances(self, acceptances: Iterable[Acceptance]) -> int:
+        """Add the acceptances this history lacks, of runs it holds (found by uuid: run ids
+        are each database's own), in one transaction; returns how many were added."""
+        added = 0
+        with self._errors("write"), self._transaction():
+            held = {acceptance.identity for acceptance in self.acceptances()}
+            for acceptance in acceptances:
+                row = self._connection.execute(
+                    "SELECT id FROM runs WHERE uuid = ?", [acceptance.run_uuid]
+                ).fetchone()
+                if row is None or acceptance.identity in held:
+                    continue
+                self._connection.execute(
+                    "INSERT INTO acceptances (run_id, pattern, reason, who, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        row[0],
+                        acceptance.pattern,
+                        acceptance.reason,
+                        acceptance.who,
+                        acceptance.created_at,
+                    ],
+                )
+                held.add(acceptance.identity)
+                added += 1
+        return added
 
     # -- reading -----------------------------------------------------------------------------
 

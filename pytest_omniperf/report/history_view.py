@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_omniperf.comparison import Verdict
+from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.baseline import Baseline, BaselineSpec
 from pytest_omniperf.history.compare import compare
 from pytest_omniperf.history.provenance import RunInfo
@@ -80,6 +81,11 @@ class ReportData:
     """Oldest first; the charts' x axis."""
     series: list[Series]
     latest_baseline: str = ""
+    baseline: Baseline | None = None
+    """The baseline runs of the latest run under the report's baseline settings: their samples
+    are drawn beside the latest run's (None: no history to choose from)."""
+    acceptances: list[Acceptance] = field(default_factory=list)
+    """Every acceptance stored in the history, oldest first (see ``omniperf accept``)."""
 
     @property
     def latest_run(self) -> RunInfo | None:
@@ -88,6 +94,19 @@ class ReportData:
     def latest_measurements(self) -> list[Measurement]:
         last = len(self.runs) - 1
         return [s.latest for s in self.series if s.points and s.points[-1].run_index == last]
+
+    def run_index(self, run_id: int) -> int | None:
+        """Where run ``run_id`` is on the charts' x axis (None: not among the report's runs)."""
+        return next((index for index, run in enumerate(self.runs) if run.id == run_id), None)
+
+    def acceptances_of(self, series: Series) -> list[tuple[int, Acceptance]]:
+        """The acceptances that match ``series``, with the x of their run, oldest first."""
+        found = []
+        for acceptance in self.acceptances:
+            index = self.run_index(acceptance.run_id)
+            if index is not None and acceptance.matches(series.test_id, series.name):
+                found.append((index, acceptance))
+        return found
 
     def verdict_counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(
@@ -119,6 +138,8 @@ def load_report_data(
     by_key: dict[tuple[str, str], Series] = {}
     latest: RunWithMeasurements | None = None
     latest_baseline = ""
+    chosen: Baseline | None = None
+    acceptances: list[Acceptance] = []
 
     def add(run: RunInfo, measurements: list[Measurement]) -> None:
         nonlocal latest
@@ -144,7 +165,14 @@ def load_report_data(
             if extra_run:
                 add(*extra_run)
             if latest:
-                latest_baseline = _compare_latest(store, latest, baseline or BaselineSpec())
+                chosen = Baseline.chosen(
+                    store,
+                    baseline or BaselineSpec(),
+                    latest[0].machine_fingerprint,
+                    compared=latest[0],
+                )
+                latest_baseline = _compare_latest(latest, chosen)
+            acceptances = store.acceptances()
     elif extra_run:
         add(*extra_run)
     series = list(by_key.values())
@@ -155,6 +183,8 @@ def load_report_data(
         runs=runs,
         series=series,
         latest_baseline=latest_baseline,
+        baseline=chosen,
+        acceptances=acceptances,
     )
 
 
@@ -191,15 +221,14 @@ def _worse_level_points(values: list[float], *, higher_is_worse: bool) -> list[i
     return flagged
 
 
-def _compare_latest(store: HistoryStore, latest: RunWithMeasurements, spec: BaselineSpec) -> str:
-    """Compare the latest run with its baseline, unless pytest compared it already (then its
+def _compare_latest(latest: RunWithMeasurements, baseline: Baseline) -> str:
+    """Compare the latest run with ``baseline``, unless pytest compared it already (then its
     stored verdicts, against the baseline it was gated on, are shown as they were). Each
     measurement keeps its test's rule (its threshold, or exempt)."""
-    run, measurements = latest
+    _, measurements = latest
     stored = [m.comparison for m in measurements if m.comparison]
     if measurements and len(stored) == len(measurements):
         return stored[0].baseline
-    baseline = Baseline.chosen(store, spec, run.machine_fingerprint, compared=run)
     for measurement in measurements:
         measurement.comparison = compare(measurement, baseline, measurement.regression)
     return baseline.describe()

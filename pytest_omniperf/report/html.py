@@ -7,18 +7,24 @@ off. Every piece of text that comes from tests or runs is escaped.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
-import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import re
 from pathlib import Path
 
-from pytest_omniperf.comparison import Verdict
+from pytest_omniperf.comparison import Comparison, Quantity, Verdict
 from pytest_omniperf.history.baseline import BaselineSpec
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
 from pytest_omniperf.outputs import HTML_GENERATOR_META
+from pytest_omniperf.report.charts import (
+    CommitLink,
+    RunMarker,
+    distribution_strip,
+    flat_metrics_text,
+    metric_chart,
+    sparkline,
+    speedup_chart,
+    time_chart,
+)
 from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.history_view import (
     ReportData,
@@ -26,8 +32,13 @@ from pytest_omniperf.report.history_view import (
     Series,
     load_report_data,
 )
+from pytest_omniperf.report.measurement_groups import grouped
+from pytest_omniperf.report.metric_panels import metric_panels
 from pytest_omniperf.report.terminal import budget_text, change_cell, ordered, quantity_text
-from pytest_omniperf.units import format_duration, format_measured
+from pytest_omniperf.units import format_change, format_measured
+
+# A commit id as git prints it: only such a value becomes part of a link.
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0}
@@ -56,6 +67,42 @@ td.test{word-break:break-all;max-width:380px}
 svg{max-width:100%;height:auto}
 .spark{vertical-align:middle}
 a{color:#1d4ed8}
+.scroll{overflow-x:auto;max-width:100%}
+.scroll table{min-width:760px}
+.scroll td.test{min-width:200px}
+td.since{min-width:170px}
+svg.chart{display:block;width:100%;max-width:820px;height:auto}
+svg .grid{stroke:#e5e7eb;stroke-width:1}
+svg .axis{stroke:#9ca3af;stroke-width:1}
+svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:12px}
+svg .tick{fill:#4b5563}
+svg .mark{font-size:11px;font-weight:600}
+figure{margin:10px 0 14px}
+figcaption,.flat{font-size:12px;color:#6b7280;overflow-wrap:anywhere}
+.legend{display:flex;flex-wrap:wrap;gap:2px 14px;font-size:12px;color:#374151;margin:2px 0}
+.legend span{display:inline-flex;align-items:center;gap:5px;overflow-wrap:anywhere}
+.legend i{display:inline-block;width:16px;height:0;border-top:2px solid var(--c)}
+.legend i.dash{border-top-style:dashed}
+.legend i.band{height:9px;border:0;background:var(--c);opacity:.25}
+.legend i.dot{width:8px;height:8px;border:0;border-radius:50%;background:var(--c)}
+.legend i.triangle{width:0;height:0;border:6px solid transparent;border-bottom:0}
+.legend i.triangle{border-top:9px solid var(--c)}
+.legend i.rule{width:0;height:12px;border:0;border-left:2px dashed var(--c)}
+h4{font-size:13px;margin:12px 0 0}
+ul.marks{margin:6px 0;padding-left:18px;font-size:13px;overflow-wrap:anywhere}
+.family{margin:18px 0}
+.family-title{word-break:normal;overflow-wrap:anywhere}
+.side-by-side{display:grid;gap:0 12px}
+.side-by-side{grid-template-columns:repeat(auto-fill,minmax(min(100%,470px),1fr))}
+.side-by-side .card{margin:6px 0}
+@media (max-width:600px){
+main{padding:10px}
+.card{padding:10px}
+h1{font-size:19px}
+td.test{max-width:220px}
+svg.chart text{font-size:19px}
+svg.chart .mark{font-size:17px}
+}
 """
 
 
@@ -67,18 +114,34 @@ def write_report(
     label: str | None = None,
     extra_run: RunWithMeasurements | None = None,
     baseline: BaselineSpec | None = None,
+    repository_url: str | None = None,
 ) -> Path:
     """Render the report of ``history`` into ``out`` (folders are created); returns ``out``.
 
     ``baseline``: what the latest run is compared with when it was not compared when it ran
-    (default: the settings' defaults)."""
+    (default: the settings' defaults). ``repository_url``: commits link to
+    ``<repository_url>/commit/<sha>`` (the ``omniperf_repository_url`` setting)."""
     data = load_report_data(history, last=last, label=label, extra_run=extra_run, baseline=baseline)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data), encoding="utf-8")
+    out.write_text(render(data, repository_url=repository_url), encoding="utf-8")
     return out
 
 
-def render(data: ReportData) -> str:
+def commit_link(repository_url: str | None) -> CommitLink:
+    """The commit page of a run under ``repository_url`` (validated by the settings resolver as
+    an http(s) URL), or None: no repository, or a commit that is not a hexadecimal sha (a
+    history merged from elsewhere may hold anything)."""
+
+    def link(run: RunInfo) -> str | None:
+        commit = run.git_commit or ""
+        if repository_url is None or not _SHA.fullmatch(commit):
+            return None
+        return f"{repository_url}/commit/{commit}"
+
+    return link
+
+
+def render(data: ReportData, *, repository_url: str | None = None) -> str:
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -97,7 +160,10 @@ def render(data: ReportData) -> str:
             "the history and appears here.</p></div>"
         )
     else:
-        body = _overview(data) + _measurement_sections(data) + _runs_table(data.runs)
+        link = commit_link(repository_url)
+        body = (
+            _overview(data, link) + _measurement_sections(data, link) + _runs_table(data.runs, link)
+        )
     return head + body + "</main></body></html>\n"
 
 
@@ -106,7 +172,13 @@ def _verdict_badge(verdict: str) -> str:
     return f'<span class="v v-{html_text(verdict)}">{html_text(label)}</span>'
 
 
-def _overview(data: ReportData) -> str:
+def _commit_html(run: RunInfo, link: CommitLink) -> str:
+    code = f"<code>{html_text(run.short_commit)}</code>"
+    href = link(run)
+    return f'<a href="{html_text(href)}" rel="noopener">{code}</a>' if href else code
+
+
+def _overview(data: ReportData, link: CommitLink) -> str:
     run = data.latest_run
     assert run is not None
     counts = "".join(
@@ -122,6 +194,7 @@ def _overview(data: ReportData) -> str:
             measurement.comparison_verdict == Verdict.REGRESSED
             or measurement.verdict == BUDGET_FAILED
         )
+        since = comparison.since.describe() if comparison and comparison.since else ""
         rows.append(
             "<tr>"
             f'<td class="test"><a href="#m{index}">{html_text(measurement.label)}</a></td>'
@@ -129,28 +202,39 @@ def _overview(data: ReportData) -> str:
             f'<td class="num">{html_text(_current(measurement))}</td>'
             f'<td class="num">{html_text(_baseline(measurement))}</td>'
             f'<td class="num">{html_text(change_cell(measurement))}</td>'
+            f'<td class="since">{html_text(since or "-")}</td>'
             f"<td>{html_text(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
             f"{_verdict_badge(comparison.verdict.value if comparison else '-')}</td>"
-            f"<td>{_spark(series, alarm)}</td>"
+            f"<td>{_spark(series, len(data.runs), alarm)}</td>"
             "</tr>"
         )
     return (
-        f'<div class="card"><b>Latest run</b> {html_text(_run_line(run))}<br>'
+        f'<div class="card"><b>Latest run</b> {html_text(_run_line(run))} · commit '
+        f"{_commit_html(run, link)}<br>"
         f'<span class="muted">compared with {html_text(data.latest_baseline or "nothing")}'
         "</span></div>"
         f'<div class="counts">{counts}</div>'
         "<h2>Measurements of the latest run</h2>"
-        "<table><thead><tr><th>test</th><th>kind</th><th>current</th><th>baseline</th>"
-        "<th>change [interval]</th><th>budget</th><th>verdict: budget · baseline</th><th>trend</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<div class="scroll"><table><thead><tr><th>test</th><th>kind</th><th>current</th>'
+        "<th>baseline</th><th>change [interval]</th><th>since</th><th>budget</th>"
+        "<th>verdict: budget · baseline</th><th>trend</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
 def _current(measurement: Measurement) -> str:
+    """The current value the change was computed from (the stored median when not compared)."""
+    comparison = measurement.comparison
+    median = comparison.median if comparison else None
+    speedup = comparison.speedup if comparison else None
+    median_s = median.current if median else measurement.stats["p50"]
     if measurement.kind == "speedup":
-        return f"{measurement.stats['speedup']:.2f}x ({format_duration(measurement.stats['p50'])})"
-    return format_measured(measurement.stats["p50"], measurement.clock)
+        ratio = speedup.current if speedup else measurement.stats["speedup"]
+        return f"{quantity_text(ratio, Quantity.SPEEDUP, measurement.clock)} " + (
+            f"({format_measured(median_s, measurement.clock)})"
+        )
+    return format_measured(median_s, measurement.clock)
 
 
 def _baseline(measurement: Measurement) -> str:
@@ -159,59 +243,115 @@ def _baseline(measurement: Measurement) -> str:
     return quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-"
 
 
-def _spark(series: Series, alarm: bool) -> str:
-    from pytest_omniperf.report.charts import sparkline
-
+def _trend_values(series: Series) -> list[tuple[int, float]]:
     if series.kind == "speedup":
-        values = [p.speedup for p in series.points]
-    else:
-        values = [p.p50 for p in series.points]
-    return sparkline(values, alarm=alarm)
+        return [(p.run_index, p.speedup) for p in series.points]
+    return [(p.run_index, p.p50) for p in series.points]
 
 
-def _measurement_sections(data: ReportData) -> str:
+def _spark(series: Series, run_count: int, alarm: bool) -> str:
+    return sparkline(_trend_values(series), run_count, alarm=alarm)
+
+
+def _measurement_sections(data: ReportData, link: CommitLink) -> str:
     sections = ["<h2>Trends</h2>"]
-    latest_index = len(data.runs) - 1
-    charts = _render_charts(data)
-    for index, series in enumerate(data.series):
-        latest = series.latest
-        note = "" if series.points[-1].run_index == latest_index else " · not in the latest run"
-        metrics = ", ".join(f"{html_text(k)} {v:.3g}" for k, v in sorted(latest.metrics.items()))
-        sections.append(
-            f'<section class="card" id="m{index}"><h3>{html_text(latest.label)}</h3>'
-            f'<div class="muted">{html_text(latest.kind)} · {html_text(latest.clock)} clock · '
-            f"{len(series.points)} runs{html_text(note)}"
-            f"{' · latest metrics: ' + metrics if metrics else ''}</div>"
-            f"{charts[index]}</section>"
-        )
+    groups = grouped(data.series)
+    named = any(group.name for group in groups)
+    for group in groups:
+        if named:
+            title = f"group {group.name}" if group.name else "not in a group"
+            sections.append(f'<h2 class="group">{html_text(title)}</h2>')
+        for family in group.families:
+            cards = "".join(_card(data, index, series, link) for index, series in family.members)
+            if len(family.members) > 1:
+                sections.append(
+                    f'<div class="family"><h3 class="family-title">{html_text(family.title)} '
+                    f'<span class="muted">({len(family.members)} parameter sets)</span></h3>'
+                    f'<div class="side-by-side">{cards}</div></div>'
+                )
+            else:
+                sections.append(cards)
     return "".join(sections)
 
 
-# Below this many charts a process pool costs more than it saves.
-PARALLEL_CHARTS_FROM = 24
+def _card(data: ReportData, index: int, series: Series, link: CommitLink) -> str:
+    latest_index = len(data.runs) - 1
+    latest = series.latest
+    in_latest = series.points[-1].run_index == latest_index
+    note = "" if in_latest else " · not in the latest run"
+    markers = _markers(data, series)
+    captions = [f"<li>{html_text(marker.title)}</li>" for marker in markers]
+    parts = [time_chart(series, data.runs, markers, link)]
+    if series.kind == "speedup":
+        parts.append(speedup_chart(series, data.runs, markers, link))
+    if in_latest:
+        parts.append(_distribution(data, latest))
+    panels, flat = metric_panels([(p.run_index, p.metrics) for p in series.points])
+    parts += [metric_chart(panel, data.runs, markers) for panel in panels]
+    parts.append(flat_metrics_text(flat))
+    verdict = latest.comparison_verdict
+    return (
+        f'<section class="card" id="m{index}"><h3>{html_text(latest.label)}</h3>'
+        f'<div class="muted">{html_text(latest.kind)} · {html_text(latest.clock)} clock · '
+        f"{len(series.points)} runs{html_text(note)}"
+        f"{' · ' + _verdict_badge(verdict.value) if verdict and in_latest else ''}</div>"
+        f"{'<ul class=marks>' + ''.join(captions) + '</ul>' if captions else ''}"
+        f"{''.join(parts)}</section>"
+    )
 
 
-def _render_charts(data: ReportData) -> list[str]:
-    """Every trend chart; on a multi-core Linux machine in a small pool of forked processes
-    (the charts are independent and matplotlib is single-threaded), else one after another."""
-    from pytest_omniperf.report.charts import trend_chart
+def _markers(data: ReportData, series: Series) -> list[RunMarker]:
+    """Acceptances of this measurement and where its current level began, at their runs."""
+    markers = [
+        RunMarker(
+            index,
+            "accepted",
+            f"accepted #{acceptance.run_id}",
+            f"accepted as the new level at run #{acceptance.run_id} by {acceptance.who} "
+            f"on {acceptance.created_at[:10]}: {acceptance.reason}",
+        )
+        for index, acceptance in data.acceptances_of(series)
+    ]
+    comparison = series.latest.comparison
+    since = comparison.since if comparison else None
+    if since is not None and series.points[-1].run_index == len(data.runs) - 1:
+        index = data.run_index(since.run_id)
+        if index is not None:
+            before = quantity_text(since.before, _since_quantity(comparison), series.latest.clock)
+            after = quantity_text(since.after, _since_quantity(comparison), series.latest.clock)
+            markers.append(
+                RunMarker(
+                    index,
+                    "since",
+                    f"since #{since.run_id}",
+                    f"current level {since.describe()}: {before} → {after} "
+                    f"({format_change(since.change)})",
+                )
+            )
+    return markers
 
-    jobs = [(series, data.runs, f"c{index}") for index, series in enumerate(data.series)]
-    workers = min(os.cpu_count() or 1, 4)
-    if len(jobs) >= PARALLEL_CHARTS_FROM and workers > 1 and sys.platform == "linux":
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                return list(pool.map(_chart_job, jobs, chunksize=4))
-        except (OSError, BrokenProcessPool):
-            pass  # no processes to be had here: draw them in this one
-    return [trend_chart(*job) for job in jobs]
+
+def _since_quantity(comparison: Comparison | None) -> Quantity:
+    deciding = comparison.deciding if comparison else None
+    return deciding.quantity if deciding else Quantity.MEDIAN
 
 
-def _chart_job(job: tuple[Series, list[RunInfo], str]) -> str:
-    from pytest_omniperf.report.charts import trend_chart
-
-    return trend_chart(*job)
+def _distribution(data: ReportData, latest: Measurement) -> str:
+    """The latest run's samples against those of its baseline runs (from its accepted level
+    on, when an acceptance matches it)."""
+    baseline = data.baseline
+    samples = [s for m in baseline.history_of(latest) for s in m.samples_s] if baseline else []
+    level = baseline.accepted_level(latest) if baseline else None
+    runs = level.runs if level else baseline.runs if baseline else []
+    which = ", ".join(f"#{run.id}" for run in runs if run.id is not None)
+    accepted = f" (accepted level of #{level.acceptance.run_id} on)" if level else ""
+    caption = (
+        f"baseline samples from runs {html_text(which)}{accepted}"
+        if samples
+        else "no baseline samples to compare with"
+    )
+    median = latest.comparison.median if latest.comparison else None
+    return distribution_strip(latest, samples, median, caption)
 
 
 def _run_line(run: RunInfo) -> str:
@@ -237,7 +377,7 @@ def _machine_text(run: RunInfo) -> str:
     )
 
 
-def _runs_table(runs: list[RunInfo]) -> str:
+def _runs_table(runs: list[RunInfo], link: CommitLink) -> str:
     rows = []
     for run in reversed(runs):
         rows.append(
@@ -245,8 +385,7 @@ def _runs_table(runs: list[RunInfo]) -> str:
             f"<td>#{run.id if run.id is not None else '-'}</td>"
             f"<td>{html_text(run.started_at.replace('T', ' ')[:19])}</td>"
             f"<td>{html_text(run.label)}</td>"
-            f"<td><code>{html_text(run.short_commit)}</code>"
-            f"{' dirty' if run.git_dirty else ''}</td>"
+            f"<td>{_commit_html(run, link)}{' dirty' if run.git_dirty else ''}</td>"
             f"<td>{html_text(run.git_branch or '-')}</td>"
             f"<td>{html_text(_machine_text(run))}</td>"
             f"<td>{_ci_link(run)}</td>"
@@ -254,7 +393,8 @@ def _runs_table(runs: list[RunInfo]) -> str:
             "</tr>"
         )
     return (
-        "<h2>Runs</h2><table><thead><tr><th>run</th><th>started (UTC)</th><th>label</th>"
+        '<h2>Runs</h2><div class="scroll"><table><thead><tr><th>run</th><th>started (UTC)</th>'
+        "<th>label</th>"
         "<th>commit</th><th>branch</th><th>machine</th><th>CI</th><th>flags</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
