@@ -125,7 +125,7 @@ def merge_histories(paths: Sequence[Path], target: Path) -> MergeOutcome:
                 uuids.add(run.uuid)
                 yield run, measurements
 
-    with _removed_on_failure(target), HistoryStore.open(target) as store:
+    with _removed_on_failure(target), HistoryStore.open(target) as store, store.transaction():
         added = store.merge_from(every_run())
         # after the runs: an acceptance names its run by uuid, found in the target
         acceptances_added = store.merge_acceptances(
