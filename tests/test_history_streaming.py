@@ -217,6 +217,26 @@ def test_a_failure_while_adding_leaves_an_existing_target_as_it_was(
         assert [run.uuid for run in store.runs()] == ["already-there"]
 
 
+def test_runs_and_acceptances_are_added_in_one_transaction(capsys, history, tmp_path, monkeypatch):
+    """A failure while adding the acceptances (after the runs) takes the runs back too."""
+    from pytest_omniperf.history.store import HistoryError
+
+    target = tmp_path / "target.sqlite"
+    with HistoryStore.open(target) as store:
+        store.save_run(make_run(uuid="already-there"), [make_measurement()])
+    before = digest(target)
+
+    def locked(self, acceptances):
+        raise HistoryError(f"history database {self.path} is locked by another writer")
+
+    monkeypatch.setattr(HistoryStore, "merge_acceptances", locked)
+    status, _, err = run_cli(capsys, "merge", history, "--into", target)
+    assert status == 2 and "locked by another writer" in err
+    assert digest(target) == before
+    with HistoryStore.open(target, create=False) as store:
+        assert [run.uuid for run in store.runs()] == ["already-there"]
+
+
 @pytest.mark.parametrize("problem", ["folder", "corrupt", "newer"])
 def test_an_unusable_target_is_refused_and_left_as_it_was(capsys, history, tmp_path, problem):
     target = tmp_path / "target.sqlite"

@@ -28,6 +28,8 @@ from pytest_omniperf.history.store import HistoryError, HistoryStore
 
 
 class RunSource(Protocol):
+    """Where merged runs come from: read twice, to check and then to add."""
+
     path: Path
 
     def check(self) -> int:
@@ -41,6 +43,8 @@ class RunSource(Protocol):
 
 
 class DatabaseSource:
+    """A history database to merge from (an older schema is upgraded on opening, as always)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._acceptances: list[Acceptance] = []
@@ -75,6 +79,8 @@ def _refuse_bad_rows(origin: HistoryStore) -> None:
 
 
 class ExportSource:
+    """A JSON export to merge from; the first pass notes where each run is in the file."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._entries: list[ExportEntry] = []
@@ -119,7 +125,7 @@ def merge_histories(paths: Sequence[Path], target: Path) -> MergeOutcome:
                 uuids.add(run.uuid)
                 yield run, measurements
 
-    with _removed_on_failure(target), HistoryStore.open(target) as store:
+    with _removed_on_failure(target), HistoryStore.open(target) as store, store.transaction():
         added = store.merge_from(every_run())
         # after the runs: an acceptance names its run by uuid, found in the target
         acceptances_added = store.merge_acceptances(

@@ -217,7 +217,17 @@ class HistoryStore:
         self.close()
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around several writes (a merge adds runs, then their acceptances):
+        all of them or none."""
+        with self._errors("write"), self._transaction():
+            yield
+
+    @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._connection.in_transaction:
+            yield  # inside an outer transaction, which commits or rolls back
+            return
         self._connection.execute("BEGIN IMMEDIATE")
         try:
             yield
