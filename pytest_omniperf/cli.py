@@ -247,10 +247,15 @@ def _resolve_run(store: HistoryStore, reference: str) -> RunInfo:
         if not runs:
             raise CommandError(f"{store.path} holds no runs yet")
         return runs[0]
-    try:
-        return store.run(int(reference.removeprefix("#").removeprefix("run:")))
-    except ValueError:
-        raise CommandError(f"{reference!r} is not a run id (see: omniperf runs)") from None
+    from pytest_omniperf.settings import SettingError, run_reference
+
+    try:  # a bare number is a run id here
+        run_id = run_reference(f"run:{reference}" if reference.isdigit() else reference)
+    except SettingError:
+        run_id = None
+    if run_id is None:
+        raise CommandError(f"{reference!r} is not a run id (see: omniperf runs)")
+    return store.run(run_id)
 
 
 def _positive(value: int, name: str) -> int:
