@@ -331,7 +331,7 @@ class PerfTestHooks:
         return violations
 
     def _compare(self, measurement: Measurement, plan: MeasurePlan) -> list[str]:
-        from pytest_omniperf.history.compare import regression_message
+        from pytest_omniperf.report.regression_line import regression_message
 
         self._run_history().compare(
             measurement, plan.measure.regression, two_stage=measurement.second_batch

@@ -11,10 +11,11 @@ from history_helpers import make_measurement, make_run
 
 from pytest_omniperf.comparison import Quantity, Verdict
 from pytest_omniperf.history.baseline import Baseline, BaselineSpec
-from pytest_omniperf.history.compare import compare, regression_message
+from pytest_omniperf.history.compare import compare
 from pytest_omniperf.history.level_history import LevelHistory
 from pytest_omniperf.history.levels import SeriesPoint
 from pytest_omniperf.history.store import HistoryStore
+from pytest_omniperf.report.regression_line import regression_message
 
 CREEP = [1.0] * 20 + [1.04**step for step in range(1, 6)]  # the last value is the new run's
 
@@ -90,13 +91,26 @@ def test_a_reverted_regression_is_not_a_creep():
     assert comparison.since is not None and comparison.since.change < 0  # back down since #17
 
 
+def test_a_creep_too_short_for_a_change_point_is_found_against_the_runs_before_the_baseline():
+    """Five flat runs, then +4% a run: no change point is significant in eleven runs, but the
+    current value against the runs before the baseline's is clear (the run-to-run noise the
+    clock allows is the gate's own)."""
+    baseline, current = synthetic_baseline([1.0] * 5 + [1.04**step for step in range(1, 7)])
+    comparison = compare(current, baseline, 0.10)
+    assert comparison.median is not None and comparison.median.verdict != Verdict.REGRESSED
+    assert comparison.verdict == Verdict.REGRESSED and comparison.creeping
+    assert comparison.since is not None and comparison.since.run_id == 6  # the first +4%
+    assert comparison.since.after / comparison.since.before - 1 == pytest.approx(1.04**6 - 1)
+
+
+@pytest.mark.parametrize("runs", [10, 25])
 @pytest.mark.parametrize("spread", [0.005, 0.03])
-def test_noise_only_histories_raise_no_creep_alarm(spread):
-    """A/A: 30 histories of 25 runs with run-to-run noise only; the creep check adds no alarm."""
-    rng = np.random.default_rng(int(spread * 1000))
+def test_noise_only_histories_raise_no_creep_alarm(spread, runs):
+    """A/A: 30 histories with run-to-run noise only; the creep checks add no alarm."""
+    rng = np.random.default_rng(int(spread * 1000) + runs)
     creeps = []
     for _ in range(30):
-        levels = list(np.exp(rng.normal(0, spread, 25)))
+        levels = list(np.exp(rng.normal(0, spread, runs)))
         baseline, current = synthetic_baseline(levels, family_size=20)
         comparison = compare(current, baseline, 0.10)
         creeps.append(comparison.creeping)

@@ -19,9 +19,6 @@ from pytest_omniperf.measurement import BUSY_METRIC, CPU_SHARE_STAT, Measurement
 from pytest_omniperf.settings import DEFAULT_THRESHOLD
 from pytest_omniperf.units import (
     INSTRUCTIONS_CLOCK,
-    format_change,
-    format_change_bound,
-    format_measured,
 )
 
 # Prior spread of the speedup ratio between runs: smaller than for times, since the two modes
@@ -91,7 +88,9 @@ def compare(
         since = baseline.levels.since(measurement, headline, threshold)
         if verdict in (Verdict.UNCHANGED, Verdict.NOISY):
             # the baseline runs may have moved with a slow creep: the longer history has not
-            creep = _creep(measurement, baseline, [speedup, median], threshold)
+            creep = _creep(
+                measurement, baseline, [speedup, median], threshold, (prior_spread, prior_weight)
+            )
             if creep is not None:
                 verdict, since = Verdict.REGRESSED, creep
     return Comparison(
@@ -106,17 +105,34 @@ def compare(
 
 
 def _creep(
-    measurement: Measurement, baseline: Baseline, changes: list[Change | None], threshold: float
+    measurement: Measurement,
+    baseline: Baseline,
+    changes: list[Change | None],
+    threshold: float,
+    prior: tuple[float, float],
 ) -> Since | None:
-    """Where a creeping regression of one of the compared quantities began, if there is one."""
+    """Where a creeping regression of one of the compared quantities began, if there is one:
+    a significant change point of the longer history, or else the current value against the
+    runs just before the baseline's (a creep too short for a change point)."""
     assert baseline.levels is not None
-    for change in changes:
-        if change is not None:
-            creep = baseline.levels.creep(
-                measurement, change.quantity, threshold, baseline.family_size
-            )
-            if creep is not None:
-                return creep
+    compared = [change for change in changes if change is not None]
+    for change in compared:
+        creep = baseline.levels.creep(measurement, change.quantity, threshold, baseline.family_size)
+        if creep is not None:
+            return creep
+    for change in compared:
+        drift = baseline.levels.drift(
+            measurement,
+            change.quantity,
+            threshold,
+            baseline_runs=len(baseline.history_of(measurement)),
+            family_size=baseline.family_size,
+            prior=prior
+            if change.quantity is Quantity.MEDIAN
+            else (_speedup_prior(measurement.clock, prior[0]), prior[1]),
+        )
+        if drift is not None:
+            return drift
     return None
 
 
@@ -140,46 +156,3 @@ def _cpu_share(measurements: list[Measurement]) -> float | None:
     baseline (older measurements did not record it)."""
     shares = [m.stats[CPU_SHARE_STAT] for m in measurements if CPU_SHARE_STAT in m.stats]
     return max(shares) if shares else None
-
-
-def _change_text(change: Change) -> str:
-    return (
-        f"{format_change(change.change)}, interval {format_change_bound(change.low)} .. "
-        f"{format_change_bound(change.high)}"
-    )
-
-
-def regression_message(measurement: Measurement, comparison: Comparison) -> str:
-    """The one line that fails a regressed test; its numbers are the ones the change was
-    computed from (current / baseline - 1 = change)."""
-    clock = measurement.clock
-    speedup, median = comparison.speedup, comparison.median
-    against = f"against {comparison.baseline}{measurement.name_suffix}"
-    if comparison.creeping and comparison.since is not None:
-        return _creep_message(measurement, comparison, comparison.since)
-    if speedup is not None and speedup.verdict == Verdict.REGRESSED:
-        return (
-            f"speedup regression: {speedup.current:.2f}x vs baseline {speedup.baseline:.2f}x "
-            f"({_change_text(speedup)}) {against}"
-        )
-    assert median is not None, "a regressed comparison has a median change"
-    return (
-        f"performance regression: median {format_measured(median.current, clock)} vs "
-        f"baseline {format_measured(median.baseline, clock)} ({_change_text(median)}) {against}"
-    )
-
-
-def _creep_message(measurement: Measurement, comparison: Comparison, since: Since) -> str:
-    """The line of a creeping regression: the levels the change was computed from and where the
-    movement began."""
-    if since.quantity is Quantity.SPEEDUP:
-        what, before, after = "speedup", f"{since.before:.2f}x", f"{since.after:.2f}x"
-    else:
-        what = "median"
-        before = format_measured(since.before, measurement.clock)
-        after = format_measured(since.after, measurement.clock)
-    return (
-        f"creeping regression: {what} level {after} vs {before} before it began to move "
-        f"({format_change(since.change)}) {since.describe()}; the baseline moved with it "
-        f"({comparison.baseline}){measurement.name_suffix}"
-    )

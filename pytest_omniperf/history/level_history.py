@@ -9,10 +9,11 @@ but it is where the level is now, and "since when" must be able to name it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from pytest_omniperf import stats
-from pytest_omniperf.comparison import Quantity, Since
+from pytest_omniperf.comparison import Quantity, Since, Verdict
 from pytest_omniperf.history.acceptances import Acceptance, level_start
 from pytest_omniperf.history.change_points import DEFAULT_MAX_P_VALUE
 from pytest_omniperf.history.levels import (
@@ -21,6 +22,7 @@ from pytest_omniperf.history.levels import (
     level_since,
     point_of,
     series_point,
+    usable,
 )
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.history.store import HistoryStore
@@ -105,6 +107,58 @@ class LevelHistory:
         return level_since(
             self.with_current(measurement, quantity),
             min_change=threshold * SINCE_SHARE_OF_THRESHOLD,
+            quantity=quantity,
+        )
+
+    def drift(
+        self,
+        measurement: Measurement,
+        quantity: Quantity,
+        threshold: float,
+        *,
+        baseline_runs: int,
+        family_size: int,
+        prior: tuple[float, float],
+    ) -> Since | None:
+        """A creep the baseline runs moved with, too short a history for a significant change
+        point (five flat runs, then +4% a run): the current value against the ``baseline_runs``
+        stored runs just before the baseline's, by the gate's own rule (the Student interval of
+        :func:`pytest_omniperf.stats.compare_log_estimates` at the clock's ``prior`` spread and
+        weight), the suite's family doubled since this is a second test. It began at the first
+        run after those that was worse than their centre by a quarter of the threshold."""
+        *stored, current = self.with_current(measurement, quantity)
+        stored = usable(stored)
+        baseline_from = max(len(stored) - baseline_runs, 0)
+        earlier = stored[max(baseline_from - baseline_runs, 0) : baseline_from]
+        if not earlier or current.run_id is not None:
+            return None
+        prior_spread, prior_weight = prior
+        change = stats.compare_log_estimates(
+            (math.log(current.value), current.log_variance),
+            [(math.log(point.value), point.log_variance) for point in earlier],
+            threshold=threshold,
+            family_size=2 * family_size,
+            prior_run_spread=prior_spread,
+            prior_weight_runs=prior_weight,
+            samples_per_run=max(measurement.rounds, 2),
+            quantity=quantity,
+        )
+        if change.verdict != Verdict.REGRESSED:
+            return None
+
+        def worse_by(value: float) -> float:
+            ratio = value / change.baseline
+            return 1 / ratio - 1 if quantity.higher_is_better else ratio - 1
+
+        start = next((p for p in stored[baseline_from:] if worse_by(p.value) > threshold / 4), None)
+        if start is None or start.run_id is None:
+            return None
+        return Since(
+            run_id=start.run_id,
+            commit=start.commit,
+            started_at=start.started_at,
+            before=change.baseline,
+            after=change.current,
             quantity=quantity,
         )
 
