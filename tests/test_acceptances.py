@@ -155,7 +155,7 @@ def test_an_accepted_slowdown_passes_the_gate_until_it_gets_slower(suite, monkey
     result.assert_outcomes(passed=1, failed=1)  # run #4 regressed (test_y): no baseline run
     result.stdout.fnmatch_lines(
         [
-            "*performance regression: median 170 ms vs baseline 130 ms (+30.?%*) against 1 run "
+            "*performance regression: median 170* ms vs baseline 130* ms (+30.?%*) against 1 run "
             "from #3 on (newest #3, *), accepted #3: bigger model",
             "FAILED test_pipeline.py::test_x - Failed: performance regression*",
         ]
