@@ -138,8 +138,8 @@ class LoopSteps:
         self.wait: Callable[[float | None], list[Any]] = self._real_select
         """How the loop waits; the virtual clock replaces it with one that skips idle time."""
         self.run_queue = RunQueueWait()
-        self._run_queue_mark_s = self.run_queue.total_s()
         self._step_started = time.perf_counter()
+        self._run_queue_mark_s = self.run_queue.total_s()
         self._step_discount_s = 0.0
         self._waiting = False
         self.threads_pending = 0
@@ -169,7 +169,12 @@ class LoopSteps:
 
     def install(self) -> None:
         self._selector.select = self._select
+        # The clock first, the run queue second (everywhere): a wait between the two readings
+        # then counts as busy time rather than being taken off time that never contained it.
+        # Read the other way round, one preemption there made a blocking time.sleep(0.02)
+        # measure 13 ms (tests/test_virtual_clock.py under load).
         self._step_started = time.perf_counter()
+        self._run_queue_mark_s = self.run_queue.total_s()
         self._installed = True
         register(self, self.uninstall)
 
@@ -190,7 +195,7 @@ class LoopSteps:
         ended = _perf_counter()
         step_s = ended - self._step_started
         if step_s > LONG_STEP_S:
-            step_s = self._discounted(step_s)
+            ended, step_s = self._end_long_step()
         self.busy_s += step_s
         if self.round_number and not self.attributing and step_s > self._longest_s:
             self._keep_longest(step_s, ITERATION)
@@ -205,15 +210,19 @@ class LoopSteps:
                 # neither a step's cost nor to be discounted from the next step.
                 self._run_queue_mark_s = self.run_queue.total_s()
 
-    def _discounted(self, wall_s: float) -> float:
-        """``wall_s`` of the step now ending, minus the run-queue wait since the last reading."""
+    def _end_long_step(self) -> tuple[float, float]:
+        """End the running step now: its end, and its wall time minus the run-queue wait since
+        the last reading. The run queue is read before the clock, so every wait taken off lies
+        inside the wall time it is taken from."""
         waited_s = self.take_run_queue_wait() + self._step_discount_s
         self._step_discount_s = 0.0
+        ended = _perf_counter()
+        wall_s = ended - self._step_started
         if self.threads_pending:
             # Work in threads goes on in real time while this thread waits for a CPU: the
             # loop is waiting for it anyway, so that time is not to be taken off.
-            return wall_s
-        return max(wall_s - waited_s, 0.0)
+            return ended, wall_s
+        return ended, max(wall_s - waited_s, 0.0)
 
     def take_run_queue_wait(self) -> float:
         """Run-queue seconds since the previous reading (which this one replaces)."""
@@ -256,8 +265,10 @@ class LoopSteps:
         step of the loop, and its longest step must still belong to one round.
         """
         now = time.perf_counter()
-        step_wall_s = now - self._step_started
-        step_s = self._discounted(step_wall_s) if step_wall_s > LONG_STEP_S else step_wall_s
+        step_wall_s = step_s = now - self._step_started
+        if step_wall_s > LONG_STEP_S:
+            now, step_s = self._end_long_step()
+            step_wall_s = now - self._step_started
         self.busy_s += step_s
         self._step_started = now
         if not self.round_number:
@@ -297,7 +308,8 @@ class LoopSteps:
         if running_s > LONG_STEP_S and not self.threads_pending:
             waited_s = max(self.run_queue.total_s() - self._run_queue_mark_s, 0.0)
             waited_s += self._step_discount_s
-            running_s = max(running_s - waited_s, 0.0)
+            # the clock again, after the run queue (see install)
+            running_s = max(_perf_counter() - self._step_started - waited_s, 0.0)
         return self.busy_s + running_s
 
     def note_callback(self, duration_s: float, handle: asyncio.Handle) -> None:
@@ -306,7 +318,8 @@ class LoopSteps:
             waited_s = self.take_run_queue_wait()
             # The enclosing step must not discount this wait again.
             self._step_discount_s += waited_s
-            duration_s = max(duration_s - waited_s, 0.0)
+            # the clock again, after the run queue (see install)
+            duration_s = max(_perf_counter() - self._callback_started - waited_s, 0.0)
         if self.round_number and duration_s > self._longest_s:
             self._keep_longest(duration_s, describe_handle(handle, self.workload))
 

@@ -575,7 +575,11 @@ def test_speedup_markers_pass_for_task_fan_outs_on_both_clocks(suite):
 @pytest.mark.parametrize("clock", ["real", "virtual"])
 def test_calls_handed_to_threads_with_run_in_executor_are_serialized(suite, clock):
     # run_in_executor submits at once: without serialization the sequential rounds ran the
-    # three threads together too and measured 1.00x
+    # three threads together too and measured 1.00x. Both clocks wait for the threads in real
+    # time, so a loaded machine adds thread start, wake-up and join delays (tens of ms per round
+    # with its own pool): 3 x 50 ms calls measured 1.50x-1.93x in 5 of 30 loaded runs against a
+    # 2x budget. 100 ms calls and a 1.5x budget keep a wide margin on both sides (3x ideal,
+    # 1.00x unserialized); most_at_once below checks the serialization itself.
     suite.makepyfile(
         f"""
         import asyncio
@@ -593,7 +597,7 @@ def test_calls_handed_to_threads_with_run_in_executor_are_serialized(suite, cloc
             with lock:
                 running += 1
                 most_at_once[mode] = max(most_at_once[mode], running)
-            time.sleep(0.05)
+            time.sleep(0.1)
             with lock:
                 running -= 1
             return mode
@@ -606,7 +610,7 @@ def test_calls_handed_to_threads_with_run_in_executor_are_serialized(suite, cloc
             assert await asyncio.gather(*calls) == [mode] * 3
 
         @pytest.mark.asyncio
-        @pytest.mark.speedup(min=2)
+        @pytest.mark.speedup(min=1.5)
         @pytest.mark.omniperf(rounds=3, warmup=0, clock="{clock}")
         @pytest.mark.parametrize("own_pool", [False, True])
         async def test_fan_out(own_pool):
