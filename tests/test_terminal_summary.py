@@ -228,3 +228,14 @@ def test_a_creep_shows_the_level_it_crept_by():
     assert line.endswith(
         "crept from 100 ms to 121.6 ms (+21.6%) since run #12 (3f2a1bc, 2026-11-20)"
     )
+
+
+def test_a_first_run_with_nothing_to_compare_with_lists_every_measurement(measured_suite):
+    """No baseline yet: every verdict is 'new', and the figures are the news (the README's
+    main job starts so)."""
+    result = measured_suite.runpytest("--omniperf-compare")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*omniperf: 1 measurement, 1 new*", "new*test_measured.py::test_measured*"]
+    )
+    assert "(-v shows them)" not in result.stdout.str()

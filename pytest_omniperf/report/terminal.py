@@ -132,7 +132,9 @@ def summary_lines(
     characters escaped (see :func:`terminal_text`)."""
     width = summary_width(width)
     in_order = list(measurements) if keep_order else by_outcome(measurements)
-    comparing = any(m.comparison for m in in_order)
+    # a run that compared nothing (no baseline yet: every verdict 'new') lists every row: its
+    # figures are the news
+    comparing = any(m.comparison_verdict and m.comparison_verdict.compared for m in in_order)
     shown = [m for m in in_order if _shown_in_full(m, comparing, detail)]
     folded = [m for m in in_order if not _shown_in_full(m, comparing, detail)]
     lines = _blocks(shown, width)
