@@ -22,6 +22,7 @@ from pytest_omniperf.history.levels import (
     level_since,
     point_of,
     series_point,
+    since_at,
     usable,
 )
 from pytest_omniperf.history.provenance import RunInfo
@@ -151,16 +152,7 @@ class LevelHistory:
             return 1 / ratio - 1 if quantity.higher_is_better else ratio - 1
 
         start = next((p for p in stored[baseline_from:] if worse_by(p.value) > threshold / 4), None)
-        if start is None or start.run_id is None:
-            return None
-        return Since(
-            run_id=start.run_id,
-            commit=start.commit,
-            started_at=start.started_at,
-            before=change.baseline,
-            after=change.current,
-            quantity=quantity,
-        )
+        return since_at(start, change.baseline, change.current, quantity) if start else None
 
     def creep(
         self, measurement: Measurement, quantity: Quantity, threshold: float, family_size: int

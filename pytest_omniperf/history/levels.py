@@ -194,7 +194,7 @@ def level_since(
     shift = current_shift(points, max_p_value=max_p_value)
     if shift is None or abs(math.log(shift.after / shift.before)) < math.log1p(min_change):
         return None
-    return _since(points[shift.start], shift, quantity)
+    return since_at(points[shift.start], shift.before, shift.after, quantity)
 
 
 def worse_shift(
@@ -232,17 +232,22 @@ def creeping_regression(
         max_p_value=max_p_value,
         higher_is_worse=not quantity.higher_is_better,
     )
-    return _since(points[shift.start], shift, quantity) if shift is not None else None
+    return (
+        since_at(points[shift.start], shift.before, shift.after, quantity)
+        if shift is not None
+        else None
+    )
 
 
-def _since(start: SeriesPoint, shift: LevelShift, quantity: Quantity) -> Since | None:
+def since_at(start: SeriesPoint, before: float, after: float, quantity: Quantity) -> Since | None:
+    """The :class:`Since` of a level that began at ``start`` (None: at the current run)."""
     if start.run_id is None:
         return None
     return Since(
         run_id=start.run_id,
         commit=start.commit,
         started_at=start.started_at,
-        before=shift.before,
-        after=shift.after,
+        before=before,
+        after=after,
         quantity=quantity,
     )
