@@ -237,7 +237,6 @@ def test_cli_show_and_compare(capsys, corrupted):
 
 
 def test_cli_report_and_export_skip_bad_rows(capsys, corrupted, tmp_path):
-    pytest.importorskip("matplotlib")
     html = tmp_path / "report.html"
     status, out, err = run_cli(capsys, "report", "--history", corrupted, "--html", html)
     assert status == 0, err

@@ -228,7 +228,6 @@ def test_valid_exports_merge_and_report(capsys, tmp_path):
     status, out, err = run_cli(capsys, "runs", "--history", target)
     assert status == 0 and err == ""
     assert len(out.splitlines()) == 3
-    pytest.importorskip("matplotlib")
     status, _, err = run_cli(
         capsys, "report", "--history", target, "--html", tmp_path / "report.html"
     )
