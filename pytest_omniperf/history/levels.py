@@ -42,15 +42,16 @@ class SeriesPoint:
 
 
 @dataclass(frozen=True)
-class LevelShift:
-    """The movement of a series to its current level."""
+class LevelChange:
+    """A movement of a series from one level to another, in the series' own unit: a change
+    point (for charts), or the movement that led to the current level."""
 
-    start: int
-    """Index of the first point of the movement."""
+    index: int
+    """Index of the first point of the new level."""
     before: float
-    """The level before it: the median of the values of the level it left."""
+    """The level before it."""
     after: float
-    """The current level: the median of the values since the latest change point."""
+    """The level from ``index`` on."""
     p_value: float
     """Two-sided t-test of the log values of those two levels."""
 
@@ -58,24 +59,9 @@ class LevelShift:
     def change(self) -> float:
         return self.after / self.before - 1
 
-    def worse_by(self, *, higher_is_worse: bool = True) -> float:
-        """How much worse the current level is, as a ratio minus one (negative: better)."""
-        return self.change if higher_is_worse else self.before / self.after - 1
-
-
-@dataclass(frozen=True)
-class LevelChange:
-    """One change point of a series, in the series' own unit (for charts)."""
-
-    index: int
-    before: float
-    """The level before ``index`` (geometric mean of that level's values)."""
-    after: float
-    p_value: float
-
-    @property
-    def change(self) -> float:
-        return self.after / self.before - 1
+    def worse_by(self, quantity: Quantity) -> float:
+        """How much worse the new level is, as a ratio minus one (negative: better)."""
+        return self.before / self.after - 1 if quantity.higher_is_better else self.change
 
 
 def series_point(
@@ -155,7 +141,7 @@ def level_changes(
 
 def current_shift(
     points: Sequence[SeriesPoint], *, max_p_value: float = DEFAULT_MAX_P_VALUE
-) -> LevelShift | None:
+) -> LevelChange | None:
     """The movement to the latest level of ``points`` (all usable), or None when the series
     shows no change point."""
     logs = np.log(np.asarray([point.value for point in points], dtype=float))
@@ -172,8 +158,8 @@ def current_shift(
         first -= 1
     left = logs[bounds[first - 1] : bounds[first]]
     current = logs[bounds[latest] :]
-    return LevelShift(
-        start=bounds[first],
+    return LevelChange(
+        index=bounds[first],
         before=math.exp(levels[first - 1]),
         after=math.exp(levels[latest]),
         p_value=mean_shift_p_value(left, current, float(np.mean(variances))),
@@ -194,7 +180,7 @@ def level_since(
     shift = current_shift(points, max_p_value=max_p_value)
     if shift is None or abs(math.log(shift.after / shift.before)) < math.log1p(min_change):
         return None
-    return since_at(points[shift.start], shift.before, shift.after, quantity)
+    return since_at(points[shift.index], shift.before, shift.after, quantity)
 
 
 def worse_shift(
@@ -202,14 +188,14 @@ def worse_shift(
     *,
     threshold: float,
     max_p_value: float,
-    higher_is_worse: bool = True,
-) -> LevelShift | None:
+    quantity: Quantity = Quantity.MEDIAN,
+) -> LevelChange | None:
     """The movement of ``points`` (all usable) to a current level worse than the level before
     it by more than ``threshold``, significant at ``max_p_value``; None when there is none."""
     shift = current_shift(points, max_p_value=max_p_value)
     if shift is None or shift.p_value > max_p_value:
         return None
-    if shift.worse_by(higher_is_worse=higher_is_worse) <= threshold:
+    if shift.worse_by(quantity) <= threshold:
         return None
     return shift
 
@@ -226,17 +212,10 @@ def creeping_regression(
     None when it is not, or when it began with the current run (then the comparison with the
     baseline runs sees the change anyway)."""
     points = usable(history)
-    shift = worse_shift(
-        points,
-        threshold=threshold,
-        max_p_value=max_p_value,
-        higher_is_worse=not quantity.higher_is_better,
-    )
-    return (
-        since_at(points[shift.start], shift.before, shift.after, quantity)
-        if shift is not None
-        else None
-    )
+    shift = worse_shift(points, threshold=threshold, max_p_value=max_p_value, quantity=quantity)
+    if shift is None:
+        return None
+    return since_at(points[shift.index], shift.before, shift.after, quantity)
 
 
 def since_at(start: SeriesPoint, before: float, after: float, quantity: Quantity) -> Since | None:

@@ -16,7 +16,13 @@ from typing import Any
 from pytest_omniperf.comparison import Quantity, Since
 from pytest_omniperf.history.acceptances import Acceptance, level_start
 from pytest_omniperf.history.change_points import DEFAULT_MAX_P_VALUE
-from pytest_omniperf.history.levels import SeriesPoint, series_point, usable, worse_shift
+from pytest_omniperf.history.levels import (
+    SeriesPoint,
+    series_point,
+    since_at,
+    usable,
+    worse_shift,
+)
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import Measurement
 
@@ -134,17 +140,11 @@ def _regression(
     points: Sequence[SeriesPoint], quantity: Quantity, threshold: float, max_p_value: float
 ) -> tuple[Since, SeriesPoint | None, float, int] | None:
     series = usable(points)
-    shift = worse_shift(
-        series,
-        threshold=threshold,
-        max_p_value=max_p_value,
-        higher_is_worse=not quantity.higher_is_better,
-    )
+    shift = worse_shift(series, threshold=threshold, max_p_value=max_p_value, quantity=quantity)
     if shift is None:
         return None
-    start = series[shift.start]
-    if start.run_id is None:
+    since = since_at(series[shift.index], shift.before, shift.after, quantity)
+    if since is None:
         return None
-    since = Since(start.run_id, start.commit, start.started_at, shift.before, shift.after, quantity)
-    last_good = series[shift.start - 1] if shift.start > 0 else None
+    last_good = series[shift.index - 1] if shift.index > 0 else None
     return since, last_good, shift.p_value, len(series)

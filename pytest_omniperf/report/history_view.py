@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_omniperf.comparison import Verdict
+from pytest_omniperf.comparison import Quantity, Verdict
 from pytest_omniperf.history.acceptances import Acceptance
 from pytest_omniperf.history.baseline import Baseline, BaselineSpec
 from pytest_omniperf.history.compare import compare
@@ -197,26 +197,27 @@ def mark_regressions(series: Series, runs: list[RunInfo]) -> None:
     for point in series.points:
         by_machine.setdefault(runs[point.run_index].machine_fingerprint, []).append(point)
     for points in by_machine.values():
-        for index in _worse_level_points([point.p50 for point in points], higher_is_worse=True):
+        for index in _worse_level_points([point.p50 for point in points], Quantity.MEDIAN):
             points[index].regressed = True
         if series.kind == "speedup":
             speedups = [point.speedup for point in points]
-            for index in _worse_level_points(speedups, higher_is_worse=False):
+            for index in _worse_level_points(speedups, Quantity.SPEEDUP):
                 points[index].speedup_regressed = True
 
 
-def _worse_level_points(values: list[float], *, higher_is_worse: bool) -> list[int]:
+def _worse_level_points(values: list[float], quantity: Quantity) -> list[int]:
     """Indices of the values in levels worse than the level before by more than the threshold
     (values that are not positive and finite belong to no level)."""
     from pytest_omniperf.history.levels import level_changes
 
     kept = [index for index, value in enumerate(values) if value > 0 and math.isfinite(value)]
     changes = level_changes([values[index] for index in kept])
+    if not changes:
+        return []
     flagged = []
     ends = [change.index for change in changes[1:]] + [len(kept)]
-    for change, end in zip(changes, ends[: len(changes)], strict=True):
-        worse_by = change.change if higher_is_worse else change.before / change.after - 1
-        if worse_by > DEFAULT_THRESHOLD:
+    for change, end in zip(changes, ends, strict=True):
+        if change.worse_by(quantity) > DEFAULT_THRESHOLD:
             flagged += kept[change.index : end]
     return flagged
 
