@@ -261,7 +261,8 @@ def test_cli_compare_takes_its_defaults_from_ini_and_environment(project, monkey
 @pytest.mark.parametrize("reference", ["run:1", "#1", "1"])
 def test_cli_run_references_are_parsed_once(project, capsys, reference):
     assert main(["compare", reference, "--history", _history(project)]) == 0
-    assert "against run 1" not in capsys.readouterr().err
+    # the latest run (#3) against run #1 alone, not the label's last runs
+    assert "run #3 (no commit, 'main') against 1 run (newest #1, " in capsys.readouterr().out
     assert main(["compare", "run:x", "--history", _history(project)]) == 2
     assert "base (run id in 'run:x')" in capsys.readouterr().err
 
