@@ -201,7 +201,15 @@ _SETTING_OPTIONS = {
 
 def _settings(arguments: argparse.Namespace) -> tuple[RunSettings, Path]:
     """The settings a pytest run of this project would have (command options > environment >
-    the project's ini file > defaults), and the folder relative paths start from."""
+    the project's ini file > defaults), and the folder relative paths start from; resolved
+    once per command (the ini file is found and read once)."""
+    resolved: tuple[RunSettings, Path] | None = vars(arguments).get("resolved_settings")
+    if resolved is None:
+        resolved = arguments.resolved_settings = _resolve_settings(arguments)
+    return resolved
+
+
+def _resolve_settings(arguments: argparse.Namespace) -> tuple[RunSettings, Path]:
     from pytest_omniperf.ini_file import IniFileError, find_ini_file
     from pytest_omniperf.settings import SettingError, resolve_run_settings
 
