@@ -51,6 +51,14 @@ def compare(
         _cpu_share([measurement, *history]),
         busy_fraction=max(_busy_fraction(m) for m in (measurement, *history)),
     )
+    # the run-to-run noise each quantity is compared under: (spread, weight in runs)
+    priors = {
+        Quantity.MEDIAN: (prior_spread, prior_weight),
+        Quantity.SPEEDUP: (
+            _speedup_prior(measurement.clock, prior_spread),
+            stats.PRIOR_WEIGHT_RUNS,
+        ),
+    }
     median = stats.compare_log_estimates(
         stats.bootstrap_log_median(measurement.samples_s, rng),
         [stats.bootstrap_log_median(m.samples_s, rng) for m in history],
@@ -76,7 +84,8 @@ def compare(
             ],
             threshold=threshold,
             family_size=baseline.family_size,
-            prior_run_spread=_speedup_prior(measurement.clock, prior_spread),
+            prior_run_spread=priors[Quantity.SPEEDUP][0],
+            prior_weight_runs=priors[Quantity.SPEEDUP][1],
             samples_per_run=rounds,
             quantity=Quantity.SPEEDUP,
             two_stage=two_stage,
@@ -89,7 +98,7 @@ def compare(
         if verdict in (Verdict.UNCHANGED, Verdict.NOISY):
             # the baseline runs may have moved with a slow creep: the longer history has not
             creep = _creep(
-                measurement, baseline, [speedup, median], threshold, (prior_spread, prior_weight)
+                measurement, baseline, [speedup, median], threshold, priors, len(history)
             )
             if creep is not None:
                 verdict, since = Verdict.REGRESSED, creep
@@ -109,7 +118,8 @@ def _creep(
     baseline: Baseline,
     changes: list[Change | None],
     threshold: float,
-    prior: tuple[float, float],
+    priors: dict[Quantity, tuple[float, float]],
+    baseline_runs: int,
 ) -> Since | None:
     """Where a creeping regression of one of the compared quantities began, if there is one:
     a significant change point of the longer history, or else the current value against the
@@ -125,11 +135,9 @@ def _creep(
             measurement,
             change.quantity,
             threshold,
-            baseline_runs=len(baseline.history_of(measurement)),
+            baseline_runs=baseline_runs,
             family_size=baseline.family_size,
-            prior=prior
-            if change.quantity is Quantity.MEDIAN
-            else (_speedup_prior(measurement.clock, prior[0]), prior[1]),
+            prior=priors[change.quantity],
         )
         if drift is not None:
             return drift
