@@ -13,12 +13,19 @@ from typing import Any, Literal, cast
 
 from pytest_omniperf import record_checks as check
 from pytest_omniperf.comparison import PROBLEM_ORDER, Comparison, Verdict
+from pytest_omniperf.metric_bounds import MetricBound, bounds_from_record
 from pytest_omniperf.settings import DEFAULT_THRESHOLD
 from pytest_omniperf.units import UNIT_SCALE
 from pytest_omniperf.values import as_float, shown
 
-Kind = Literal["latency", "speedup"]
-KINDS = ("latency", "speedup")
+Kind = Literal["latency", "speedup", "metrics"]
+KINDS = ("latency", "speedup", "metrics")
+"""``latency``: one workload's samples; ``speedup``: two arms measured interleaved (sequential
+and parallel, or two variants), ``samples_s`` the candidate's; ``metrics``: a test with metric
+budgets only, its body called once (``samples_s`` holds that one call's duration)."""
+
+# The arms of a speedup measured by the speedup marker or perf.speedup: baseline, then candidate.
+SPEEDUP_ARMS = ["sequential", "parallel"]
 
 # Budget verdicts; comparison with history adds its own verdict beside this one.
 PASSED = "pass"
@@ -29,6 +36,10 @@ RECORDED = "recorded"  # measured, no budget declared
 # the loop's busy time in a round (median over rounds) and its longest single step.
 BUSY_METRIC = "loop.busy_s"
 BLOCKING_METRIC = "loop.blocking_max_s"
+# Metrics of a measurement with a memory budget (tracemalloc): the peak traced memory of one
+# call above what was allocated before it, and the memory still allocated per call afterwards.
+MEMORY_PEAK_METRIC = "memory.peak_bytes"
+MEMORY_PER_CALL_METRIC = "memory.per_call_bytes"
 
 # A real-clock measurement whose coefficient of variation exceeds this is flagged as noisy.
 NOISY_CV = 0.10
@@ -48,8 +59,12 @@ class Measurement:
     rounds: int
     warmup: int
     samples_s: list[float]
-    """Latency samples; for a speedup, the parallel-mode samples."""
+    """Latency samples; for a speedup, the candidate arm's (parallel mode's) samples."""
     sequential_samples_s: list[float] = field(default_factory=list)
+    """For a speedup, the baseline arm's (sequential mode's) samples."""
+    arms: list[str] = field(default_factory=list)
+    """For a speedup, the names of its baseline and candidate arms (:data:`SPEEDUP_ARMS`, or
+    the variants of ``perf.compare``); empty otherwise."""
     wall_s: float = 0.0
     """Wall time spent measuring (beside virtual time on the virtual clock)."""
     group: str | None = None
@@ -61,6 +76,8 @@ class Measurement:
     message: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     """Derived metrics from instrumentation (cache hit rate, executor efficiency, ...)."""
+    metric_budgets: dict[str, MetricBound] = field(default_factory=dict)
+    """Bounds on metrics by metric name (``@pytest.mark.metrics``, ``@pytest.mark.memory``)."""
     comparison: Comparison | None = None
     """The comparison with the baseline, when one was made (see history.compare)."""
     regression: float | None = DEFAULT_THRESHOLD
@@ -116,6 +133,9 @@ class Measurement:
         """Plain data (JSON), with the comparison as :meth:`Comparison.to_dict`."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "second_batch"}
         data["comparison"] = self.comparison.to_dict() if self.comparison else None
+        data["metric_budgets"] = {
+            name: bound.to_dict() for name, bound in self.metric_budgets.items()
+        }
         return data
 
     @classmethod
@@ -125,6 +145,10 @@ class Measurement:
         measurement = cls(**{key: value for key, value in data.items() if key in known})
         if isinstance(measurement.comparison, dict):
             measurement.comparison = Comparison.from_dict(measurement.comparison)
+        measurement.metric_budgets = {
+            name: MetricBound(**bound) if isinstance(bound, dict) else bound
+            for name, bound in measurement.metric_budgets.items()
+        }
         return measurement
 
     @classmethod
@@ -143,6 +167,7 @@ class Measurement:
             warmup=check.whole_number(data, "warmup"),
             samples_s=check.samples(data, "samples_s", required=True),
             sequential_samples_s=check.samples(data, "sequential_samples_s", required=False),
+            arms=_arms(data, kind),
             wall_s=check.non_negative(data, "wall_s", 0.0),
             group=check.optional_text(data, "group"),
             unit=check.choice(data, "unit", tuple(UNIT_SCALE), default="ms"),
@@ -151,6 +176,7 @@ class Measurement:
             verdict=check.text(data, "verdict", default=RECORDED),
             message=check.text(data, "message", default=""),
             metrics=check.number_map(data, "metrics", finite=False),
+            metric_budgets=bounds_from_record(data, "metric_budgets"),
             comparison=_comparison(data),
             regression=_regression(data),
         )
@@ -173,6 +199,20 @@ def _check_summary(measurement: Measurement) -> None:
             raise check.RecordError(
                 f"stats[{statistic!r}]", f"expected a finite number, got {value}"
             )
+
+
+def _arms(data: Mapping[str, Any], kind: Kind) -> list[str]:
+    """Two names for a speedup (sequential and parallel for records made before variants)."""
+    if kind != "speedup":
+        return []
+    value = data.get("arms") or list(SPEEDUP_ARMS)
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(name, str) and name for name in value)
+    ):
+        raise check.RecordError("arms", f"expected the names of two arms, got {shown(value)}")
+    return value
 
 
 def _comparison(data: Mapping[str, Any]) -> Comparison | None:

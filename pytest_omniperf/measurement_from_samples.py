@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pytest_omniperf.measurement import BLOCKING_METRIC, BUSY_METRIC, CPU_SHARE_STAT, Measurement
+from pytest_omniperf.measurement import (
+    BLOCKING_METRIC,
+    BUSY_METRIC,
+    CPU_SHARE_STAT,
+    SPEEDUP_ARMS,
+    Measurement,
+)
 from pytest_omniperf.sampling import Sampled
 from pytest_omniperf.settings import MeasureSettings
 from pytest_omniperf.units import COUNT_UNIT, INSTRUCTIONS_CLOCK
@@ -32,6 +38,7 @@ def make_measurement(
         warmup=warmup,
         samples_s=sampled.samples_s,
         sequential_samples_s=sampled.sequential_samples_s,
+        arms=list(SPEEDUP_ARMS) if kind == "speedup" else [],
         wall_s=sampled.wall_s,
         group=settings.group,
         unit=COUNT_UNIT if sampled.clock == INSTRUCTIONS_CLOCK else "ms",

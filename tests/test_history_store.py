@@ -235,6 +235,8 @@ def test_an_older_history_is_upgraded_when_only_read(tmp_path, capsys):
     with closing(sqlite3.connect(path)) as raw, raw:
         raw.execute("ALTER TABLE measurements DROP COLUMN regression")
         raw.execute("DROP TABLE acceptances")  # added by migration 3
+        raw.execute("ALTER TABLE measurements DROP COLUMN arms")  # added by migration 4
+        raw.execute("ALTER TABLE measurements DROP COLUMN metric_budgets")
         raw.execute("PRAGMA user_version = 1")
     assert main(["show", "latest", "--history", str(path)]) == 0
     assert "t.py::test_old" in capsys.readouterr().out

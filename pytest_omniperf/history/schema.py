@@ -7,7 +7,7 @@ and is refused, untouched.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -86,6 +86,13 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     CREATE INDEX acceptances_by_run ON acceptances (run_id);
+    """,
+    # 4: the names of a speedup's two arms (sequential/parallel, or the variants compared) and
+    # the bounds of metric and memory budgets; speedups stored before had sequential/parallel
+    """
+    ALTER TABLE measurements ADD COLUMN arms TEXT NOT NULL DEFAULT '[]';
+    UPDATE measurements SET arms = '["sequential", "parallel"]' WHERE kind = 'speedup';
+    ALTER TABLE measurements ADD COLUMN metric_budgets TEXT NOT NULL DEFAULT '{}';
     """,
 )
 

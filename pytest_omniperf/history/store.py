@@ -37,8 +37,18 @@ _MEASUREMENT_COLUMNS = {
     "group": "group_name",
     "samples_s": "samples",
     "sequential_samples_s": "sequential_samples",
+    "arms": "arms",
+    "metric_budgets": "metric_budgets",
 }
-_MEASUREMENT_JSON_COLUMNS = ("samples", "sequential_samples", "stats", "budgets", "comparison")
+_MEASUREMENT_JSON_COLUMNS = (
+    "samples",
+    "sequential_samples",
+    "stats",
+    "budgets",
+    "comparison",
+    "arms",
+    "metric_budgets",
+)
 
 
 def _decode_text(cell: bytes) -> str:
@@ -611,6 +621,10 @@ def _measurement_row(run_id: int, measurement: Measurement) -> dict[str, Any]:
             json.dumps(measurement.comparison.to_dict()) if measurement.comparison else None
         ),
         "regression": measurement.regression,
+        "arms": json.dumps(measurement.arms),
+        "metric_budgets": json.dumps(
+            {name: bound.to_dict() for name, bound in measurement.metric_budgets.items()}
+        ),
     }
 
 
