@@ -1,0 +1,1 @@
+"""``omniperf ab``: the base and head revisions of a suite measured interleaved in one job."""
