@@ -436,5 +436,5 @@ def test_bounds_are_read_in_the_metrics_unit(text, name, bound):
     [("<=5 ms", "retry.give_ups"), (">=30%", "tokens"), ("<=2 KB", "loop.busy_s"), (">=inf", "x")],
 )
 def test_bounds_in_a_unit_the_metric_lacks_are_refused(text, name):
-    with pytest.raises(SettingError, match="^here: "):
+    with pytest.raises(SettingError, match=r"^here: "):
         metric_bound(text, unit_of(name), "here")
