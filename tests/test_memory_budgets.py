@@ -220,3 +220,30 @@ def test_bad_memory_budgets_error_their_test_at_setup(suite):
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_cache_retains_about_the_size_of_each_new_response(suite):
+    """The seeds' "~1-2 KB per cached response", as a budget: a cache that stores a new 1 KB
+    answer per call retains its answer, its key and its entry per call."""
+    suite.makepyfile(
+        """
+        import itertools
+        import pytest
+
+        questions = itertools.count()
+        size = 1000
+
+        async def respond():
+            return "x" * size  # a new 1 KB answer each time
+
+        @pytest.mark.asyncio
+        @pytest.mark.memory(per_call="2 KB")
+        @pytest.mark.omniperf(rounds=20, clock="virtual")
+        async def test_cached_answers(perf_cache):
+            await perf_cache.get_or_compute(f"question {next(questions)}", respond)
+        """
+    )
+    result = suite.runpytest("--omniperf-json=run.json")
+    result.assert_outcomes(passed=1)
+    retained = measurements(suite)["test_cached_answers"]["metrics"]["memory.per_call_bytes"]
+    assert 1_000 < retained < 2_000  # 1.57 KB measured: 1049 B of answer, its key and entry
