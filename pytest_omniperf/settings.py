@@ -11,10 +11,8 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
-from pytest_omniperf.metric_bounds import MetricBound, split_operator
-from pytest_omniperf.metric_names import UnitKind, metric_name, unit_of
 from pytest_omniperf.units import (
     COUNT_UNIT,
     INSTRUCTIONS_CLOCK,
@@ -24,6 +22,11 @@ from pytest_omniperf.units import (
     split_quantity,
 )
 from pytest_omniperf.values import as_float, as_int, shown, storable_text
+
+if TYPE_CHECKING:
+    # loaded when a test has a metric or memory budget, not at start-up
+    from pytest_omniperf.metric_bounds import MetricBound
+    from pytest_omniperf.metric_names import UnitKind
 
 T = TypeVar("T")
 
@@ -642,6 +645,7 @@ def _with_metric_budgets(
     memory budget traces the measured calls, and measures the body like any measuring marker."""
     if not metrics and not memory:
         return plan
+
     stated = [budget for mark in metrics for budget in _metric_marker_budgets(nodeid, mark)]
     stated += [budget for mark in memory for budget in _memory_marker_budgets(nodeid, mark)]
     markers = (*plan.markers, *(["metrics"] if metrics else []), *(["memory"] if memory else []))
@@ -689,6 +693,8 @@ def _metric_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
             f"{where}: give at least one metric and its bound, "
             f"e.g. @pytest.mark.metrics(cache_hit_rate='>=0.3')"
         )
+    from pytest_omniperf.metric_names import metric_name, unit_of
+
     budgets = []
     for argument, key, value in stated:
         name = storable_text(metric_name(key))
@@ -699,6 +705,8 @@ def _metric_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
 
 def metric_bound(value: object, unit: UnitKind, where: str) -> MetricBound:
     """``">=0.3"``, ``">= 30%"`` (a ratio), ``"<= 50 ms"`` (seconds), ``"<= 2 KB"`` (bytes)."""
+    from pytest_omniperf.metric_bounds import MetricBound, split_operator
+
     example = _BOUND_EXAMPLES[unit]
     parts = split_operator(value) if isinstance(value, str) else None
     quantity = split_quantity(parts[1]) if parts else None
@@ -726,6 +734,8 @@ MEMORY_ARGUMENTS = {"peak": "memory.peak_bytes", "per_call": "memory.per_call_by
 
 
 def _memory_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
+    from pytest_omniperf.metric_bounds import MetricBound
+
     _check_keys("memory", nodeid, mark, tuple(MEMORY_ARGUMENTS))
     where = _where("memory", nodeid)
     budgets = [
