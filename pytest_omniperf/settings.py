@@ -645,7 +645,6 @@ def _with_metric_budgets(
     memory budget traces the measured calls, and measures the body like any measuring marker."""
     if not metrics and not memory:
         return plan
-
     stated = [budget for mark in metrics for budget in _metric_marker_budgets(nodeid, mark)]
     stated += [budget for mark in memory for budget in _memory_marker_budgets(nodeid, mark)]
     markers = (*plan.markers, *(["metrics"] if metrics else []), *(["memory"] if memory else []))
@@ -730,6 +729,8 @@ def metric_bound(value: object, unit: UnitKind, where: str) -> MetricBound:
     return MetricBound(parts[0], number)
 
 
+# the memory metrics (measurement.MEMORY_PEAK_METRIC and MEMORY_PER_CALL_METRIC, written out:
+# measurement.py imports this module)
 MEMORY_ARGUMENTS = {"peak": "memory.peak_bytes", "per_call": "memory.per_call_bytes"}
 
 
