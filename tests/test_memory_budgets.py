@@ -248,3 +248,30 @@ def test_a_cache_retains_about_the_size_of_each_new_response(suite):
     result.assert_outcomes(passed=1)
     retained = measurements(suite)["test_cached_answers"]["metrics"]["memory.per_call_bytes"]
     assert 1_000 < retained < 2_000  # 1.50 KB measured: 1049 B of answer, its key and entry
+
+
+def test_a_speedup_with_a_memory_budget_traces_its_parallel_calls(suite):
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        kept = []
+
+        async def section():
+            await asyncio.sleep(1)
+            kept.append(bytearray(5_000))
+
+        @pytest.mark.asyncio
+        @pytest.mark.speedup(min=1.8)
+        @pytest.mark.memory(per_call="20 KB")
+        @pytest.mark.omniperf(rounds=3, warmup=0, clock="virtual")
+        async def test_sections():
+            await asyncio.gather(section(), section())
+        """
+    )
+    result = suite.runpytest("--omniperf-json=run.json")
+    result.assert_outcomes(passed=1)
+    record = measurements(suite)["test_sections"]
+    assert record["kind"] == "speedup" and record["stats"]["speedup"] > 1.8
+    assert 9_500 < record["metrics"]["memory.per_call_bytes"] < 12_000  # two sections a call
