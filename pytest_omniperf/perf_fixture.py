@@ -104,6 +104,10 @@ def _counted(
         yield meter
 
 
+TWO_VARIANTS = (
+    "{where}: needs two variants by keyword, baseline= and candidate=, e.g. "
+    "perf.compare(baseline=lambda: run(pooling=False), candidate=lambda: run(pooling=True))"
+)
 MIXED_VARIANTS = (
     "{where}: one variant is async and the other is not; pass two async functions (and await "
     "perf.compare) or two sync functions"
@@ -256,9 +260,9 @@ class Perf:
 
     def compare(
         self,
-        *,
-        baseline: Callable[[], Any],
-        candidate: Callable[[], Any],
+        *positional: object,
+        baseline: Callable[[], Any] | None = None,
+        candidate: Callable[[], Any] | None = None,
         names: tuple[str, str] = DEFAULT_VARIANT_NAMES,
     ) -> Any:
         """Time two variants of the same work interleaved (ABBA rounds): returns a
@@ -266,6 +270,11 @@ class Perf:
         candidate's (an awaitable of one when the variants are async). ``names`` names the
         variants, baseline first."""
         where = f"perf.compare on {self._test_id}"
+        if positional or baseline is None or candidate is None:
+            for value in (*positional, baseline, candidate):
+                if inspect.iscoroutine(value):
+                    value.close()
+            raise TypeError(TWO_VARIANTS.format(where=where))
         arm_names = _variant_names(names, where)
         calls = (
             _variant_call(baseline, "baseline", where),
