@@ -161,6 +161,19 @@ def _unmeasured(workload: Workload, result: Any) -> Any:
     )
 
 
+def _unmeasured_candidate(arms: tuple[Arm, ...]) -> Any:
+    """Measuring disabled: the candidate called once (awaited, when it is async)."""
+    result = arms[-1].call()
+    if not inspect.isawaitable(result):
+        return _unmeasured(arms, result)
+
+    async def awaited() -> SpeedupComparison:
+        comparison: SpeedupComparison = _unmeasured(arms, await result)
+        return comparison
+
+    return awaited()
+
+
 def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()
@@ -282,6 +295,8 @@ class Perf:
         )
         name = self._unique_name(self._name or self._test_id.rsplit("::", 1)[-1])
         arms = tuple(Arm(arm_name, call) for arm_name, call in zip(arm_names, calls, strict=True))
+        if self._disabled:
+            return _unmeasured_candidate(arms)
         in_loop = running_async_library() is not None
         asynchronous = [inspect.iscoroutinefunction(call) for call in calls]
         if all(asynchronous) and in_loop:

@@ -217,7 +217,10 @@ def test_async_variants_in_a_sync_test_are_refused(suite):
 def test_disabled_compare_calls_the_candidate_once(suite):
     suite.makepyfile(
         """
+        import asyncio
         import math
+        import pytest
+
         calls = []
 
         def test_off(perf):
@@ -225,9 +228,16 @@ def test_disabled_compare_calls_the_candidate_once(suite):
                 baseline=lambda: calls.append("b"), candidate=lambda: calls.append("c") or 7
             )
             assert calls == ["c"] and comparison.result == 7 and math.isnan(comparison.ratio)
+
+        @pytest.mark.asyncio
+        async def test_off_async(perf):
+            comparison = await perf.compare(
+                baseline=lambda: asyncio.sleep(0, "b"), candidate=lambda: asyncio.sleep(0, "c")
+            )
+            assert comparison.result == "c" and comparison.names == ("baseline", "candidate")
         """
     )
-    suite.runpytest("--omniperf-disable").assert_outcomes(passed=1)
+    suite.runpytest("--omniperf-disable").assert_outcomes(passed=2)
 
 
 # -- marker form -------------------------------------------------------------------------------
