@@ -6,6 +6,7 @@ parametrized test), on the virtual clock so that the ratios are exact.
 
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
 from contextlib import closing
@@ -539,3 +540,17 @@ def test_marker_form_on_the_instructions_clock_is_refused_in_one_line(suite):
     result.stdout.fnmatch_lines(
         ["*@pytest.mark.speedup on *test_x[[]o*]: the instructions clock does not count variants*"]
     )
+
+
+def test_the_arms_loop_runs_every_arm_once_a_round_in_round_order():
+    from pytest_omniperf.sampling import Arm, sample_sync
+
+    calls = []
+    arms = [Arm(name, functools.partial(calls.append, name)) for name in "abc"]
+    sampled = sample_sync(arms, 3, 1)
+    # one warmup call per arm, then forward in even rounds and reversed in odd ones
+    assert calls == [*"abc", *"abc", *"cba", *"abc"]
+    assert sampled.arms == ["a", "b", "c"]
+    assert [len(samples) for samples in sampled.arm_samples_s] == [3, 3, 3]
+    assert sampled.sequential_samples_s is sampled.arm_samples_s[0]  # the baseline
+    assert sampled.samples_s is sampled.arm_samples_s[-1]  # the candidate
