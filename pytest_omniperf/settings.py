@@ -51,7 +51,7 @@ LATENCY_STATISTICS = ("p50", "p90", "p95", "p99", "mean", "max")
 LATENCY_SIGNATURE = (
     "latency(p50=None, p90=None, p95=None, p99=None, mean=None, max=None, unit='ms')"
 )
-SPEEDUP_SIGNATURE = "speedup(min)"
+SPEEDUP_SIGNATURE = "speedup(min, baseline=None)"
 BLOCKING_SIGNATURE = "blocking(max, unit='ms')"
 METRICS_SIGNATURE = "metrics(bounds=None, **metric_name_bounds)"
 MEMORY_SIGNATURE = "memory(peak=None, per_call=None)"
@@ -139,6 +139,9 @@ class LatencyBudget(NamedTuple):
 
 class SpeedupBudget(NamedTuple):
     minimum: float
+    baseline: str | None = None
+    """The id of the baseline variant of a parametrized test (``baseline="pooling_off"``): the
+    test's other variants are measured against it. None: sequential against parallel mode."""
 
 
 class BlockingBudget(NamedTuple):
@@ -382,7 +385,7 @@ def resolve_measure_plan(
     plan = MeasurePlan(
         measure=_measure_settings(nodeid, run, omniperf),
         latency=_strictest_latency([_latency_budget(nodeid, mark) for mark in latency]),
-        speedup=_strictest_speedup([_speedup_budget(nodeid, mark) for mark in speedup]),
+        speedup=_strictest_speedup(nodeid, [_speedup_budget(nodeid, mark) for mark in speedup]),
         markers=markers,
     )
     plan = _with_blocking_budget(plan, nodeid, blocking)
@@ -411,6 +414,11 @@ def _check_clock_fits_budgets(nodeid: str, plan: MeasurePlan) -> None:
             f"process, while the instructions clock counts under valgrind; use clock='real', "
             f"'cpu' or 'virtual' for this test"
         )
+    if plan.speedup is not None and plan.speedup.baseline is not None and counting:
+        raise SettingError(
+            f"{_where('speedup', nodeid)}: the instructions clock does not count variants "
+            f"interleaved yet; use clock='real', 'cpu' or 'virtual' for this test"
+        )
     if plan.speedup is not None and counting:
         raise SettingError(
             f"{_where('speedup', nodeid)}: a speedup compares waiting times, which the "
@@ -431,10 +439,21 @@ def _strictest_latency(closest_first: list[LatencyBudget]) -> LatencyBudget | No
     return LatencyBudget(limits_s=limits_s, unit=tightest.unit)
 
 
-def _strictest_speedup(closest_first: list[SpeedupBudget]) -> SpeedupBudget | None:
+def _strictest_speedup(nodeid: str, closest_first: list[SpeedupBudget]) -> SpeedupBudget | None:
+    """The highest minimum; the marks must agree on what they compare (which baseline)."""
     if not closest_first:
         return None
-    return SpeedupBudget(minimum=max(budget.minimum for budget in closest_first))
+    baselines = {budget.baseline for budget in closest_first}
+    if len(baselines) > 1:
+        stated = ", ".join(sorted(f"baseline={shown(baseline)}" for baseline in baselines))
+        raise SettingError(
+            f"{_where('speedup', nodeid)}: its speedup marks disagree on what they compare "
+            f"({stated}; baseline=None compares sequential with parallel mode): give every "
+            "speedup mark of the test the same baseline"
+        )
+    return SpeedupBudget(
+        minimum=max(budget.minimum for budget in closest_first), baseline=baselines.pop()
+    )
 
 
 def _where(marker: str, nodeid: str) -> str:
@@ -580,14 +599,20 @@ def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
 
 def _speedup_budget(nodeid: str, mark: Marker) -> SpeedupBudget:
     where = _where("speedup", nodeid)
-    if len(mark.args) == 1 and not mark.kwargs:
+    if len(mark.args) == 1 and set(mark.kwargs) <= {"baseline"}:
         minimum: object = mark.args[0]  # @pytest.mark.speedup(1.8) reads naturally too
     else:
-        _check_keys("speedup", nodeid, mark, ("min",))
+        _check_keys("speedup", nodeid, mark, ("min", "baseline"))
         if "min" not in mark.kwargs:
             raise SettingError(f"{where}: missing min, e.g. @pytest.mark.speedup(min=1.8)")
         minimum = mark.kwargs["min"]
-    return SpeedupBudget(minimum=_positive_number(minimum, where, "min"))
+    baseline = mark.kwargs.get("baseline")
+    if baseline is not None and (not isinstance(baseline, str) or not baseline.strip()):
+        raise SettingError(
+            f"{where}: baseline must be the id of the test's baseline variant as a string, "
+            f"e.g. baseline='pooling_off'; got {shown(baseline)}"
+        )
+    return SpeedupBudget(minimum=_positive_number(minimum, where, "min"), baseline=baseline)
 
 
 def _with_blocking_budget(
