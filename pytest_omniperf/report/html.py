@@ -15,6 +15,7 @@ from pytest_omniperf.history.baseline import BaselineSpec
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
 from pytest_omniperf.outputs import HTML_GENERATOR_META
+from pytest_omniperf.report.budget_panel import budget_panel
 from pytest_omniperf.report.charts import (
     CommitLink,
     RunMarker,
@@ -34,7 +35,15 @@ from pytest_omniperf.report.history_view import (
 )
 from pytest_omniperf.report.measurement_groups import grouped
 from pytest_omniperf.report.metric_panels import metric_panels
-from pytest_omniperf.report.terminal import budget_text, change_cell, ordered, quantity_text
+from pytest_omniperf.report.metric_text import format_metric
+from pytest_omniperf.report.terminal import (
+    arms_text,
+    budget_text,
+    change_cell,
+    ordered,
+    quantity_text,
+    variant_arms,
+)
 from pytest_omniperf.units import format_change, format_measured
 
 # A commit id as git prints it: only such a value becomes part of a link.
@@ -89,6 +98,7 @@ figcaption,.flat{font-size:12px;color:#6b7280;overflow-wrap:anywhere}
 .legend i.triangle{border-top:9px solid var(--c)}
 .legend i.rule{width:0;height:12px;border:0;border-left:2px dashed var(--c)}
 h4{font-size:13px;margin:12px 0 0}
+.budgets table{width:auto;min-width:50%;margin:4px 0}
 ul.marks{margin:6px 0;padding-left:18px;font-size:13px;overflow-wrap:anywhere}
 .family{margin:18px 0}
 .family-title{word-break:normal;overflow-wrap:anywhere}
@@ -224,14 +234,25 @@ def _overview(data: ReportData, link: CommitLink) -> str:
 
 
 def _current(measurement: Measurement) -> str:
-    """The current value the change was computed from (the stored median when not compared)."""
+    """The current value the change was computed from (the stored median when not compared);
+    a metrics-only measurement's deciding metric; a variant's ratio with its arms."""
     comparison = measurement.comparison
+    if measurement.kind == "metrics":
+        change = comparison.deciding if comparison else None
+        if change is not None:
+            return f"{change.what} {format_metric(change.metric, change.current)}"
+        return ", ".join(
+            f"{name} {format_metric(name, value)}"
+            for name, value in sorted(measurement.metrics.items())
+            if name in measurement.metric_budgets
+        ) or format_measured(measurement.stats["p50"], measurement.clock)
     median = comparison.median if comparison else None
     speedup = comparison.speedup if comparison else None
     median_s = median.current if median else measurement.stats["p50"]
     if measurement.kind == "speedup":
         ratio = speedup.current if speedup else measurement.stats["speedup"]
-        return f"{quantity_text(ratio, Quantity.SPEEDUP, measurement.clock)} " + (
+        arms = f"{arms_text(measurement)} " if variant_arms(measurement) else ""
+        return f"{arms}{quantity_text(ratio, Quantity.SPEEDUP, measurement.clock)} " + (
             f"({format_measured(median_s, measurement.clock)})"
         )
     return format_measured(median_s, measurement.clock)
@@ -239,13 +260,22 @@ def _current(measurement: Measurement) -> str:
 
 def _baseline(measurement: Measurement) -> str:
     """The baseline value the headline change was computed from."""
-    change = measurement.comparison.headline if measurement.comparison else None
+    comparison = measurement.comparison
+    change = comparison.headline if comparison else None
+    if measurement.kind == "metrics" and comparison is not None:
+        change = comparison.deciding
+    if change is not None and change.quantity is Quantity.METRIC:
+        return format_metric(change.metric, change.baseline)
     return quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-"
 
 
 def _trend_values(series: Series) -> list[tuple[int, float]]:
     if series.kind == "speedup":
         return [(p.run_index, p.speedup) for p in series.points]
+    if series.kind == "metrics" and series.latest.metric_budgets:
+        # its one call's time is no trend: its first bounded metric is
+        name = min(series.latest.metric_budgets)
+        return [(p.run_index, p.metrics.get(name, float("nan"))) for p in series.points]
     return [(p.run_index, p.p50) for p in series.points]
 
 
@@ -281,12 +311,17 @@ def _card(data: ReportData, index: int, series: Series, link: CommitLink) -> str
     note = "" if in_latest else " · not in the latest run"
     markers = _markers(data, series)
     captions = [f"<li>{html_text(marker.title)}</li>" for marker in markers]
-    parts = [time_chart(series, data.runs, markers, link)]
+    # a metrics-only measurement's one call is no timing to chart: its metrics are the claim
+    timed = series.kind != "metrics"
+    parts = [time_chart(series, data.runs, markers, link)] if timed else []
     if series.kind == "speedup":
         parts.append(speedup_chart(series, data.runs, markers, link))
-    if in_latest:
+    if in_latest and timed:
         parts.append(_distribution(data, latest))
-    panels, flat = metric_panels([(p.run_index, p.metrics) for p in series.points])
+    parts.append(budget_panel(series, data.runs, markers))
+    panels, flat = metric_panels(
+        [(p.run_index, p.metrics) for p in series.points], drawn_elsewhere=latest.metric_budgets
+    )
     parts += [metric_chart(panel, data.runs, markers) for panel in panels]
     parts.append(flat_metrics_text(flat))
     verdict = latest.comparison_verdict

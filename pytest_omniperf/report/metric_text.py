@@ -35,19 +35,25 @@ def format_bytes(size: float, *, digits: int = 3, magnitude: float | None = None
 
 
 def format_metric(
-    name: str, value: float, *, digits: int = 3, magnitude: float | None = None
+    name: str,
+    value: float,
+    *,
+    digits: int = 3,
+    magnitude: float | None = None,
+    trailing_zeros: bool = False,
 ) -> str:
-    """``cache.hit_rate`` 0.31 -> ``"0.31"``; ``memory.peak_bytes`` -> ``"4.2 MB"``."""
+    """``cache.hit_rate`` 0.31 -> ``"0.31"``; ``memory.peak_bytes`` -> ``"4.2 MB"``.
+    ``trailing_zeros``: a rate keeps its digits (``0.40`` beside ``0.31``)."""
     if is_bytes(name):
         return format_bytes(value, digits=digits, magnitude=magnitude)
     if name.endswith("_s") and math.isfinite(value):
         return format_duration(value, digits=digits)
-    return _significant(value, digits)
+    return _significant(value, digits, trailing_zeros)
 
 
 def describe_bound(name: str, bound: MetricBound) -> str:
-    """``>= 0.3``, ``<= 2 KB``."""
-    return bound.describe(lambda limit: format_metric(name, limit))
+    """``>= 0.3``, ``<= 2 KB``: the limit as a user writes it."""
+    return bound.describe(lambda limit: format_metric(name, limit, digits=6))
 
 
 def bound_violation(name: str, value: float | None, bound: MetricBound) -> str | None:
@@ -58,15 +64,18 @@ def bound_violation(name: str, value: float | None, bound: MetricBound) -> str |
     if bound.holds(value):
         return None
     shown = format_metric(name, value, magnitude=min(abs(value), abs(bound.limit)) or None)
-    limit = format_metric(name, bound.limit, magnitude=min(abs(value), abs(bound.limit)) or None)
+    limit = format_metric(
+        name, bound.limit, digits=6, magnitude=min(abs(value), abs(bound.limit)) or None
+    )
     return f"{name} {shown} {_BROKEN[bound.op]} budget {limit}"
 
 
-def _significant(value: float, digits: int) -> str:
+def _significant(value: float, digits: int, trailing_zeros: bool = False) -> str:
     if not math.isfinite(value):
         return "n/a" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     # below 1 (a rate), trailing zeros kept: 0.40 beside 0.31
-    text = f"{value:#.{digits}g}" if 0 < abs(value) < 1 else f"{value:.{digits}g}"
+    alternate = "#" if trailing_zeros and 0 < abs(value) < 1 else ""
+    text = f"{value:{alternate}.{digits}g}"
     if "e" in text and abs(value) >= 1:  # a count: digits, not an exponent
         return f"{value:,.0f}"
     return text

@@ -36,7 +36,7 @@ def compared_values(change: Change, clock: str) -> tuple[str, str]:
         return _pair(
             change,
             lambda value, digits: format_metric(
-                change.metric, value, digits=digits, magnitude=magnitude
+                change.metric, value, digits=digits, magnitude=magnitude, trailing_zeros=True
             ),
             first=3 if is_bytes(change.metric) else 2,
         )
