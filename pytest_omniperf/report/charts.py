@@ -15,7 +15,7 @@ from typing import Literal
 
 from pytest_omniperf.comparison import Change
 from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement import SPEEDUP_ARMS, Measurement
 from pytest_omniperf.metric_bounds import MetricBound
 from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.history_view import Point, Series, run_title
@@ -277,7 +277,8 @@ def speedup_chart(
     low, high = value_range([value for _, value in ratios] + ([minimum] if minimum else []))
     frame = _frame(150, len(runs), low, high)
     baseline_arm, candidate_arm = arm_names(series.latest)
-    legend = [("line", COLOURS["speedup"], f"speedup ({baseline_arm} / {candidate_arm})")]
+    ratio_of = f"{baseline_arm} / {candidate_arm}"
+    legend = [("line", COLOURS["speedup"], f"speedup ({ratio_of})")]
     body = [y_axis(frame, count=3), x_axis(frame, _run_labels(runs)), _unit_label(frame, "x")]
     if minimum:
         y = frame.y(minimum)
@@ -287,10 +288,9 @@ def speedup_chart(
         )
         legend.append(("dash", COLOURS["budget"], "speedup budget"))
     body.append(_lines(frame, ratios, COLOURS["speedup"]))
-    titles = [
-        f"{run_title(runs[x])}: speedup {value:.2f}x ({baseline_arm} / {candidate_arm})"
-        for x, value in ratios
-    ]
+    # sequential/parallel is the legend's; variants are named on every point
+    variants = "" if series.latest.arms in ([], SPEEDUP_ARMS) else f" ({ratio_of})"
+    titles = [f"{run_title(runs[x])}: speedup {value:.2f}x{variants}" for x, value in ratios]
     body.append(_points(frame, ratios, titles, runs, COLOURS["speedup"], commit_link))
     starts = _starts(points, [value for _, value in ratios], speedup=True)
     if starts:
