@@ -20,7 +20,7 @@ from pytest_omniperf.metric_bounds import MetricBound
 from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.history_view import Point, Series, run_title
 from pytest_omniperf.report.metric_panels import FlatMetric, MetricPanel, format_figure
-from pytest_omniperf.report.metric_text import BYTE_UNITS, format_metric, is_bytes
+from pytest_omniperf.report.metric_text import describe_bound, format_metric, is_bytes
 from pytest_omniperf.report.svg_plot import (
     FONT_PX,
     Frame,
@@ -38,6 +38,7 @@ from pytest_omniperf.units import (
     COUNT_PREFIXES,
     COUNT_UNIT,
     INSTRUCTIONS_CLOCK,
+    SHOWN_BYTE_UNITS,
     UNIT_SECONDS,
     format_measured,
 )
@@ -349,18 +350,18 @@ def metric_budget_chart(
     unit, scale = "", 1.0
     if is_bytes(name):
         typical = max((abs(value) for _, value in points if math.isfinite(value)), default=1.0)
-        unit, factor = next(((u, f) for u, f in BYTE_UNITS if typical >= f), BYTE_UNITS[-1])
+        unit, factor = next(((u, f) for u, f in SHOWN_BYTE_UNITS if typical >= f), ("B", 1.0))
         scale = 1 / factor
     low, high = value_range([value for _, value in points] + [bound.limit])
     frame = _frame(130, len(runs), low, high)
     body = [y_axis(frame, scale, count=3), x_axis(frame, _run_labels(runs))]
     body.append(_unit_label(frame, unit))
-    limit = format_metric(name, bound.limit, digits=6)
+    limit = describe_bound(name, bound)
     y = frame.y(bound.limit)
     body.append(
         f'<line class="bound" x1="{frame.left:.1f}" x2="{frame.width - frame.right:.1f}" '
         f'y1="{y:.1f}" y2="{y:.1f}" stroke="{COLOURS["budget"]}" stroke-dasharray="6 4">'
-        f"<title>budget {html_text(bound.op)} {html_text(limit)}</title></line>"
+        f"<title>budget {html_text(limit)}</title></line>"
     )
     colour = METRIC_COLOURS[0]
     body.append(_lines(frame, points, colour))
@@ -376,7 +377,7 @@ def metric_budget_chart(
     body.append(_markers(frame, markers))
     legend = [
         ("line", colour, name),
-        ("dash", COLOURS["budget"], f"budget {bound.op} {limit}"),
+        ("dash", COLOURS["budget"], f"budget {limit}"),
         *_marker_legend(markers),
     ]
     return _figure(legend, svg_element(frame, "".join(body), f"{html_text(name)} per run"))

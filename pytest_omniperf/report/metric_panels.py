@@ -57,7 +57,7 @@ PANEL_KINDS = (
         lambda name, _: _leaf(name) in ("achieved_speedup", "ideal_speedup"),
     ),
     PanelKind("times", "ms", 1000.0, lambda name, _: name.endswith("_s")),
-    PanelKind("memory", "KB", 1 / 1024, lambda name, _: name.endswith("_bytes")),
+    PanelKind("memory", "KB", 1e-3, lambda name, _: name.endswith("_bytes")),
     PanelKind("other figures", "", 1.0, lambda name, _: True),
 )
 
