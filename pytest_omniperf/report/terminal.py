@@ -296,7 +296,7 @@ def _metric_lines(measurements: Sequence[Measurement], width: int) -> list[str]:
             continue
         seen.add(measurement.test_id)
         figures = ", ".join(
-            f"{_cell(name)}={format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
+            f"{_cell(name)}={format_metric(name, value)}"
             for name, value in sorted(measurement.metrics.items())
             if name != BUSY_METRIC  # shown beside the median already
         )
