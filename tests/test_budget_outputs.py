@@ -19,9 +19,8 @@ from pytest_omniperf.history.compare import compare
 from pytest_omniperf.history.documents import export_document
 from pytest_omniperf.history.metric_compare import metric_change
 from pytest_omniperf.history.store import HistoryStore
-from pytest_omniperf.measurement import BUDGET_FAILED, PASSED, Measurement
+from pytest_omniperf.measurement import BUDGET_FAILED, PASSED
 from pytest_omniperf.metric_bounds import MetricBound
-from pytest_omniperf.report.html import write_report
 from pytest_omniperf.report.markdown import markdown_summary
 from pytest_omniperf.report.regression_line import regression_message
 from pytest_omniperf.report.terminal import summary_lines
@@ -39,10 +38,6 @@ def metrics_measurement(hit_rate, test_id="t.py::test_cache", **changes):
         metric_budgets=dict(HIT_RATE),
         **changes,
     )
-
-
-def baseline_of(*measurements):
-    return Baseline(runs=[make_run()], by_key={(m.test_id, m.name): [m] for m in measurements})
 
 
 def baseline_runs(history):
