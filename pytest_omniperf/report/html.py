@@ -36,6 +36,7 @@ from pytest_omniperf.report.history_view import (
 from pytest_omniperf.report.measurement_groups import grouped
 from pytest_omniperf.report.metric_panels import metric_panels
 from pytest_omniperf.report.metric_text import format_metric
+from pytest_omniperf.report.shown_numbers import compared_values
 from pytest_omniperf.report.terminal import (
     arms_text,
     budget_text,
@@ -240,7 +241,7 @@ def _current(measurement: Measurement) -> str:
     if measurement.kind == "metrics":
         change = comparison.deciding if comparison else None
         if change is not None:
-            return f"{change.what} {format_metric(change.metric, change.current)}"
+            return f"{change.what} {compared_values(change, measurement.clock)[0]}"
         return ", ".join(
             f"{name} {format_metric(name, value)}"
             for name, value in sorted(measurement.metrics.items())
@@ -265,7 +266,7 @@ def _baseline(measurement: Measurement) -> str:
     if measurement.kind == "metrics" and comparison is not None:
         change = comparison.deciding
     if change is not None and change.quantity is Quantity.METRIC:
-        return format_metric(change.metric, change.baseline)
+        return compared_values(change, measurement.clock)[1]
     return quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-"
 
 
