@@ -21,6 +21,7 @@ from pytest_omniperf.history.metric_compare import metric_change
 from pytest_omniperf.history.store import HistoryStore
 from pytest_omniperf.measurement import BUDGET_FAILED, PASSED
 from pytest_omniperf.metric_bounds import MetricBound
+from pytest_omniperf.report.html import write_report
 from pytest_omniperf.report.markdown import markdown_summary
 from pytest_omniperf.report.regression_line import regression_message
 from pytest_omniperf.report.terminal import summary_lines
@@ -463,3 +464,21 @@ def test_omniperf_show_and_compare_print_budgets_and_metric_changes(
     assert main(["compare", "--history", history, "main", "latest"]) == 1
     compared = capsys.readouterr().out
     assert re.search(r"hit_rate now 0\.20 +baseline 0\.40 +change -50\.0%", compared)
+
+
+def test_the_html_overview_shows_the_metric_that_regressed_a_timed_measurement(tmp_path):
+    history = tmp_path / "history.sqlite"
+    with HistoryStore.open(history) as store:
+        for number, hit_rate in enumerate((0.40, 0.20)):
+            measurement = make_measurement(
+                metrics={"cache.hit_rate": hit_rate}, metric_budgets=dict(HIT_RATE)
+            )
+            run = make_run(uuid=f"run{number}", started_at=f"2026-11-01T1{number}:00:00+00:00")
+            store.save_run(run, [measurement])
+    html = write_report(history, tmp_path / "report.html").read_text()
+    row = html.split("<tbody>")[1].split("</tr>")[0]
+    assert "cache.hit_rate 0.20" in row and ">0.40<" in row and "cache.hit_rate -50.0%" in row
+    assert 'v-regressed">regressed' in row
+    panel = html.split('<div class="budgets">')[1]
+    assert "within budget" not in panel.split("</table>")[0]  # 0.20 is below >= 0.3
+    assert "over budget" in panel

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from pytest_omniperf.comparison import Comparison, Quantity, Verdict
+from pytest_omniperf.comparison import Change, Comparison, Quantity, Verdict
 from pytest_omniperf.history.baseline import BaselineSpec
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
@@ -41,6 +41,7 @@ from pytest_omniperf.report.terminal import (
     arms_text,
     budget_text,
     change_cell,
+    change_text,
     ordered,
     quantity_text,
     variant_arms,
@@ -212,7 +213,7 @@ def _overview(data: ReportData, link: CommitLink) -> str:
             f"<td>{html_text(measurement.kind)}</td>"
             f'<td class="num">{html_text(_current(measurement))}</td>'
             f'<td class="num">{html_text(_baseline(measurement))}</td>'
-            f'<td class="num">{html_text(change_cell(measurement))}</td>'
+            f'<td class="num">{html_text(_change(measurement))}</td>'
             f'<td class="since">{html_text(since or "-")}</td>'
             f"<td>{html_text(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
@@ -234,14 +235,22 @@ def _overview(data: ReportData, link: CommitLink) -> str:
     )
 
 
+def _metric_change(measurement: Measurement) -> Change | None:
+    """The metric change a row shows: the one that decided its verdict (a metric regressed
+    while the time did not), or a metrics-only measurement's first; None for a timed row."""
+    comparison = measurement.comparison
+    deciding = comparison.deciding if comparison else None
+    return deciding if deciding is not None and deciding.quantity is Quantity.METRIC else None
+
+
 def _current(measurement: Measurement) -> str:
     """The current value the change was computed from (the stored median when not compared);
-    a metrics-only measurement's deciding metric; a variant's ratio with its arms."""
+    a metric's when one decided; a variant's ratio with its arms."""
     comparison = measurement.comparison
+    metric = _metric_change(measurement)
+    if metric is not None:
+        return f"{metric.what} {compared_values(metric, measurement.clock)[0]}"
     if measurement.kind == "metrics":
-        change = comparison.deciding if comparison else None
-        if change is not None:
-            return f"{change.what} {compared_values(change, measurement.clock)[0]}"
         return ", ".join(
             f"{name} {format_metric(name, value)}"
             for name, value in sorted(measurement.metrics.items())
@@ -260,14 +269,17 @@ def _current(measurement: Measurement) -> str:
 
 
 def _baseline(measurement: Measurement) -> str:
-    """The baseline value the headline change was computed from."""
-    comparison = measurement.comparison
-    change = comparison.headline if comparison else None
-    if measurement.kind == "metrics" and comparison is not None:
-        change = comparison.deciding
-    if change is not None and change.quantity is Quantity.METRIC:
-        return compared_values(change, measurement.clock)[1]
+    """The baseline value the row's change was computed from."""
+    metric = _metric_change(measurement)
+    if metric is not None:
+        return compared_values(metric, measurement.clock)[1]
+    change = measurement.comparison.headline if measurement.comparison else None
     return quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-"
+
+
+def _change(measurement: Measurement) -> str:
+    metric = _metric_change(measurement)
+    return change_text(metric) if metric is not None else change_cell(measurement)
 
 
 def _trend_values(series: Series) -> list[tuple[int, float]]:
