@@ -482,3 +482,23 @@ def test_the_html_overview_shows_the_metric_that_regressed_a_timed_measurement(t
     panel = html.split('<div class="budgets">')[1]
     assert "within budget" not in panel.split("</table>")[0]  # 0.20 is below >= 0.3
     assert "over budget" in panel
+
+
+def test_budgets_that_hold_are_shown_as_budgets_within_every_output(tmp_path):
+    held = metrics_measurement(0.42, verdict=PASSED)
+    held.comparison = None
+    text = "\n".join(summary_lines([held]))
+    assert re.search(
+        r"within budget +t\.py::test_cache +cache\.hit_rate 0\.42 +one call 10(\.0)? ms +"
+        r"budget cache\.hit_rate>=0\.3",
+        text,
+    )
+    full = markdown_summary(make_run(), [held], []).split("<details>")[1]
+    assert "cache.hit_rate&gt;=0.3" in full and "within budget" in full
+    history = tmp_path / "history.sqlite"
+    with HistoryStore.open(history) as store:
+        store.save_run(make_run(), [held])
+    html = write_report(history, tmp_path / "report.html").read_text()
+    panel = html.split('<div class="budgets">')[1].split("</table>")[0]
+    assert "<td>cache.hit_rate</td><td class=num>0.42</td><td>&gt;= 0.3</td>" in panel
+    assert "within budget" in panel and "over budget" not in panel

@@ -229,7 +229,7 @@ def _figures(measurement: Measurement) -> list[str]:
     if change is None:
         broken = {violation.split()[0] for violation in violations}
         fields += [field for field in _statistics(measurement) if field.split()[0] not in broken]
-        if measurement.budgets and not violations:
+        if (measurement.budgets or measurement.metric_budgets) and not violations:
             fields.append(f"budget {budget_text(measurement)}")
     return fields
 
