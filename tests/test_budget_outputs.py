@@ -464,6 +464,17 @@ def test_omniperf_show_and_compare_print_budgets_and_metric_changes(
     assert main(["compare", "--history", history, "main", "latest"]) == 1
     compared = capsys.readouterr().out
     assert re.search(r"hit_rate now 0\.20 +baseline 0\.40 +change -50\.0%", compared)
+    assert main(["compare", "--history", history, "--json", "main", "latest"]) == 1
+    (hits,) = [
+        m for m in json.loads(capsys.readouterr().out)["measurements"] if m["name"] == "test_hits"
+    ]
+    assert hits["comparison"]["metrics"][0]["metric"] == "hit_rate"
+    assert main(["export", "--history", history, "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    (feature,) = [entry for entry in exported["runs"] if entry["run"]["label"] == "feature"]
+    newest = {m["name"]: m for m in feature["measurements"]}
+    assert newest["test_pooling"]["arms"] == ["pooling_off", "pooling_on"]
+    assert newest["test_hits"]["metric_budgets"] == {"hit_rate": {"op": ">=", "limit": 0.3}}
 
 
 def test_the_html_overview_shows_the_metric_that_regressed_a_timed_measurement(tmp_path):
