@@ -428,7 +428,7 @@ def _slowdown(measurement: Measurement) -> float:
     change = comparison.deciding if comparison else None
     if change is None or not change.current > 0 or not change.baseline > 0:
         return -math.inf
-    if change.quantity.higher_is_better:
+    if change.higher_is_better:
         return change.baseline / change.current - 1
     return change.current / change.baseline - 1
 

@@ -437,11 +437,21 @@ class PerfTestHooks:
         ]
         if measurement.kind == "speedup":
             item.user_properties.append((f"{prefix}.speedup", measurement.stats["speedup"]))
+            if len(measurement.arms) == 2:
+                item.user_properties += [
+                    (f"{prefix}.arm.baseline", terminal_text(measurement.arms[0])),
+                    (f"{prefix}.arm.candidate", terminal_text(measurement.arms[1])),
+                ]
+        item.user_properties += _metric_budget_properties(prefix, measurement)
         comparison = measurement.comparison
         if comparison:
             item.user_properties.append((f"{prefix}.comparison", comparison.verdict.value))
             if comparison.headline:
                 item.user_properties.append((f"{prefix}.change", comparison.headline.change))
+            item.user_properties += [
+                (f"{prefix}.metric.{terminal_text(change.metric)}.change", change.change)
+                for change in comparison.metrics
+            ]
 
     # -- safety net -------------------------------------------------------------------------
 
@@ -479,6 +489,21 @@ class PerfTestHooks:
         if report.failed and progress is not None and call.excinfo is not None:
             _note_where_it_stopped(report, call.excinfo, progress)
         return report
+
+
+def _metric_budget_properties(prefix: str, measurement: Measurement) -> list[tuple[str, object]]:
+    """``omniperf.<name>.metric.<metric>`` (its value, absent when not measured) and
+    ``...<metric>.budget`` (``>= 0.3``, ``<= 2 KB``) for each metric with a budget."""
+    from pytest_omniperf.report.escape import terminal_text
+    from pytest_omniperf.report.metric_text import describe_bound
+
+    properties: list[tuple[str, object]] = []
+    for name, bound in measurement.metric_budgets.items():
+        key = f"{prefix}.metric.{terminal_text(name)}"
+        if name in measurement.metrics:
+            properties.append((key, measurement.metrics[name]))
+        properties.append((f"{key}.budget", describe_bound(name, bound)))
+    return properties
 
 
 def _call_not_wrapped(item: pytest.Item) -> bool:
