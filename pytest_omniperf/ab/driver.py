@@ -133,10 +133,7 @@ class AbJob:
         self._slowest_round_s: dict[str, float] = {}
 
     def run(self) -> AbResult:
-        workers = [
-            (self._start("base", number), self._start("head", number))
-            for number in range(1, self.settings.pairs + 1)
-        ]
+        workers: list[tuple[WorkerProcess, WorkerProcess]] = []
         finished = False
         try:
             result = self._run_with(workers)
@@ -147,29 +144,45 @@ class AbJob:
                 for worker in pair:
                     worker.quit() if finished else worker.kill()
 
+    def _start_pairs(self, workers: list[tuple[WorkerProcess, WorkerProcess]]) -> None:
+        """Start the first pair and wait for its collection (a tree that does not collect, or
+        has no perf tests, costs two worker start-ups, not 2P), then the others, together."""
+        for first, count in ((1, 1), (2, self.settings.pairs - 1)):
+            started = [
+                (self._start("base", number), self._start("head", number))
+                for number in range(first, first + count)
+            ]
+            workers += started
+            for pair in started:
+                for worker in pair:
+                    self._wait_ready(worker)
+            if first == 1:
+                self._check_listings(workers[0])
+
     def _start(self, side: str, number: int) -> WorkerProcess:
         tree = self.base if side == "base" else self.head
         return WorkerProcess(
             side, number, tree.root, tree.folder, self.pytest_args, self.log_folder
         )
 
-    def _run_with(self, workers: list[tuple[WorkerProcess, WorkerProcess]]) -> AbResult:
-        listings: dict[str, list[dict[str, Any]]] = {}
-        for pair in workers:
-            for worker in pair:
-                tree = self.base if worker.side == "base" else self.head
-                try:
-                    tests = worker.wait_ready(max(self.settings.round_timeout_s, STARTUP_TIMEOUT_S))
-                except CollectionFailure as error:
-                    raise AbUsageError(
-                        f"collecting the {worker.side} tree ({tree.side.revision}) failed: {error}"
-                    ) from None
-                listings.setdefault(worker.side, tests)
-        base_tests = {test["id"]: test for test in listings["base"]}
-        head_tests = {test["id"]: test for test in listings["head"]}
-        if not base_tests and not head_tests:
+    def _wait_ready(self, worker: WorkerProcess) -> None:
+        tree = self.base if worker.side == "base" else self.head
+        try:
+            worker.wait_ready(max(self.settings.round_timeout_s, STARTUP_TIMEOUT_S))
+        except CollectionFailure as error:
+            raise AbUsageError(
+                f"collecting the {worker.side} tree ({tree.side.revision}) failed: {error}"
+            ) from None
+
+    def _check_listings(self, pair: tuple[WorkerProcess, WorkerProcess]) -> None:
+        if not pair[0].tests and not pair[1].tests:
             arguments = " ".join(self.pytest_args) or "none"
             raise AbUsageError(f"no perf tests in either tree (pytest arguments: {arguments})")
+
+    def _run_with(self, workers: list[tuple[WorkerProcess, WorkerProcess]]) -> AbResult:
+        self._start_pairs(workers)
+        base_tests = {test["id"]: test for test in workers[0][0].tests}
+        head_tests = {test["id"]: test for test in workers[0][1].tests}
         common = [test_id for test_id in head_tests if test_id in base_tests]
         rounds_by_test: list[tuple[str, str, _TestRounds, bool]] = []
         for index, test_id in enumerate(common, start=1):

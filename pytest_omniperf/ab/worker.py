@@ -98,7 +98,7 @@ class AbWorker:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             where = report.nodeid or "collection"
-            self._collection_errors.append(f"{where}: {error_line(report.longreprtext)}")
+            self._collection_errors.append(f"{where}: {error_line(report.longreprtext, last=True)}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
@@ -179,13 +179,14 @@ class AbWorker:
         return answer
 
 
-def error_line(text: str) -> str:
+def error_line(text: str, *, last: bool = False) -> str:
     """The line of pytest's failure text that says what went wrong: the first ``E`` line of a
-    traceback, else the last line (a one-line failure message)."""
+    traceback (an assertion's), or the ``last`` one (an import's or a syntax error's, after the
+    lines that locate it); else the last line (a one-line failure message)."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("E "):
-            return line[1:].strip()
+    explained = [line[1:].strip() for line in lines if line.startswith("E ")]
+    if explained:
+        return explained[-1] if last else explained[0]
     return lines[-1].strip() if lines else "(no message)"
 
 
