@@ -39,6 +39,7 @@ import pytest
 import mylib
 
 @pytest.mark.omniperf(clock="virtual")
+@pytest.mark.latency(p50=50)
 async def test_wait(counted):
     await asyncio.sleep(mylib.DELAY_S)
 
@@ -128,6 +129,8 @@ def test_a_slower_head_regresses_with_each_worker_on_its_own_trees_code(
     assert 8 < wait["change"]["current"] / wait["change"]["baseline"] < 12
     assert (wait["pairs"], wait["rounds_per_side"]) == (2, 3)
     assert len(wait["head_samples_s"]) == len(wait["base_samples_s"]) == 6
+    (budget,) = wait["budget_failures"]
+    assert "p50" in budget and "(in 6 of 6 rounds)" in budget
     assert document["added"] == ["tests/test_perf.py::test_added"]
     assert document["removed"] == ["tests/test_perf.py::test_removed"]
     assert document["head"]["revision"] == "working tree"
@@ -142,11 +145,15 @@ def test_a_slower_head_regresses_with_each_worker_on_its_own_trees_code(
 def test_a_faster_head_improves_and_passes(two_commits, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AB_SETUP_LOG", str(tmp_path / "setups.log"))
     monkeypatch.chdir(two_commits)
-    status, out, err = ab(capsys, "HEAD", "--head", "HEAD~1", "--json", "-", *FAST)
+    # 5 pairs: the 10x change is clear (no spread on the virtual clock) after the fourth
+    status, out, err = ab(capsys, "HEAD", "--head", "HEAD~1", "--json", "-", *FAST, "--pairs", 5)
 
     assert status == 0, err
     document = json.loads(out)
-    assert [test["verdict"] for test in document["tests"]] == ["improved"]
+    (wait,) = document["tests"]
+    assert wait["verdict"] == "improved"
+    assert wait["budget_failures"] == []  # the base missed its budget, the head meets it
+    assert (wait["pairs"], wait["stopped_early"]) == (4, True)
     assert document["added"] == ["tests/test_perf.py::test_removed"]
     assert document["head"]["revision"] == "HEAD~1"
     listed = subprocess.run(["git", "worktree", "list"], cwd=two_commits, capture_output=True)

@@ -240,7 +240,10 @@ class AbJob:
                     if outcome != "passed":
                         where = f"{test_id} ({worker.side})"
                         note = f"{where}: {answer.get('message', outcome)}"
-                        (self.failures if outcome == "failed" else self.skipped).append(note)
+                        # A broken head never passes; a base that fails (a test the head
+                        # fixes) only leaves the test uncompared.
+                        head_failed = outcome == "failed" and worker.side == "head"
+                        (self.failures if head_failed else self.skipped).append(note)
                         self.say(f"{label}: {note}", False)
                         return None
                     if round_index >= warmups:
