@@ -141,9 +141,15 @@ class AbJob:
             finished = True
             return result
         finally:
-            for pair in workers:
-                for worker in pair:
-                    worker.quit() if finished else worker.kill()
+            every_worker = [worker for pair in workers for worker in pair]
+            if finished:
+                for worker in every_worker:  # all tear down at once, not one after another
+                    worker.ask_to_quit()
+                for worker in every_worker:
+                    worker.wait_until_gone()
+            else:
+                for worker in every_worker:
+                    worker.kill()
 
     def _start_pairs(self, workers: list[tuple[WorkerProcess, WorkerProcess]]) -> None:
         """Start the first pair and wait for its collection (a tree that does not collect, or
