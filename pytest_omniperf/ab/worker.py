@@ -138,7 +138,7 @@ class AbWorker:
             plan = resolve_measure_plan(item.nodeid, self.settings, **marks)
         except SettingError as error:
             return described | {"clock": "", "budgets": [], "error": str(error)}
-        budgets = [name for name in ("latency", "speedup", "blocking") if name in plan.markers]
+        budgets = [name for name in plan.markers if name != "omniperf"]  # the budget markers
         return described | {"clock": ab_clock(plan.measure, is_async), "budgets": budgets}
 
     @pytest.hookimpl  # after the perf hooks' (tryfirst) plan, before pytest sets up fixtures
