@@ -155,6 +155,8 @@ class AbJob:
         """Start the first pair and wait for its collection (a tree that does not collect, or
         has no perf tests, costs two worker start-ups, not 2P), then the others, together."""
         for first, count in ((1, 1), (2, self.settings.pairs - 1)):
+            if first > 1 and time.monotonic() >= self.deadline:
+                return  # no time left to measure with them: every test is unfinished
             started = [
                 (self._start("base", number), self._start("head", number))
                 for number in range(first, first + count)
