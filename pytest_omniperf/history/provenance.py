@@ -134,7 +134,9 @@ def _ab_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     side = None if data.get("ab_side") is None else check.choice(data, "ab_side", AB_SIDES)
     if (pair is None) != (side is None):
         missing = "ab_side" if side is None else "ab_pair"
-        raise check.RecordError(missing, "missing: a run of an A/B job has both ab_pair and ab_side")
+        raise check.RecordError(
+            missing, "missing: a run of an A/B job has both ab_pair and ab_side"
+        )
     if pair is not None and not pair.strip():
         raise check.RecordError("ab_pair", "expected the uuid of the A/B job, got ''")
     job = check.json_object(data, "ab_job", optional=True) or None
