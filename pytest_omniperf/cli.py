@@ -164,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     regressions.add_argument("--json", action="store_true", help="a JSON list on stdout")
 
+    from pytest_omniperf.ab.command import configure_parser as configure_ab
+
+    configure_ab(
+        commands.add_parser(
+            "ab",
+            help="measure the perf tests of BASE and of the working tree (or --head) "
+            "interleaved; exit status 1 on a regression",
+        )
+    )
+
     report = commands.add_parser("report", parents=[history], help="write the HTML trend report")
     report.add_argument("--html", type=Path, default=Path("reports/omniperf.html"), metavar="PATH")
     report.add_argument("--last", type=int, default=50, metavar="N", help="newest N runs (50)")
@@ -173,7 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    after_dashes: list[str] = []
+    if argv[:1] == ["ab"] and "--" in argv:
+        # `omniperf ab BASE --pairs 4 -- -k rag`: what follows -- is pytest's, options included
+        # (argparse would take them for the command's own, or refuse them after its options)
+        cut = argv.index("--")
+        argv, after_dashes = argv[:cut], argv[cut + 1 :]
     arguments = parser.parse_args(argv)
+    if after_dashes:
+        arguments.pytest_args = [*arguments.pytest_args, *after_dashes]
     if arguments.command is None:
         parser.print_help()
         return 0
@@ -699,7 +718,20 @@ def cmd_regressions(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ab(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.ab import command
+    from pytest_omniperf.ab.driver import AbUsageError
+    from pytest_omniperf.ab.trees import TreeError
+
+    settings, _ = _settings(arguments)
+    try:
+        return command.run(arguments, settings, _history_path(arguments))
+    except (AbUsageError, TreeError) as error:
+        raise CommandError(str(error)) from None
+
+
 COMMANDS = {
+    "ab": cmd_ab,
     "accept": cmd_accept,
     "runs": cmd_runs,
     "show": cmd_show,
