@@ -226,3 +226,26 @@ def test_a_row_with_a_bad_ab_side_is_skipped_with_one_warning(stored, capsys):
     with HistoryStore.open(path, create=False) as store, pytest.raises(AbPairError) as error:
         load_ab_result(store, store.run(3))
     assert "the base run of the A/B job of run #3 is not in" in str(error.value)
+
+
+def test_several_measurements_of_one_test_and_failed_tests_round_trip(tmp_path):
+    """A test measuring several parts gives one AbTest per part, all with its test id."""
+    from ab_helpers import ab_test
+
+    tests = [
+        ab_test("t.py::test_rag", 0.01, 0.02, Verdict.REGRESSED, measurement="embed"),
+        ab_test("t.py::test_rag", 0.03, 0.03, Verdict.UNCHANGED, measurement="search"),
+        ab_test("t.py::test_plain", 0.01, 0.01, Verdict.UNCHANGED, measurement="test_plain"),
+    ]
+    result = ab_result(
+        tests,
+        failures=["t.py::test_x (head): AssertionError"],
+        skipped=["t.py::test_y (base): no valgrind"],
+    )
+    path = tmp_path / "history.sqlite"
+    stored = store_ab_result(path, result, root=tmp_path)
+    with HistoryStore.open(path, create=False) as store:
+        names = [m.name for m in store.run_measurements(stored.head.run_id)]
+        loaded = latest_ab_result(store)
+    assert names == ["embed", "search", "test_plain"]
+    assert loaded.to_dict() == stored.to_dict()

@@ -136,3 +136,40 @@ def test_markdown_escapes_names_and_revisions():
     text = markdown(result)
     assert "test\\_[a|b]" not in text and "t.py::test_\\[a\\|b\\]" in text
     assert "<img" not in text and "&lt;img src=x&gt;" in text
+
+
+def test_measurement_names_failures_and_skips_are_shown():
+    result = ab_result(
+        [
+            ab_test("t.py::test_rag", 0.01, 0.02, Verdict.REGRESSED, measurement="embed"),
+            ab_test("t.py::test_b", 0.01, 0.01, Verdict.UNCHANGED, measurement="test_b"),
+        ],
+        failures=["t.py::test_x (head): AssertionError"],
+        skipped=["t.py::test_y (base): valgrind missing"],
+    )
+    text = terminal_table(result, 200, verbose=True)
+    lines = text.splitlines()
+    assert lines[0].startswith("omniperf ab: 1 failed · 1 regressed · 1 unchanged — head")
+    assert lines[1] == (
+        "1 test failed in a round (not compared; the job fails): t.py::test_x (head): "
+        "AssertionError"
+    )
+    assert "t.py::test_rag [embed]" in lines[2]
+    assert any(line.split()[1] == "t.py::test_b" for line in lines if line.startswith("unchanged"))
+    assert (
+        "1 test skipped in a round (not compared): t.py::test_y (base): valgrind missing" in lines
+    )
+    page = markdown(result)
+    assert "| t.py::test_rag \\[embed\\] |" in page
+    assert "- 1 test failed in a round (not compared; the job fails)" in page
+
+
+def test_values_whose_ratio_is_not_the_change_are_not_padded_with_digits():
+    """The paired change is the mean of per-pair log-ratios; should a record's values not be
+    the centres it was computed from, they are shown plainly, not at 7 digits."""
+    import dataclasses
+
+    test = ab_test("t.py::test_a", 0.0123456, 0.0131234, Verdict.UNCHANGED)
+    test = dataclasses.replace(test, change=dataclasses.replace(test.change, change=0.05))
+    text = terminal_table(ab_result([test]), 200, verbose=True)
+    assert "base 12.3 ms   head 13.1 ms   change +5.0%" in text

@@ -137,7 +137,7 @@ def side_measurements(result: AbResult, side: str) -> list[Measurement]:
         samples = list(test.head_samples_s if side == "head" else test.base_samples_s)
         measurement = Measurement(
             test_id=test.test_id,
-            name=test.test_id.rsplit("::", 1)[-1],
+            name=measurement_name(test.test_id, test.measurement),
             kind="latency",
             clock=test.clock,
             rounds=len(samples),
@@ -163,6 +163,12 @@ def side_measurements(result: AbResult, side: str) -> list[Measurement]:
     return measurements
 
 
+def measurement_name(test_id: str, measurement: str) -> str:
+    """The stored measurement's name: the AbTest's, else the test function's (as a marker-only
+    test's measurement is named)."""
+    return measurement or test_id.rsplit("::", 1)[-1]
+
+
 def job_record(result: AbResult) -> dict[str, Any]:
     """What the runs' measurements do not hold (stored as the head run's ``ab_job``)."""
     return {
@@ -171,10 +177,13 @@ def job_record(result: AbResult) -> dict[str, Any]:
         "added": list(result.added),
         "removed": list(result.removed),
         "unfinished": list(result.unfinished),
+        "failures": list(result.failures),
+        "skipped": list(result.skipped),
         "wall_s": result.wall_s,
         "tests": [
             {
                 "test_id": test.test_id,
+                "measurement": test.measurement,
                 "pairs": test.pairs,
                 "rounds_per_side": test.rounds_per_side,
                 "pair_log_ratios": list(test.pair_log_ratios),
@@ -240,8 +249,8 @@ def result_from_runs(
     """The job from its two runs; a :class:`~pytest_omniperf.record_checks.RecordError` names
     the first bad field of the head's ``ab_job`` record."""
     job = head.ab_job or {}
-    base_by_test = {m.test_id: m for m in base_measurements}
-    head_by_test = {m.test_id: m for m in head_measurements}
+    base_by_test = {(m.test_id, m.name): m for m in base_measurements}
+    head_by_test = {(m.test_id, m.name): m for m in head_measurements}
     tests = []
     entries = job.get("tests", [])
     if not isinstance(entries, list):
@@ -260,6 +269,8 @@ def result_from_runs(
         added=_names(job, "added"),
         removed=_names(job, "removed"),
         unfinished=_names(job, "unfinished"),
+        failures=_names(job, "failures"),
+        skipped=_names(job, "skipped"),
         wall_s=_field(check.non_negative, job, "wall_s", 0.0),
     )
 
@@ -267,13 +278,15 @@ def result_from_runs(
 def _test(
     entry: Mapping[str, Any],
     where: str,
-    base_by_test: Mapping[str, Measurement],
-    head_by_test: Mapping[str, Measurement],
+    base_by_test: Mapping[tuple[str, str], Measurement],
+    head_by_test: Mapping[tuple[str, str], Measurement],
 ) -> AbTest | None:
     """One test of the record with both sides' measurements; None when a side's measurement
     row was skipped as bad (the store warned about it)."""
     test_id = _field(check.text, entry, "test_id", where=where)
-    base, head = base_by_test.get(test_id), head_by_test.get(test_id)
+    name = _field(check.text, entry, "measurement", where=where, default="")
+    key = (test_id, measurement_name(test_id, name))
+    base, head = base_by_test.get(key), head_by_test.get(key)
     if base is None or head is None:
         return None
     comparison = head.comparison
@@ -304,6 +317,7 @@ def _test(
         head_samples_s=head.samples_s,
         stopped_early=_field(check.flag, entry, "stopped_early", False, where=where),
         budget_failures=list(failures),
+        measurement=name,
     )
 
 

@@ -9,6 +9,7 @@ head values of a row are the ones its change was computed from, with just enough
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from pytest_omniperf.report.text_fit import (
     summary_width,
     wrapped,
 )
-from pytest_omniperf.units import format_duration
+from pytest_omniperf.units import format_duration, format_measured
 
 # Tests only one tree has, or that the time budget left unmeasured: listed by name up to this
 # many per list unless every row is asked for.
@@ -56,6 +57,30 @@ def outcome_label(test: AbTest) -> str:
     return outcome.value
 
 
+def test_label(test: AbTest) -> str:
+    """The test id, with the measurement's name when it is not the test's own (a test that
+    measures several parts): ``t.py::test_rag [embed]``."""
+    if test.measurement in ("", test.test_id.rsplit("::", 1)[-1]):
+        return test.test_id
+    return f"{test.test_id} [{test.measurement}]"
+
+
+def shown_values(test: AbTest) -> tuple[str, str]:
+    """The head and base values as shown: with the digits that make ``head / base - 1`` give the
+    change shown when the record's values are the centres the change was computed from; else
+    (a record whose change is not their ratio) at the usual 3 digits, not padded to 7."""
+    change = test.change
+    if change.baseline > 0 and math.isclose(
+        change.current / change.baseline - 1, change.change, rel_tol=1e-6, abs_tol=5e-4
+    ):
+        return compared_values(change, test.clock)
+    magnitude = min(abs(change.current), abs(change.baseline)) or None
+    return (
+        format_measured(change.current, test.clock, magnitude=magnitude),
+        format_measured(change.baseline, test.clock, magnitude=magnitude),
+    )
+
+
 def by_outcome(tests: Sequence[AbTest]) -> list[AbTest]:
     """Problems first, in :class:`Outcome` order, then the largest slowdown first."""
     order = list(Outcome)
@@ -74,8 +99,10 @@ def counts_text(tests: Sequence[AbTest], separator: str = " · ") -> str:
 
 def headline(result: AbResult, separator: str = " · ") -> str:
     """``2 regressed · 1 improved · 9 unchanged — head 1a2b3c4 vs base 5d6e7f8 (interleaved,
-    8 pairs)``."""
-    counts = counts_text(result.tests, separator) or "nothing compared"
+    8 pairs)``; tests that failed in a round come first."""
+    failed = f"{len(result.failures)} failed" if result.failures else ""
+    counts = separator.join(part for part in (failed, counts_text(result.tests, separator)) if part)
+    counts = counts or "nothing compared"
     return f"{counts} — head {_side(result.head)} vs base {_side(result.base)} ({_pairs(result)})"
 
 
@@ -109,10 +136,10 @@ class _Row:
 
 
 def _row(test: AbTest) -> _Row:
-    head, base = compared_values(test.change, test.clock)
+    head, base = shown_values(test)
     return _Row(
         label=outcome_label(test),
-        test_id=test.test_id,
+        test_id=test_label(test),
         base=base,
         head=head,
         change=change_with_interval(test.change),
@@ -138,10 +165,11 @@ def terminal_table(result: AbResult, width: int | None = None, *, verbose: bool 
     shown = [test for test in in_order if _shown_in_full(test, verbose)]
     folded = [test for test in in_order if not _shown_in_full(test, verbose)]
     lines = wrapped(terminal_text(f"omniperf ab: {headline(result)}"), width)
+    lines += _name_lists(result, width, verbose, NOT_COMPARED[:1])  # failures: problems first
     lines += _blocks([_row(test) for test in shown], width)
     if folded:
         lines += wrapped(f"{counts_text(folded, ', ')} ({FOLDED_HINT})", width)
-    lines += _name_lists(result, width, verbose)
+    lines += _name_lists(result, width, verbose, NOT_COMPARED[1:])
     if result.wall_s > 0:
         lines.append(f"measured in {format_duration(result.wall_s)}")
     return "\n".join(lines)
@@ -197,15 +225,26 @@ def _blocks(rows: Sequence[_Row], width: int) -> list[str]:
     return lines
 
 
-def _name_lists(result: AbResult, width: int, verbose: bool) -> list[str]:
-    """The tests that were not compared, by why."""
+def not_compared(result: AbResult) -> list[tuple[list[str], str]]:
+    """The tests that were not compared, by why (the order of :data:`NOT_COMPARED`)."""
+    lists = (result.failures, result.added, result.removed, result.unfinished, result.skipped)
+    return list(zip(lists, NOT_COMPARED, strict=True))
+
+
+NOT_COMPARED = (
+    "failed in a round (not compared; the job fails)",
+    "added (only in head, not compared)",
+    "removed (only in base, not compared)",
+    "unfinished (the job's --max-time ran out)",
+    "skipped in a round (not compared)",
+)
+
+
+def _name_lists(result: AbResult, width: int, verbose: bool, which: Sequence[str]) -> list[str]:
+    """The tests that were not compared for the reasons ``which``."""
     lines = []
-    for names, why in (
-        (result.added, "added (only in head, not compared)"),
-        (result.removed, "removed (only in base, not compared)"),
-        (result.unfinished, "unfinished (the job's --max-time ran out)"),
-    ):
-        if not names:
+    for names, why in not_compared(result):
+        if not names or why not in which:
             continue
         listed = names if verbose else names[:LISTED_NAMES]
         more = len(names) - len(listed)
@@ -244,11 +283,7 @@ def markdown(result: AbResult) -> str:
             "</details>",
             "",
         ]
-    for names, why in (
-        (result.added, "added (only in head, not compared)"),
-        (result.removed, "removed (only in base, not compared)"),
-        (result.unfinished, "unfinished (the job's --max-time ran out)"),
-    ):
+    for names, why in not_compared(result):
         if names:
             listed = ", ".join(markdown_text(name) for name in names)
             lines.append(f"- {plural(len(names), 'test')} {why}: {listed}")

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_omniperf.ab.history_pair import latest_ab_result
-from pytest_omniperf.ab.render import by_outcome, headline, outcome_label, outcome_of
+from pytest_omniperf.ab.render import (
+    by_outcome,
+    headline,
+    not_compared,
+    outcome_label,
+    outcome_of,
+    shown_values,
+    test_label,
+)
 from pytest_omniperf.ab.result import AbResult, AbSide, AbTest
 from pytest_omniperf.comparison import Verdict
 from pytest_omniperf.history.provenance import RunInfo
@@ -23,7 +31,7 @@ from pytest_omniperf.history.store import HistoryError, HistoryStore
 from pytest_omniperf.report.charts import COLOURS, CommitLink
 from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.outcome import plural
-from pytest_omniperf.report.shown_numbers import change_with_interval, compared_values
+from pytest_omniperf.report.shown_numbers import change_with_interval
 from pytest_omniperf.report.svg_plot import Frame
 from pytest_omniperf.units import format_change, format_duration
 
@@ -66,12 +74,12 @@ def ab_section(job: LatestAbJob | None, link: CommitLink) -> str:
     result = job.result
     rows = []
     for test in by_outcome(result.tests):
-        head, base = compared_values(test.change, test.clock)
+        head, base = shown_values(test)
         early = " (stopped early)" if test.stopped_early else ""
         failures = "".join(f"<br>{html_text(line)}" for line in test.budget_failures)
         rows.append(
             "<tr>"
-            f'<td class="test">{html_text(test.test_id)}</td>'
+            f'<td class="test">{html_text(test_label(test))}</td>'
             f'<td class="num">{html_text(base)}</td>'
             f'<td class="num">{html_text(head)}</td>'
             f'<td class="num">{html_text(change_with_interval(test.change))}</td>'
@@ -122,11 +130,7 @@ def _side_html(side: AbSide, link: CommitLink) -> str:
 def _name_lists(result: AbResult) -> str:
     items = [
         f"<li>{plural(len(names), 'test')} {why}: {html_text(', '.join(names))}</li>"
-        for names, why in (
-            (result.added, "added (only in head, not compared)"),
-            (result.removed, "removed (only in base, not compared)"),
-            (result.unfinished, "unfinished (the job's --max-time ran out)"),
-        )
+        for names, why in not_compared(result)
         if names
     ]
     return f'<ul class="marks">{"".join(items)}</ul>' if items else ""
