@@ -51,6 +51,16 @@ def ab_clock(measure: MeasureSettings, is_async: bool) -> str:
     return "real" if is_async else "cpu"
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """A worker serves its rounds itself: pytest-xdist's ``-n`` (in the project's ``addopts``,
+    say) would hand its tests to sub-workers. Runs after xdist's own (tryfirst) handling of
+    ``-n``, before pytest's main loop reads the option."""
+    if getattr(config.option, "dist", "no") != "no":
+        config.option.dist = "no"
+    if getattr(config.option, "numprocesses", None):
+        config.option.numprocesses = None
+
+
 @pytest.hookimpl(trylast=True)  # after the plugin's own pytest_configure made its session
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get(COUNTING_WORKER_ENV):
