@@ -16,6 +16,7 @@ CPU times of two revisions into that label's series of wall-clock medians.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import uuid
 from collections.abc import Mapping, Sequence
@@ -120,8 +121,7 @@ def job_runs(result: AbResult, root: Path) -> tuple[RunInfo, RunInfo]:
 
 
 def _started_at(finished: str, wall_s: float) -> str:
-    import datetime as dt
-
+    """When the job started measuring: the runs' time is the job's, both sides alike."""
     moment = dt.datetime.fromisoformat(finished)
     seconds = wall_s if math.isfinite(wall_s) and wall_s > 0 else 0.0
     return (moment - dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
