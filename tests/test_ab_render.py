@@ -46,7 +46,7 @@ def test_table_fits_the_width_and_lists_problems_first(width):
     order = [joined.index(name) for name in ("test_query", "test_embed", "test_plan")]
     assert order == sorted(order)  # regressed (largest first), regressed over budget, improved
     assert "budget: p95 24.0 ms > budget 22 ms" in joined
-    assert "3 unchanged (-v shows them)" in joined
+    assert "3 unchanged (omniperf show lists them)" in joined
     assert "test_small" not in joined and "test_fetch" not in joined  # folded
     assert "1 test added (only in head, not compared): tests/perf/test_new.py::test_new" in joined
     assert "1 test removed (only in base, not compared): tests/perf/test_old.py::test_old" in joined
@@ -61,7 +61,7 @@ def test_verbose_shows_every_row_and_the_numbers_add_up(width):
     result = ab_result()
     text = terminal_table(result, width, verbose=True)
     assert all(len(line) <= width for line in text.splitlines())
-    assert "stopped early" in text and "unchanged (-v" not in text
+    assert "stopped early" in text and "unchanged (omniperf show" not in text
     shown = figures(" ".join(text.split()))
     assert len(shown) == len(result.tests)
     for row in shown:
@@ -98,7 +98,7 @@ def test_many_added_tests_are_cut_unless_verbose():
     names = [f"t.py::test_{i}" for i in range(25)]
     result = ab_result([], added=names, removed=[], unfinished=[])
     assert "25 tests added" in terminal_table(result, 200)
-    assert "… 15 more (-v shows them)" in " ".join(terminal_table(result, 200).split())
+    assert "… 15 more (omniperf show lists them)" in " ".join(terminal_table(result, 200).split())
     assert "t.py::test_24" in terminal_table(result, 200, verbose=True)
     assert "nothing compared" in terminal_table(result, 200)
 

@@ -35,7 +35,9 @@ LISTED_NAMES = 10
 PROBLEM_NAME_WIDTH = 60
 FULL_NAME_WIDTH = 120
 HEADINGS = ("test", "base", "head", "change [interval]", "pairs", "verdict")
-FOLDED_HINT = "-v shows them"
+# Where every row is: `omniperf ab` has no option to list them all (`verbose` is for callers
+# that have one); the job's stored runs list them.
+FOLDED_HINT = "omniperf show lists them"
 # The figures of a row start under its name, unless its outcome label is long.
 _WIDEST_INDENT = 16
 
