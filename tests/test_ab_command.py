@@ -35,11 +35,15 @@ def counted():
 """
 PERF_TESTS = """\
 import asyncio
+import os
 import pytest
 import mylib
 
-@pytest.mark.omniperf(clock="virtual")
+@pytest.mark.omniperf(clock="virtual", rounds=50, warmup=5)
+@pytest.mark.latency(p50=50)
 async def test_wait(counted):
+    with open(os.environ["AB_CALL_LOG"], "a") as log:
+        log.write("call\\n")
     await asyncio.sleep(mylib.DELAY_S)
 
 @pytest.mark.omniperf(clock="virtual")
@@ -114,6 +118,8 @@ def test_a_slower_head_regresses_with_each_worker_on_its_own_trees_code(
     monkeypatch.setenv("PYTHONPATH", str(two_commits / "src"))
     setup_log = tmp_path / "setups.log"
     monkeypatch.setenv("AB_SETUP_LOG", str(setup_log))
+    call_log = tmp_path / "calls.log"
+    monkeypatch.setenv("AB_CALL_LOG", str(call_log))
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.chdir(two_commits)
@@ -128,6 +134,8 @@ def test_a_slower_head_regresses_with_each_worker_on_its_own_trees_code(
     assert 8 < wait["change"]["current"] / wait["change"]["baseline"] < 12
     assert (wait["pairs"], wait["rounds_per_side"]) == (2, 3)
     assert len(wait["head_samples_s"]) == len(wait["base_samples_s"]) == 6
+    (budget,) = wait["budget_failures"]
+    assert "p50" in budget and "(in 6 of 6 rounds)" in budget
     assert document["added"] == ["tests/test_perf.py::test_added"]
     assert document["removed"] == ["tests/test_perf.py::test_removed"]
     assert document["head"]["revision"] == "working tree"
@@ -137,16 +145,23 @@ def test_a_slower_head_regresses_with_each_worker_on_its_own_trees_code(
     # one session fixture set-up per worker: 2 pairs, 4 processes, each once
     setups = setup_log.read_text().split()
     assert len(setups) == len(set(setups)) == 4
+    # one call per round, whatever the marker's rounds and warmup: 4 workers x (1 + 3) rounds
+    assert len(call_log.read_text().split()) == 16
 
 
 def test_a_faster_head_improves_and_passes(two_commits, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AB_SETUP_LOG", str(tmp_path / "setups.log"))
+    monkeypatch.setenv("AB_CALL_LOG", str(tmp_path / "calls.log"))
     monkeypatch.chdir(two_commits)
-    status, out, err = ab(capsys, "HEAD", "--head", "HEAD~1", "--json", "-", *FAST)
+    # 5 pairs: the 10x change is clear (no spread on the virtual clock) after the fourth
+    status, out, err = ab(capsys, "HEAD", "--head", "HEAD~1", "--json", "-", *FAST, "--pairs", 5)
 
     assert status == 0, err
     document = json.loads(out)
-    assert [test["verdict"] for test in document["tests"]] == ["improved"]
+    (wait,) = document["tests"]
+    assert wait["verdict"] == "improved"
+    assert wait["budget_failures"] == []  # the base missed its budget, the head meets it
+    assert (wait["pairs"], wait["stopped_early"]) == (4, True)
     assert document["added"] == ["tests/test_perf.py::test_removed"]
     assert document["head"]["revision"] == "HEAD~1"
     listed = subprocess.run(["git", "worktree", "list"], cwd=two_commits, capture_output=True)

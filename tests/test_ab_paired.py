@@ -7,30 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from ab_simulation import simulated_job
 
 from pytest_omniperf.ab import paired
 from pytest_omniperf.ab.paired import PairedRule
 from pytest_omniperf.comparison import Verdict
-
-PAIRS = 8
-ROUNDS = 10
-
-
-def simulated_job(rng, tests, slowdown=0.0):
-    """Per test, the pair log-ratios of one job on a drifting shared machine: each pair runs at
-    its own speed (spread of medians between processes ~25%, NOISE.md), both its workers alike
-    (they run interleaved in the same seconds); each worker process has its own small offset
-    and each round its own noise (CPU-time CV ~15%)."""
-    summaries = []
-    for _ in range(tests):
-        ratios = []
-        for _ in range(PAIRS):
-            pair_speed = rng.normal(0, 0.25)
-            base = np.exp(pair_speed + rng.normal(0, 0.03) + rng.normal(0, 0.15, ROUNDS))
-            head = np.exp(pair_speed + rng.normal(0, 0.03) + rng.normal(0, 0.15, ROUNDS))
-            ratios.append(paired.pair_log_ratio(list(base), list(head * (1 + slowdown))))
-        summaries.append(paired.summarize(ratios))
-    return summaries
 
 
 def test_aa_jobs_raise_no_alarm_in_at_least_99_percent():

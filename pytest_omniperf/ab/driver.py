@@ -98,10 +98,11 @@ class _TestRounds:
                 self.head_budget_failures.append(str(failures[0]))
 
     def log_ratios(self, name: str) -> list[float]:
-        """One log-ratio per pair that measured ``name`` on both sides, with positive values."""
+        """One log-ratio per pair that measured ``name`` on both sides, with positive medians
+        (a round below the clock's resolution reads 0)."""
         ratios = []
         for base, head in zip(self.base.get(name, []), self.head.get(name, []), strict=False):
-            if base and head and min(base) > 0 and min(head) > 0:
+            if base and head and paired.median(base) > 0 and paired.median(head) > 0:
                 ratios.append(paired.pair_log_ratio(base, head))
         return ratios
 
@@ -187,6 +188,12 @@ class AbJob:
         rounds_by_test: list[tuple[str, str, _TestRounds, bool]] = []
         for index, test_id in enumerate(common, start=1):
             clock = str(head_tests[test_id].get("clock") or base_tests[test_id].get("clock"))
+            base_clock = base_tests[test_id].get("clock")
+            if base_clock and base_clock != clock:
+                self.skipped.append(
+                    f"{test_id}: its clock changed from {base_clock} to {clock} (not comparable)"
+                )
+                continue
             measured = self._measure(index, common, test_id, clock, workers)
             if measured is not None:
                 rounds, stopped_early = measured
@@ -240,7 +247,10 @@ class AbJob:
                     if outcome != "passed":
                         where = f"{test_id} ({worker.side})"
                         note = f"{where}: {answer.get('message', outcome)}"
-                        (self.failures if outcome == "failed" else self.skipped).append(note)
+                        # A broken head never passes; a base that fails (a test the head
+                        # fixes) only leaves the test uncompared.
+                        head_failed = outcome == "failed" and worker.side == "head"
+                        (self.failures if head_failed else self.skipped).append(note)
                         self.say(f"{label}: {note}", False)
                         return None
                     if round_index >= warmups:
