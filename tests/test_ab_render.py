@@ -151,17 +151,18 @@ def test_measurement_names_failures_and_skips_are_shown():
     lines = text.splitlines()
     assert lines[0].startswith("omniperf ab: 1 failed · 1 regressed · 1 unchanged — head")
     assert lines[1] == (
-        "1 test failed in a round (not compared; the job fails): t.py::test_x (head): "
+        "1 test failed in a round of the head (not compared; the job fails): t.py::test_x (head): "
         "AssertionError"
     )
     assert "t.py::test_rag [embed]" in lines[2]
     assert any(line.split()[1] == "t.py::test_b" for line in lines if line.startswith("unchanged"))
     assert (
-        "1 test skipped in a round (not compared): t.py::test_y (base): valgrind missing" in lines
+        "1 test not compared (skipped in a round, or failed on the base side only): t.py::test_y (base): valgrind missing"
+        in lines
     )
     page = markdown(result)
     assert "| t.py::test_rag \\[embed\\] |" in page
-    assert "- 1 test failed in a round (not compared; the job fails)" in page
+    assert "- 1 test failed in a round of the head (not compared; the job fails)" in page
 
 
 def test_values_whose_ratio_is_not_the_change_are_not_padded_with_digits():

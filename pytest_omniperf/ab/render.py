@@ -234,11 +234,11 @@ def not_compared(result: AbResult) -> list[tuple[list[str], str]]:
 
 
 NOT_COMPARED = (
-    "failed in a round (not compared; the job fails)",
+    "failed in a round of the head (not compared; the job fails)",
     "added (only in head, not compared)",
     "removed (only in base, not compared)",
     "unfinished (the job's --max-time ran out)",
-    "skipped in a round (not compared)",
+    "not compared (skipped in a round, or failed on the base side only)",
 )
 
 
