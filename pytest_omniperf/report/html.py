@@ -15,6 +15,7 @@ from pytest_omniperf.history.baseline import BaselineSpec
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
 from pytest_omniperf.outputs import HTML_GENERATOR_META
+from pytest_omniperf.report.ab_section import LatestAbJob, ab_section, load_latest_ab_job
 from pytest_omniperf.report.budget_panel import budget_panel
 from pytest_omniperf.report.charts import (
     CommitLink,
@@ -134,8 +135,9 @@ def write_report(
     (default: the settings' defaults). ``repository_url``: commits link to
     ``<repository_url>/commit/<sha>`` (the ``omniperf_repository_url`` setting)."""
     data = load_report_data(history, last=last, label=label, extra_run=extra_run, baseline=baseline)
+    ab_job = load_latest_ab_job(history)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data, repository_url=repository_url), encoding="utf-8")
+    out.write_text(render(data, repository_url=repository_url, ab_job=ab_job), encoding="utf-8")
     return out
 
 
@@ -153,7 +155,9 @@ def commit_link(repository_url: str | None) -> CommitLink:
     return link
 
 
-def render(data: ReportData, *, repository_url: str | None = None) -> str:
+def render(
+    data: ReportData, *, repository_url: str | None = None, ab_job: LatestAbJob | None = None
+) -> str:
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -164,7 +168,10 @@ def render(data: ReportData, *, repository_url: str | None = None) -> str:
         f'<div class="muted">{html_text(data.source)} · {len(data.runs)} runs · '
         f"generated {generated}</div>"
     )
-    if not data.runs:
+    link = commit_link(repository_url)
+    if not data.runs and ab_job is not None:
+        body = ab_section(ab_job, link)
+    elif not data.runs:
         body = (
             '<div class="card"><h2>No runs stored yet</h2><p>The history holds no measured run. '
             "Add <code>@pytest.mark.latency</code>, <code>@pytest.mark.speedup</code> or "
@@ -172,9 +179,11 @@ def render(data: ReportData, *, repository_url: str | None = None) -> str:
             "the history and appears here.</p></div>"
         )
     else:
-        link = commit_link(repository_url)
         body = (
-            _overview(data, link) + _measurement_sections(data, link) + _runs_table(data.runs, link)
+            _overview(data, link)
+            + ab_section(ab_job, link)
+            + _measurement_sections(data, link)
+            + _runs_table(data.runs, link)
         )
     return head + body + "</main></body></html>\n"
 
