@@ -71,19 +71,26 @@ def test_a_deterministic_clock_is_decided_by_the_sign_and_the_minimum(ratios, ve
     assert summary.interval(0.001) == (summary.mean, summary.mean)
 
 
-def test_the_change_and_its_interval_come_from_the_pairs():
-    summary = paired.summarize([math.log(1.2), math.log(1.3), math.log(1.25), math.log(1.22)])
+def test_the_change_and_its_interval_come_from_the_pairs_and_add_up():
+    base_pairs = [[1.0, 1.1, 0.9], [2.0, 2.0, 2.0], [1.5, 1.4, 1.6], [1.0, 1.0, 1.0]]
+    factors = [1.2, 1.3, 1.25, 1.22]
+    head_pairs = [[v * f for v in pair] for pair, f in zip(base_pairs, factors, strict=True)]
+    summary = paired.summarize(
+        [paired.pair_log_ratio(b, h) for b, h in zip(base_pairs, head_pairs, strict=True)]
+    )
     change = paired.head_against_base(
         summary,
         Verdict.REGRESSED,
-        base_median=1.0,
-        head_median=1.24,
+        base_pairs=base_pairs,
+        head_pairs=head_pairs,
         rule=PairedRule(),
         tests=1,
     )
     assert change.change == pytest.approx(math.exp(summary.mean) - 1)
     assert change.low < change.change < change.high
-    assert (change.current, change.baseline) == (1.24, 1.0)
+    # the values shown are the sides' geometric means of per-pair medians: they add up
+    assert change.current / change.baseline - 1 == pytest.approx(change.change, rel=1e-12)
+    assert change.baseline == pytest.approx((1.0 * 2.0 * 1.5 * 1.0) ** 0.25)
 
 
 def test_early_stop_only_from_the_fourth_pair_and_only_when_clear():

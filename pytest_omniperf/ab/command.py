@@ -8,7 +8,6 @@ when a worker crashed or hung, or a test failed in a round (never a pass).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -18,7 +17,7 @@ import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from pytest_omniperf.ab.driver import (
     DEFAULT_MAX_TIME_S,
@@ -196,10 +195,21 @@ def _report(
     history_path: Path,
     root: Path,
 ) -> int:
-    """Every output of a finished job, then its exit status."""
+    """Store the finished job (so every output names its runs), then every output, then the
+    exit status."""
+    from pytest_omniperf.ab.history_pair import store_ab_result
+    from pytest_omniperf.ab.render import markdown, terminal_table
+    from pytest_omniperf.history.store import HistoryError
+
     status = 2 if result.failures else 1 if result.failed else 0
+    if not arguments.no_save:
+        try:
+            result = store_ab_result(history_path, result, settings, root=root)
+        except HistoryError as error:
+            print(f"omniperf ab: error: not saved: {error}", file=sys.stderr)
+            status = 2
     if arguments.json != "-":
-        print(_terminal_table(result))
+        print(terminal_table(result, shutil.get_terminal_size().columns))
     if arguments.json:
         document = json.dumps(result.to_dict(), indent=1)
         if arguments.json == "-":
@@ -214,90 +224,11 @@ def _report(
     if summary:
         try:
             with open(summary, "a") as step_summary:
-                step_summary.write(_markdown(result) + "\n")
+                step_summary.write(markdown(result) + "\n")
         except OSError as error:
             print(f"omniperf ab: error: GITHUB_STEP_SUMMARY {summary}: {error}", file=sys.stderr)
             status = 2
-    if not arguments.no_save:
-        from pytest_omniperf.history.store import HistoryError
-
-        store = _store_function()
-        if store is None:
-            print("omniperf ab: this version cannot store A/B jobs yet: not saved", file=sys.stderr)
-        else:
-            try:
-                result = store(history_path, result, settings, root=root)
-            except HistoryError as error:
-                print(f"omniperf ab: error: not saved: {error}", file=sys.stderr)
-                return 2
     return status
-
-
-# -- what the store's and the outputs' modules provide (plain fallbacks until they exist) ------
-
-
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return cast("Callable[..., Any] | None", found)
-
-
-def _store_function() -> Callable[..., AbResult] | None:
-    return _optional("pytest_omniperf.ab.history_pair", "store_ab_result")
-
-
-def _terminal_table(result: AbResult) -> str:
-    render = _optional("pytest_omniperf.ab.render", "terminal_table")
-    if render is not None:
-        return str(render(result, shutil.get_terminal_size().columns))
-    return "\n".join(plain_lines(result))
-
-
-def _markdown(result: AbResult) -> str:
-    render = _optional("pytest_omniperf.ab.render", "markdown")
-    if render is not None:
-        return str(render(result))
-    return "\n".join(["### omniperf ab", "", "```", *plain_lines(result), "```"])
-
-
-def plain_lines(result: AbResult) -> list[str]:
-    """A plain table of the job (the store engineer's ``ab/render.py`` replaces it)."""
-    base = result.base.commit[:7] or result.base.revision
-    head = result.head.commit[:7] if result.head.revision != WORKING_TREE else WORKING_TREE
-    lines = [f"omniperf ab: head ({head}) against base ({base}), {result.wall_s:.0f} s"]
-    for test in result.tests:
-        change = test.change
-        name = (
-            test.test_id
-            if test.measurement in ("", test.test_id.rsplit("::", 1)[-1])
-            else (f"{test.test_id} [{test.measurement}]")
-        )
-        early = ", stopped early" if test.stopped_early else ""
-        lines.append(
-            f"  {test.verdict.value:<10} {change.change:+7.1%} [{change.low:+.1%}, "
-            f"{change.high:+.1%}]  {_value(change.baseline, test.clock)} -> "
-            f"{_value(change.current, test.clock)} {test.clock}, {test.pairs} pairs{early}  {name}"
-        )
-        lines += [f"  budget     {failure}  {name}" for failure in test.budget_failures]
-    for title, names in (
-        ("added (head only)", result.added),
-        ("removed (base only)", result.removed),
-        ("unfinished (out of time)", result.unfinished),
-        ("skipped", result.skipped),
-        ("failed", result.failures),
-    ):
-        lines += [f"  {title}: {name}" for name in names]
-    return lines
-
-
-def _value(value: float, clock: str) -> str:
-    from pytest_omniperf.units import INSTRUCTIONS_CLOCK
-
-    if clock == INSTRUCTIONS_CLOCK:
-        return f"{value:,.0f} instr"
-    return f"{value * 1e3:.3g} ms"
 
 
 def _say() -> Callable[[str, bool], None]:

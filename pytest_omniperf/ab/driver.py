@@ -341,8 +341,8 @@ class AbJob:
             change = paired.head_against_base(
                 summary,
                 verdict,
-                base_median=paired.median(base_samples),
-                head_median=paired.median(head_samples),
+                base_pairs=measured.base[name],
+                head_pairs=measured.head[name],
                 rule=rule,
                 tests=max(tests, len(entries)),
             )

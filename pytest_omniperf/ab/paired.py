@@ -138,24 +138,30 @@ def head_against_base(
     summary: PairedSummary,
     verdict: Verdict,
     *,
-    base_median: float,
-    head_median: float,
+    base_pairs: Sequence[Sequence[float]],
+    head_pairs: Sequence[Sequence[float]],
     rule: PairedRule,
     tests: int,
 ) -> Change:
     """The comparison model's record of one test: head as current, base as baseline; the change
-    and its interval from the paired log-ratios (not from the two medians: those mix pairs run
-    at different machine speeds)."""
+    and its interval from the paired log-ratios (not from the medians of all rounds: those mix
+    pairs run at different machine speeds). The two values shown are the geometric means of
+    each side's per-pair medians, whose ratio is exactly the mean log-ratio's, so that
+    ``current / baseline - 1 == change``."""
     low, high = summary.interval(rule.test_alpha(tests))
     return Change(
         quantity=Quantity.MEDIAN,
-        current=head_median,
-        baseline=base_median,
+        current=_geometric_mean([median(rounds) for rounds in head_pairs]),
+        baseline=_geometric_mean([median(rounds) for rounds in base_pairs]),
         change=math.expm1(summary.mean),
         low=math.expm1(low),
         high=math.expm1(high),
         verdict=verdict,
     )
+
+
+def _geometric_mean(values: Sequence[float]) -> float:
+    return math.exp(math.fsum(math.log(value) for value in values) / len(values))
 
 
 def _holm(p_values: Sequence[float], alpha: float) -> list[bool]:
