@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from pytest_omniperf.ab import paired
@@ -102,7 +103,7 @@ class _TestRounds:
         (a round below the clock's resolution reads 0)."""
         ratios = []
         for base, head in zip(self.base.get(name, []), self.head.get(name, []), strict=False):
-            if base and head and paired.median(base) > 0 and paired.median(head) > 0:
+            if base and head and median(base) > 0 and median(head) > 0:
                 ratios.append(paired.pair_log_ratio(base, head))
         return ratios
 

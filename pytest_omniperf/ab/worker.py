@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import inspect
 import os
+from statistics import median
 from typing import Any, cast
 
 import pytest
 
 from pytest_omniperf.ab.channel import CHANNEL_ENV, LineReader, send
-from pytest_omniperf.ab.paired import median
 from pytest_omniperf.perf_tests import PERF_MARKERS, REPORT_ATTRIBUTE, is_perf_test
 from pytest_omniperf.session import COUNTING_WORKER_ENV, OmniperfSession
 from pytest_omniperf.settings import (
