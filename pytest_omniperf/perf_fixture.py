@@ -479,17 +479,26 @@ class Perf:
         probed: Sequence[Awaitable[Any]] = (),
     ) -> Any:
         """``probed``: awaitables of each arm's (or the call's) first call, made to find out
-        that it is async; each counts as a warmup call."""
-        first_result = None
-        for first in probed:
-            first_result = await first
+        that it is async. A coroutine among them has not run yet: it is closed, unrun, and the
+        warmup runs the call again inside the measurement's clock (awaited here, before the
+        clock, a probe would wait its simulated sleeps for real on the virtual clock). Another
+        awaitable (a task the call started) is awaited and counts as a warmup call."""
         if self._disabled:
+            first_result = None
+            for first in probed:
+                first_result = await first
             if not probed:
                 first_result = await _candidate(workload)()
             return _unmeasured(workload, first_result)
+        running = [first for first in probed if not inspect.iscoroutine(first)]
+        for first in probed:
+            if inspect.iscoroutine(first):
+                first.close()
+        for first in running:
+            await first
         sequential = not callable(workload) and workload[0].mode is not None
         settings = self._settings_on_this_library(name, sequential)
-        warmup = max(settings.warmup - bool(probed), 0)
+        warmup = max(settings.warmup - bool(running), 0)
         if settings.clock == INSTRUCTIONS_CLOCK:
             counted = await self._count_async(workload, warmup)
             return self._record(name, Batch(counted, second_batch=False), workload)

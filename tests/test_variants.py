@@ -554,3 +554,39 @@ def test_the_arms_loop_runs_every_arm_once_a_round_in_round_order():
     assert [len(samples) for samples in sampled.arm_samples_s] == [3, 3, 3]
     assert sampled.sequential_samples_s is sampled.arm_samples_s[0]  # the baseline
     assert sampled.samples_s is sampled.arm_samples_s[-1]  # the candidate
+
+
+LAMBDAS_ON_THE_VIRTUAL_CLOCK = """
+import asyncio
+import time
+import pytest
+
+async def work(seconds):
+    await asyncio.sleep(seconds)
+    return seconds
+
+@pytest.mark.asyncio
+@pytest.mark.omniperf(clock="virtual", rounds=3, warmup=1)
+@pytest.mark.speedup(min=1.9)
+async def test_compare_lambdas(perf):
+    started = time.perf_counter()
+    comparison = await perf.compare(baseline=lambda: work(60), candidate=lambda: work(30))
+    assert time.perf_counter() - started < 10, "a simulated minute was waited for real"
+    assert comparison.result == 30
+
+@pytest.mark.asyncio
+@pytest.mark.omniperf(clock="virtual", rounds=3, warmup=0)
+async def test_measure_lambda(perf):
+    started = time.perf_counter()
+    assert await perf.measure(lambda: work(60)) == 60
+    assert time.perf_counter() - started < 10, "a simulated minute was waited for real"
+    assert perf.last.rounds == 3
+"""
+
+
+def test_lambdas_around_coroutines_run_every_call_on_the_virtual_clock(suite):
+    """The first call of a lambda is made only to find out that it returns a coroutine: that
+    coroutine is not awaited before the virtual clock is installed (it waited for real)."""
+    suite.makepyfile(test_lambdas=LAMBDAS_ON_THE_VIRTUAL_CLOCK)
+    result = suite.runpytest("--omniperf-no-save", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
