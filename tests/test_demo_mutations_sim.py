@@ -75,6 +75,13 @@ MUTATIONS = {
         "test_orchestrator.py::test_tool_catalog_cache_cuts_planning_latency_10_to_15_percent",
         "Failed: *budget*",
     ),
+    "intent-and-routing-sequential": Mutation(
+        "orchestrator.py",
+        "intent, agent = await asyncio.gather(",
+        "intent, agent = await _one_after_another(",
+        "test_orchestrator.py::test_async_planner_cuts_planning_latency_15_to_25_percent",
+        "Failed: speedup budget not met: 1.00x < 1.17x *",
+    ),
     "verification-awaited-inline": Mutation(
         "orchestrator.py",
         "            if self.background_verification:",
