@@ -14,6 +14,7 @@ from pytest_omniperf.measurement import (
     MEMORY_PER_CALL_METRIC,
     PASSED,
     RECORDED,
+    SPEEDUP_ARMS,
     Measurement,
 )
 from pytest_omniperf.memory_trace import TRACED_CALLS_METRIC
@@ -27,6 +28,15 @@ from pytest_omniperf.metric_names import (
 )
 from pytest_omniperf.settings import BlockingBudget, LatencyBudget, MetricBudget, SpeedupBudget
 from pytest_omniperf.units import format_duration, format_measured
+
+# Set (1.0) on a variant's speedup whose arms were measured in two tests' calls, one after the
+# other, not interleaved (the variant comes from a fixture: see pytest_omniperf.variants).
+ARMS_NOT_INTERLEAVED_METRIC = "omniperf.arms_not_interleaved"
+NOT_INTERLEAVED_NOTE = (
+    "not measured interleaved: the variants come from a fixture, so {baseline} was measured in "
+    "its own test's call before this one and drift of the machine between the two calls is in "
+    "the ratio"
+)
 
 
 def budget_table(latency: LatencyBudget | None, speedup: SpeedupBudget | None) -> dict[str, float]:
@@ -85,19 +95,21 @@ def _speedup_violations(measurement: Measurement, budget: SpeedupBudget | None) 
     ratio = measurement.stats["speedup"]
     if ratio >= budget.minimum:
         return []
-    overlap = ""
-    if measurement.sequential_overlap:
-        overlap = (
+    baseline, candidate = measurement.arms or SPEEDUP_ARMS
+    notes = ""
+    if measurement.sequential_overlap and measurement.arms == SPEEDUP_ARMS:
+        notes = (
             f"; not everything could be serialized: {measurement.sequential_overlap}; "
             "the sequential baseline is inexact, so this ratio does not show that the code is "
             "sequential"
         )
+    if measurement.metrics.get(ARMS_NOT_INTERLEAVED_METRIC):
+        notes += "; " + NOT_INTERLEAVED_NOTE.format(baseline=baseline)
     return [
         f"speedup budget not met: {ratio:.2f}x < {budget.minimum:g}x "
-        f"(sequential median {format_duration(measurement.stats['sequential_p50'])}, "
-        f"parallel median {format_duration(measurement.stats['p50'])}; {_context(measurement)})"
-        + overlap
-        + measurement.name_suffix
+        f"({baseline} median {format_duration(measurement.stats['sequential_p50'])}, "
+        f"{candidate} median {format_duration(measurement.stats['p50'])}; "
+        f"{_context(measurement)})" + notes + measurement.name_suffix
     ]
 
 

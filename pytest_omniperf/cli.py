@@ -20,6 +20,7 @@ from pytest_omniperf import __version__
 from pytest_omniperf.report.escape import terminal_text
 
 if TYPE_CHECKING:
+    from pytest_omniperf.ab.result import AbResult
     from pytest_omniperf.history.acceptances import Acceptance
     from pytest_omniperf.history.baseline import Baseline
     from pytest_omniperf.history.provenance import RunInfo
@@ -163,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     regressions.add_argument("--json", action="store_true", help="a JSON list on stdout")
 
+    from pytest_omniperf.ab.command import configure_parser as configure_ab
+
+    configure_ab(
+        commands.add_parser(
+            "ab",
+            help="measure the perf tests of BASE and of the working tree (or --head) "
+            "interleaved; exit status 1 on a regression",
+        )
+    )
+
     report = commands.add_parser("report", parents=[history], help="write the HTML trend report")
     report.add_argument("--html", type=Path, default=Path("reports/omniperf.html"), metavar="PATH")
     report.add_argument("--last", type=int, default=50, metavar="N", help="newest N runs (50)")
@@ -172,7 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    after_dashes: list[str] = []
+    if argv[:1] == ["ab"] and "--" in argv:
+        # `omniperf ab BASE --pairs 4 -- -k rag`: what follows -- is pytest's, options included
+        # (argparse would take them for the command's own, or refuse them after its options)
+        cut = argv.index("--")
+        argv, after_dashes = argv[:cut], argv[cut + 1 :]
     arguments = parser.parse_args(argv)
+    if after_dashes:
+        arguments.pytest_args = [*arguments.pytest_args, *after_dashes]
     if arguments.command is None:
         parser.print_help()
         return 0
@@ -286,11 +306,19 @@ def _acceptances_by_run(store: HistoryStore) -> dict[int, list[Acceptance]]:
     return found
 
 
+def _ab_partners(store: HistoryStore, runs: Sequence[RunInfo]) -> dict[int, RunInfo | None]:
+    """The other run of each A/B run's job, by run id (None: not in this history)."""
+    from pytest_omniperf.ab.history_pair import partner
+
+    return {run.id: partner(store, run) for run in runs if run.ab_pair and run.id is not None}
+
+
 def cmd_runs(arguments: argparse.Namespace) -> int:
     with _open(arguments) as store:
         runs = store.runs(label=arguments.label, limit=_positive(arguments.last, "--last"))
         counts = store.measurement_counts(run.id for run in runs if run.id is not None)
         accepted = _acceptances_by_run(store)
+        partners = _ab_partners(store, runs)
     if arguments.json:
         _print_json(
             {
@@ -299,6 +327,7 @@ def cmd_runs(arguments: argparse.Namespace) -> int:
                         "run": run.to_dict(),
                         "measured": counts.get(run.id or 0, 0),
                         "acceptances": [a.to_dict() for a in accepted.get(run.id or 0, [])],
+                        **_ab_partner_field(run, partners),
                     }
                     for run in runs
                 ]
@@ -311,6 +340,9 @@ def cmd_runs(arguments: argparse.Namespace) -> int:
     )
     for run in runs:
         flags = run.flags + [f"accepted {a.pattern!r}" for a in accepted.get(run.id or 0, [])]
+        if run.ab_pair:
+            other = partners.get(run.id or 0)
+            flags.append(f"paired with #{other.id}" if other else "its other side is missing")
         print(
             f"{run.id:>5}  {terminal_text(run.started_at):<25}  "
             f"{terminal_text(run.label)[:16]:<16} {terminal_text(run.short_commit):<9} "
@@ -320,6 +352,35 @@ def cmd_runs(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _ab_partner_field(run: RunInfo, partners: dict[int, RunInfo | None]) -> dict[str, Any]:
+    """``{"ab_partner": 12}`` for a run of an A/B job (null: its other run is missing)."""
+    if not run.ab_pair:
+        return {}
+    other = partners.get(run.id or 0)
+    return {"ab_partner": other.id if other else None}
+
+
+def _ab_line(run: RunInfo, other: RunInfo | None) -> str:
+    """``one side of an A/B job (omniperf ab): the head (HEAD, 1a2b3c4); its base is run #2
+    (origin/main, 5d6e7f8)``."""
+    head = run if run.ab_side == "head" else other
+    job = (head.ab_job if head else None) or {}
+
+    def described(side: str, commit: str | None) -> str:
+        revision = job.get(side, {}).get("revision") if isinstance(job.get(side), dict) else None
+        parts = [str(revision)] if revision else []
+        return ", ".join([*parts, (commit or "")[:7] or "no commit"])
+
+    side = run.ab_side or ""
+    other_side = "base" if side == "head" else "head"
+    text = f"one side of an A/B job (omniperf ab): the {side} ({described(side, run.git_commit)})"
+    if other is None:
+        return f"{text}; its {other_side} run is not in this history (pruned, or not merged)"
+    return (
+        f"{text}; its {other_side} is run #{other.id} ({described(other_side, other.git_commit)})"
+    )
+
+
 def cmd_show(arguments: argparse.Namespace) -> int:
     from pytest_omniperf.report.terminal import summary_lines
 
@@ -327,10 +388,13 @@ def cmd_show(arguments: argparse.Namespace) -> int:
         run = _resolve_run(store, arguments.run)
         measurements = store.measurements([run.id or 0])[run.id or 0]
         acceptances = _acceptances_by_run(store).get(run.id or 0, [])
+        partners = _ab_partners(store, [run])
+        job, job_problem = _ab_job(store, run)
     if arguments.json:
         _print_json(
             {
                 "run": run.to_dict(),
+                **_ab_partner_field(run, partners),
                 "acceptances": [acceptance.to_dict() for acceptance in acceptances],
                 "measurements": [measurement.to_dict() for measurement in measurements],
             }
@@ -347,6 +411,8 @@ def cmd_show(arguments: argparse.Namespace) -> int:
     ]
     if run.ci_provider:
         lines.append(f"CI {run.ci_provider} job {run.ci_job or '-'} {run.ci_url or ''}".rstrip())
+    if run.ab_pair:
+        lines.append(_ab_line(run, partners.get(run.id or 0)))
     lines += [
         f"accepted as the level of {a.pattern!r} by {a.who} at {a.created_at}: {a.reason}"
         for a in acceptances
@@ -354,9 +420,28 @@ def cmd_show(arguments: argparse.Namespace) -> int:
     for line in lines:
         print(terminal_text(line))
     print()
+    if job is not None:  # the job's table says more than either side's measurements alone
+        from pytest_omniperf.ab.render import terminal_table
+
+        print(terminal_table(job, verbose=True))
+        return 0
+    if job_problem:
+        print(f"omniperf show: warning: {job_problem}", file=sys.stderr)
     for line in summary_lines(measurements):
         print(line)
     return 0
+
+
+def _ab_job(store: HistoryStore, run: RunInfo) -> tuple[AbResult | None, str]:
+    """The A/B job ``run`` is a side of, or why it cannot be shown ("" for a run of no job)."""
+    if not run.ab_pair:
+        return None, ""
+    from pytest_omniperf.ab.history_pair import AbPairError, load_ab_result
+
+    try:
+        return load_ab_result(store, run), ""
+    except AbPairError as error:
+        return None, f"{error}; showing this run's measurements alone"
 
 
 def cmd_compare(arguments: argparse.Namespace) -> int:
@@ -428,7 +513,7 @@ def _slowdown(measurement: Measurement) -> float:
     change = comparison.deciding if comparison else None
     if change is None or not change.current > 0 or not change.baseline > 0:
         return -math.inf
-    if change.quantity.higher_is_better:
+    if change.higher_is_better:
         return change.baseline / change.current - 1
     return change.current / change.baseline - 1
 
@@ -587,7 +672,7 @@ def cmd_report(arguments: argparse.Namespace) -> int:
     last = _positive(arguments.last, "--last")
     settings, _ = _settings(arguments)
     with _open(arguments) as store:  # the rows the report reads: warn about bad ones
-        runs = store.runs(label=arguments.label, limit=last)
+        runs = store.runs(label=arguments.label, limit=last, ab=False)
         for _ in store.measurements_by_run(run.id for run in runs if run.id is not None):
             pass  # one run at a time: --last 1000 does not hold them all
     path = write_report(
@@ -633,7 +718,20 @@ def cmd_regressions(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ab(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.ab import command
+    from pytest_omniperf.ab.driver import AbUsageError
+    from pytest_omniperf.ab.trees import TreeError
+
+    settings, _ = _settings(arguments)
+    try:
+        return command.run(arguments, settings, _history_path(arguments))
+    except (AbUsageError, TreeError) as error:
+        raise CommandError(str(error)) from None
+
+
 COMMANDS = {
+    "ab": cmd_ab,
     "accept": cmd_accept,
     "runs": cmd_runs,
     "show": cmd_show,

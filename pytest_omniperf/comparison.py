@@ -65,9 +65,13 @@ class Quantity(StrEnum):
     """The median of the samples (for a speedup: of the parallel samples); lower is better."""
     SPEEDUP = "speedup"
     """The ratio of the two arms' medians; higher is better."""
+    METRIC = "metric"
+    """A bounded metric (``cache.hit_rate``): its direction comes from its bound, so it is
+    carried on the :class:`Change` (:attr:`Change.higher_is_better`)."""
 
     @property
     def higher_is_better(self) -> bool:
+        """For the timed quantities; a metric's direction is :attr:`Change.higher_is_better`."""
         return self is Quantity.SPEEDUP
 
 
@@ -76,7 +80,8 @@ class Change:
     """One quantity of the new run against the baseline's centre.
 
     ``change = current / baseline - 1``; ``low``/``high`` bound it at the confidence the gate
-    uses; ``verdict`` is from the user's point of view (a lower speedup is a regression).
+    uses (for a metric: the change against the baseline runs' lowest and highest values);
+    ``verdict`` is from the user's point of view (a lower speedup is a regression).
     """
 
     quantity: Quantity
@@ -86,9 +91,25 @@ class Change:
     low: float
     high: float
     verdict: Verdict
+    metric: str = ""
+    """For :attr:`Quantity.METRIC`: the metric's stored name (``cache.hit_rate``)."""
+    metric_higher_is_better: bool = False
+    """For :attr:`Quantity.METRIC`: the direction its bound asks for (``>=``: higher)."""
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Which way is better: from the quantity, or for a metric from its bound."""
+        if self.quantity is Quantity.METRIC:
+            return self.metric_higher_is_better
+        return self.quantity.higher_is_better
+
+    @property
+    def what(self) -> str:
+        """What changed, for people: ``median``, ``speedup`` or the metric's name."""
+        return self.metric if self.quantity is Quantity.METRIC else _QUANTITY_WORDS[self.quantity]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "quantity": self.quantity.value,
             "current": self.current,
             "baseline": self.baseline,
@@ -97,18 +118,40 @@ class Change:
             "high": self.high,
             "verdict": self.verdict.value,
         }
+        if self.quantity is Quantity.METRIC:
+            data["metric"] = self.metric
+            data["higher_is_better"] = self.metric_higher_is_better
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> Change:
+        quantity = Quantity(_choice(data, "quantity", [q.value for q in Quantity], where))
+        metric, higher_is_better = "", False
+        if quantity is Quantity.METRIC:
+            metric = _text(data, "metric", where)
+            if not metric:
+                raise check.RecordError(f"{where}['metric']", "expected a metric name, got ''")
+            direction = data.get("higher_is_better")
+            if not isinstance(direction, bool):
+                raise check.RecordError(
+                    f"{where}['higher_is_better']",
+                    f"expected true or false, got {shown(direction)}",
+                )
+            higher_is_better = direction
         return cls(
-            quantity=Quantity(_choice(data, "quantity", [q.value for q in Quantity], where)),
+            quantity=quantity,
             current=_number(data, "current", where),
             baseline=_number(data, "baseline", where),
             change=_number(data, "change", where),
             low=_number(data, "low", where),
             high=_number(data, "high", where),
             verdict=Verdict(_choice(data, "verdict", [v.value for v in Verdict], where)),
+            metric=metric,
+            metric_higher_is_better=higher_is_better,
         )
+
+
+_QUANTITY_WORDS = {Quantity.MEDIAN: "median", Quantity.SPEEDUP: "speedup"}
 
 
 @dataclass(frozen=True)
@@ -183,14 +226,27 @@ class Comparison:
     """A real-clock regression was measured again and both batches agreed."""
     since: Since | None = None
     """Where the current level began, when the history shows a change point."""
+    metrics: tuple[Change, ...] = ()
+    """One :attr:`Quantity.METRIC` change per bounded metric that the measurement and its
+    baseline runs have (by metric name)."""
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """Every change compared, in the order a verdict is decided: speedup, median, metrics."""
+        return tuple(
+            change for change in (self.speedup, self.median, *self.metrics) if change is not None
+        )
 
     @property
     def headline(self) -> Change | None:
         """The change a summary shows first: the speedup's when it decided the verdict or the
-        measurement is a speedup, else the median's."""
+        measurement is a speedup, else the median's (a metrics-only measurement: its first
+        metric's)."""
         if self.speedup is not None:
             return self.speedup
-        return self.median
+        if self.median is not None:
+            return self.median
+        return self.metrics[0] if self.metrics else None
 
     @property
     def creeping(self) -> bool:
@@ -200,18 +256,14 @@ class Comparison:
         return (
             self.verdict == Verdict.REGRESSED
             and self.since is not None
-            and all(
-                change.verdict != Verdict.REGRESSED
-                for change in (self.median, self.speedup)
-                if change is not None
-            )
+            and all(change.verdict != Verdict.REGRESSED for change in self.changes)
         )
 
     @property
     def deciding(self) -> Change | None:
         """The change whose verdict is the comparison's verdict (the headline when none is)."""
-        for change in (self.speedup, self.median):
-            if change is not None and change.verdict == self.verdict:
+        for change in self.changes:
+            if change.verdict == self.verdict:
                 return change
         return self.headline
 
@@ -224,6 +276,7 @@ class Comparison:
             "speedup": self.speedup.to_dict() if self.speedup else None,
             "confirmed_by_second_batch": self.confirmed_by_second_batch,
             "since": self.since.to_dict() if self.since else None,
+            "metrics": [change.to_dict() for change in self.metrics],
         }
 
     @classmethod
@@ -265,6 +318,7 @@ class Comparison:
             speedup=_optional(data, "speedup", where, Change.from_dict),
             confirmed_by_second_batch=confirmed,
             since=_optional(data, "since", where, Since.from_dict),
+            metrics=_metric_changes(data, where),
         )
 
 
@@ -289,6 +343,25 @@ def _first_release_change(
         high=_number(data, f"{prefix}change_high", where),
         verdict=Verdict(_choice(data, verdict_key, [v.value for v in Verdict], where)),
     )
+
+
+def _metric_changes(data: Mapping[str, Any], where: str) -> tuple[Change, ...]:
+    """The metric changes of a record (absent in records made before metric budgets)."""
+    items = data.get("metrics", [])
+    if not isinstance(items, list):
+        raise check.RecordError(f"{where}['metrics']", f"expected a list, got {shown(items)}")
+    changes = []
+    for number, item in enumerate(items):
+        item_where = f"{where}['metrics'][{number}]"
+        if not isinstance(item, Mapping):
+            raise check.RecordError(item_where, f"expected an object, got {shown(item)}")
+        change = Change.from_dict(item, item_where)
+        if change.quantity is not Quantity.METRIC:
+            raise check.RecordError(
+                f"{item_where}['quantity']", f"expected metric, got {shown(item.get('quantity'))}"
+            )
+        changes.append(change)
+    return tuple(changes)
 
 
 def _optional(data: Mapping[str, Any], key: str, where: str, read: Any) -> Any:

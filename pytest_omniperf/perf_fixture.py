@@ -105,6 +105,10 @@ def _counted(
         yield meter
 
 
+TWO_VARIANTS = (
+    "{where}: needs two variants by keyword, baseline= and candidate=, e.g. "
+    "perf.compare(baseline=lambda: run(pooling=False), candidate=lambda: run(pooling=True))"
+)
 MIXED_VARIANTS = (
     "{where}: one variant is async and the other is not; pass two async functions (and await "
     "perf.compare) or two sync functions"
@@ -156,6 +160,19 @@ def _unmeasured(workload: Workload, result: Any) -> Any:
     return SpeedupComparison(
         float("nan"), [], [], result, names=(workload[0].name, workload[-1].name)
     )
+
+
+def _unmeasured_candidate(arms: tuple[Arm, ...]) -> Any:
+    """Measuring disabled: the candidate called once (awaited, when it is async)."""
+    result = arms[-1].call()
+    if not inspect.isawaitable(result):
+        return _unmeasured(arms, result)
+
+    async def awaited() -> SpeedupComparison:
+        comparison: SpeedupComparison = _unmeasured(arms, await result)
+        return comparison
+
+    return awaited()
 
 
 def _loop_running() -> bool:
@@ -283,9 +300,9 @@ class Perf:
 
     def compare(
         self,
-        *,
-        baseline: Callable[[], Any],
-        candidate: Callable[[], Any],
+        *positional: object,
+        baseline: Callable[[], Any] | None = None,
+        candidate: Callable[[], Any] | None = None,
         names: tuple[str, str] = DEFAULT_VARIANT_NAMES,
     ) -> Any:
         """Time two variants of the same work interleaved (ABBA rounds): returns a
@@ -293,6 +310,11 @@ class Perf:
         candidate's (an awaitable of one when the variants are async). ``names`` names the
         variants, baseline first."""
         where = f"perf.compare on {self._test_id}"
+        if positional or baseline is None or candidate is None:
+            for value in (*positional, baseline, candidate):
+                if inspect.iscoroutine(value):
+                    value.close()
+            raise TypeError(TWO_VARIANTS.format(where=where))
         arm_names = _variant_names(names, where)
         calls = (
             _variant_call(baseline, "baseline", where),
@@ -300,6 +322,8 @@ class Perf:
         )
         name = self._unique_name(self._name or self._test_id.rsplit("::", 1)[-1])
         arms = tuple(Arm(arm_name, call) for arm_name, call in zip(arm_names, calls, strict=True))
+        if self._disabled:
+            return _unmeasured_candidate(arms)
         in_loop = running_async_library() is not None
         asynchronous = [inspect.iscoroutinefunction(call) for call in calls]
         if all(asynchronous) and in_loop:
@@ -420,9 +444,9 @@ class Perf:
                 )
 
         batch = confirmed_batch(sample, functools.partial(self._looks_regressed, name))
-        memory = None
-        if settings.trace_memory:
-            memory = trace_sync(_candidate(workload), settings.rounds)
+        memory = (
+            trace_sync(_candidate(workload), settings.rounds) if settings.trace_memory else None
+        )
         return self._record(name, batch, workload, memory)
 
     def _count_sync(self, workload: Workload, warmup: int) -> Sampled:

@@ -48,6 +48,7 @@ from pytest_omniperf.stash_keys import (
     PROGRESS_KEY,
     RECORDER_KEY,
     SINK_KEY,
+    VARIANT_KEY,
     forget_attempt,
 )
 from pytest_omniperf.values import as_float, shown, storable_text
@@ -55,6 +56,7 @@ from pytest_omniperf.values import as_float, shown, storable_text
 if TYPE_CHECKING:
     from pytest_omniperf.regression_confirmation import Confirm
     from pytest_omniperf.run_history import RunHistory
+    from pytest_omniperf.variants import VariantPair
 
 # The end of pytest-timeout's failure message: "Timeout (>5.0s) from pytest-timeout."
 TIMEOUT_MESSAGE_END = "from pytest-timeout"
@@ -69,7 +71,8 @@ BODY_NOT_MEASURED = (
 )
 NO_SPEEDUP_MEASURED = (
     "speedup budget cannot be evaluated: {test} measured nothing in both modes; "
-    "use perf.speedup(fn) instead of perf.measure(fn)"
+    "use perf.speedup(fn) instead of perf.measure(fn), or perf.compare(baseline=..., "
+    "candidate=...) for two variants"
 )
 BENCHMARK_CONFLICT = (
     "{markers} on {test} {verb} the test body {calls} times to measure it, but pytest-benchmark's "
@@ -149,6 +152,9 @@ class PerfTestHooks:
         """This process is the valgrind run: it only counts, its parent checks budgets."""
         self._shows_progress: bool | None = None
         """Decided on the first measured call (the terminal reporter is configured by then)."""
+        self._measured_baselines: dict[str, list[Measurement]] = {}
+        """The body measurements of baseline variants from fixtures, by test id: their
+        candidates, measured in calls of their own, are compared with them."""
 
     # -- which tests, and how ----------------------------------------------------------------
 
@@ -180,6 +186,7 @@ class PerfTestHooks:
         except SettingError as error:
             # from None: one line, not the error again "during handling" of it
             raise pytest.fail.Exception(str(error), pytrace=False) from None
+        plan = self._pair_variant(item, plan)
         measure = plan.measure
         if self._body_timed_with_benchmark(item, plan):
             pytest.fail(
@@ -217,6 +224,23 @@ class PerfTestHooks:
             sink=sink,
             confirm=self._confirmer(plan),
         )
+
+    @staticmethod
+    def _pair_variant(item: pytest.Function, plan: MeasurePlan) -> MeasurePlan:
+        """``speedup(baseline=...)``: pair the test with its baseline variant (stashed); the
+        baseline variant itself is measured as a latency, without the ratio budget."""
+        from pytest_omniperf.variants import WITH_PERF_FIXTURE, VariantError, variant_pair
+
+        if plan.speedup is None or plan.speedup.baseline is None:
+            return plan
+        if "perf" in item.fixturenames:
+            pytest.fail(WITH_PERF_FIXTURE.format(test=item.nodeid), pytrace=False)
+        try:
+            pair = variant_pair(item, plan.speedup.baseline)
+        except VariantError as error:
+            raise pytest.fail.Exception(str(error), pytrace=False) from None
+        item.stash[VARIANT_KEY] = pair
+        return plan._replace(speedup=None) if pair.is_baseline else plan
 
     def _body_timed_with_benchmark(self, item: pytest.Function, plan: MeasurePlan) -> bool:
         """Would the plugin call the body of a test that uses pytest-benchmark's fixture more
@@ -284,11 +308,16 @@ class PerfTestHooks:
         from pytest_omniperf.body import measured_body
 
         test_function = item.obj
+        variant = item.stash.get(VARIANT_KEY, None)
         item.obj = measured_body(
             test_function,
             item.stash[PERF_KEY],
             name=plan.measure.name or item.nodeid.rsplit("::", 1)[-1],
-            speedup=plan.speedup is not None,
+            speedup=plan.speedup is not None and variant is None,
+            # a candidate variant measured against its baseline's body in this call
+            variant=variant
+            if variant and variant.interleaved and not variant.is_baseline
+            else None,
         )
         # unittest runs async test methods by looking them up on the test case itself
         test_case = _unittest_case(item)
@@ -330,6 +359,11 @@ class PerfTestHooks:
         item.stash[CONCLUDED_KEY] = sink
         if self._counting_worker:
             return []  # the valgrind run only counts: its parent checks budgets on the counts
+        variant = item.stash.get(VARIANT_KEY, None)
+        if variant is not None and (variant.is_baseline or not variant.interleaved):
+            problem = self._variant_from_separate_calls(item, variant, sink)
+            if problem:
+                return [problem]
         if measures and not sink:
             budget = "latency" if plan.latency else "speedup" if plan.speedup else "memory"
             uses_perf = isinstance(item, pytest.Function) and _uses_perf(item)
@@ -351,6 +385,32 @@ class PerfTestHooks:
             violations += _hook_metric_problems(item.nodeid, measurement)
             self._add_junit_properties(item, measurement)
         return violations
+
+    def _variant_from_separate_calls(
+        self, item: pytest.Item, variant: VariantPair, sink: list[Measurement]
+    ) -> str | None:
+        """A baseline variant's body measurement is kept for its candidates from a fixture; a
+        candidate from a fixture's becomes a speedup over the baseline's samples, marked as not
+        measured interleaved. Returns why it cannot be, if so."""
+        from pytest_omniperf.budgets import ARMS_NOT_INTERLEAVED_METRIC
+        from pytest_omniperf.measurement_from_samples import summarize_measurement
+        from pytest_omniperf.variants import baseline_not_measured
+
+        bodies = [measurement for measurement in sink if measurement.kind == "latency"]
+        if variant.is_baseline:
+            self._measured_baselines[item.nodeid] = bodies
+            return None
+        baseline_bodies = self._measured_baselines.get(variant.baseline_nodeid)
+        if not baseline_bodies or not bodies:
+            in_worker = hasattr(self.config, "workerinput")
+            return baseline_not_measured(item.nodeid, variant.baseline_nodeid, in_worker)
+        measurement, baseline = bodies[0], baseline_bodies[0]
+        measurement.kind = "speedup"
+        measurement.arms = [variant.baseline_id, variant.candidate_id]
+        measurement.sequential_samples_s = list(baseline.samples_s)
+        measurement.metrics[ARMS_NOT_INTERLEAVED_METRIC] = 1.0
+        summarize_measurement(measurement)
+        return None
 
     def _compare(self, measurement: Measurement, plan: MeasurePlan) -> list[str]:
         from pytest_omniperf.report.regression_line import regression_message
@@ -377,11 +437,21 @@ class PerfTestHooks:
         ]
         if measurement.kind == "speedup":
             item.user_properties.append((f"{prefix}.speedup", measurement.stats["speedup"]))
+            if len(measurement.arms) == 2:
+                item.user_properties += [
+                    (f"{prefix}.arm.baseline", terminal_text(measurement.arms[0])),
+                    (f"{prefix}.arm.candidate", terminal_text(measurement.arms[1])),
+                ]
+        item.user_properties += _metric_budget_properties(prefix, measurement)
         comparison = measurement.comparison
         if comparison:
             item.user_properties.append((f"{prefix}.comparison", comparison.verdict.value))
             if comparison.headline:
                 item.user_properties.append((f"{prefix}.change", comparison.headline.change))
+            item.user_properties += [
+                (f"{prefix}.metric.{terminal_text(change.metric)}.change", change.change)
+                for change in comparison.metrics
+            ]
 
     # -- safety net -------------------------------------------------------------------------
 
@@ -419,6 +489,21 @@ class PerfTestHooks:
         if report.failed and progress is not None and call.excinfo is not None:
             _note_where_it_stopped(report, call.excinfo, progress)
         return report
+
+
+def _metric_budget_properties(prefix: str, measurement: Measurement) -> list[tuple[str, object]]:
+    """``omniperf.<name>.metric.<metric>`` (its value, absent when not measured) and
+    ``...<metric>.budget`` (``>= 0.3``, ``<= 2 KB``) for each metric with a budget."""
+    from pytest_omniperf.report.escape import terminal_text
+    from pytest_omniperf.report.metric_text import describe_bound
+
+    properties: list[tuple[str, object]] = []
+    for name, bound in measurement.metric_budgets.items():
+        key = f"{prefix}.metric.{terminal_text(name)}"
+        if name in measurement.metrics:
+            properties.append((key, measurement.metrics[name]))
+        properties.append((f"{key}.budget", describe_bound(name, bound)))
+    return properties
 
 
 def _call_not_wrapped(item: pytest.Item) -> bool:

@@ -78,7 +78,8 @@ MARKERS = (
     f"{LATENCY_SIGNATURE}: fail the test when a latency statistic of its measurements exceeds "
     "the given bound (unit s, ms, us or ns)",
     f"{SPEEDUP_SIGNATURE}: run the workload sequentially and in parallel, interleaved, and fail "
-    "the test when parallel is not at least `min` times faster",
+    "the test when parallel is not at least `min` times faster; with `baseline` (the id of a "
+    "variant of a parametrized test), measure each other variant against that one instead",
     f"{OMNIPERF_SIGNATURE}: measure this test (rounds, warmup, "
     "clock real, virtual, cpu or instructions, measurement name and group, "
     "whether asyncio.gather is serialized in sequential mode, virtual-clock horizon in seconds)",

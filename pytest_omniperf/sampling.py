@@ -112,10 +112,6 @@ class Sampled:
     arm_samples_s: list[list[float]] = field(default_factory=list)
     """The samples of each arm, in the order of ``arms``."""
 
-    @property
-    def samples_by_arm(self) -> dict[str, list[float]]:
-        return dict(zip(self.arms, self.arm_samples_s, strict=True))
-
 
 def _sampled_arms(
     clock: Clock,

@@ -63,6 +63,9 @@ class OmniperfSession:
         manager = self.config.pluginmanager
         if manager.has_plugin(PERF_HOOKS_NAME) or not any(map(is_perf_test, items)):
             return
+        from pytest_omniperf.variants import baseline_variants_first
+
+        baseline_variants_first(items)
         self.perf_hooks()
         if not self.counting_worker:
             self._register_instruction_batch(items)

@@ -11,10 +11,8 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
-from pytest_omniperf.metric_bounds import MetricBound, split_operator
-from pytest_omniperf.metric_names import UnitKind, metric_name, unit_of
 from pytest_omniperf.units import (
     COUNT_UNIT,
     INSTRUCTIONS_CLOCK,
@@ -24,6 +22,11 @@ from pytest_omniperf.units import (
     split_quantity,
 )
 from pytest_omniperf.values import as_float, as_int, shown, storable_text
+
+if TYPE_CHECKING:
+    # loaded when a test has a metric or memory budget, not at start-up
+    from pytest_omniperf.metric_bounds import MetricBound
+    from pytest_omniperf.metric_names import UnitKind
 
 T = TypeVar("T")
 
@@ -48,7 +51,7 @@ LATENCY_STATISTICS = ("p50", "p90", "p95", "p99", "mean", "max")
 LATENCY_SIGNATURE = (
     "latency(p50=None, p90=None, p95=None, p99=None, mean=None, max=None, unit='ms')"
 )
-SPEEDUP_SIGNATURE = "speedup(min)"
+SPEEDUP_SIGNATURE = "speedup(min, baseline=None)"
 BLOCKING_SIGNATURE = "blocking(max, unit='ms')"
 METRICS_SIGNATURE = "metrics(bounds=None, **metric_name_bounds)"
 MEMORY_SIGNATURE = "memory(peak=None, per_call=None)"
@@ -136,6 +139,9 @@ class LatencyBudget(NamedTuple):
 
 class SpeedupBudget(NamedTuple):
     minimum: float
+    baseline: str | None = None
+    """The id of the baseline variant of a parametrized test (``baseline="pooling_off"``): the
+    test's other variants are measured against it. None: sequential against parallel mode."""
 
 
 class BlockingBudget(NamedTuple):
@@ -379,7 +385,7 @@ def resolve_measure_plan(
     plan = MeasurePlan(
         measure=_measure_settings(nodeid, run, omniperf),
         latency=_strictest_latency([_latency_budget(nodeid, mark) for mark in latency]),
-        speedup=_strictest_speedup([_speedup_budget(nodeid, mark) for mark in speedup]),
+        speedup=_strictest_speedup(nodeid, [_speedup_budget(nodeid, mark) for mark in speedup]),
         markers=markers,
     )
     plan = _with_blocking_budget(plan, nodeid, blocking)
@@ -408,6 +414,11 @@ def _check_clock_fits_budgets(nodeid: str, plan: MeasurePlan) -> None:
             f"process, while the instructions clock counts under valgrind; use clock='real', "
             f"'cpu' or 'virtual' for this test"
         )
+    if plan.speedup is not None and plan.speedup.baseline is not None and counting:
+        raise SettingError(
+            f"{_where('speedup', nodeid)}: the instructions clock does not count variants "
+            f"interleaved yet; use clock='real', 'cpu' or 'virtual' for this test"
+        )
     if plan.speedup is not None and counting:
         raise SettingError(
             f"{_where('speedup', nodeid)}: a speedup compares waiting times, which the "
@@ -428,10 +439,21 @@ def _strictest_latency(closest_first: list[LatencyBudget]) -> LatencyBudget | No
     return LatencyBudget(limits_s=limits_s, unit=tightest.unit)
 
 
-def _strictest_speedup(closest_first: list[SpeedupBudget]) -> SpeedupBudget | None:
+def _strictest_speedup(nodeid: str, closest_first: list[SpeedupBudget]) -> SpeedupBudget | None:
+    """The highest minimum; the marks must agree on what they compare (which baseline)."""
     if not closest_first:
         return None
-    return SpeedupBudget(minimum=max(budget.minimum for budget in closest_first))
+    baselines = {budget.baseline for budget in closest_first}
+    if len(baselines) > 1:
+        stated = ", ".join(sorted(f"baseline={shown(baseline)}" for baseline in baselines))
+        raise SettingError(
+            f"{_where('speedup', nodeid)}: its speedup marks disagree on what they compare "
+            f"({stated}; baseline=None compares sequential with parallel mode): give every "
+            "speedup mark of the test the same baseline"
+        )
+    return SpeedupBudget(
+        minimum=max(budget.minimum for budget in closest_first), baseline=baselines.pop()
+    )
 
 
 def _where(marker: str, nodeid: str) -> str:
@@ -577,14 +599,20 @@ def _latency_budget(nodeid: str, mark: Marker) -> LatencyBudget:
 
 def _speedup_budget(nodeid: str, mark: Marker) -> SpeedupBudget:
     where = _where("speedup", nodeid)
-    if len(mark.args) == 1 and not mark.kwargs:
+    if len(mark.args) == 1 and set(mark.kwargs) <= {"baseline"}:
         minimum: object = mark.args[0]  # @pytest.mark.speedup(1.8) reads naturally too
     else:
-        _check_keys("speedup", nodeid, mark, ("min",))
+        _check_keys("speedup", nodeid, mark, ("min", "baseline"))
         if "min" not in mark.kwargs:
             raise SettingError(f"{where}: missing min, e.g. @pytest.mark.speedup(min=1.8)")
         minimum = mark.kwargs["min"]
-    return SpeedupBudget(minimum=_positive_number(minimum, where, "min"))
+    baseline = mark.kwargs.get("baseline")
+    if baseline is not None and (not isinstance(baseline, str) or not baseline.strip()):
+        raise SettingError(
+            f"{where}: baseline must be the id of the test's baseline variant as a string, "
+            f"e.g. baseline='pooling_off'; got {shown(baseline)}"
+        )
+    return SpeedupBudget(minimum=_positive_number(minimum, where, "min"), baseline=baseline)
 
 
 def _with_blocking_budget(
@@ -689,6 +717,8 @@ def _metric_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
             f"{where}: give at least one metric and its bound, "
             f"e.g. @pytest.mark.metrics(cache_hit_rate='>=0.3')"
         )
+    from pytest_omniperf.metric_names import metric_name, unit_of
+
     budgets = []
     for argument, key, value in stated:
         name = storable_text(metric_name(key))
@@ -699,6 +729,8 @@ def _metric_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
 
 def metric_bound(value: object, unit: UnitKind, where: str) -> MetricBound:
     """``">=0.3"``, ``">= 30%"`` (a ratio), ``"<= 50 ms"`` (seconds), ``"<= 2 KB"`` (bytes)."""
+    from pytest_omniperf.metric_bounds import MetricBound, split_operator
+
     example = _BOUND_EXAMPLES[unit]
     parts = split_operator(value) if isinstance(value, str) else None
     quantity = split_quantity(parts[1]) if parts else None
@@ -722,10 +754,14 @@ def metric_bound(value: object, unit: UnitKind, where: str) -> MetricBound:
     return MetricBound(parts[0], number)
 
 
+# the memory metrics (measurement.MEMORY_PEAK_METRIC and MEMORY_PER_CALL_METRIC, written out:
+# measurement.py imports this module)
 MEMORY_ARGUMENTS = {"peak": "memory.peak_bytes", "per_call": "memory.per_call_bytes"}
 
 
 def _memory_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
+    from pytest_omniperf.metric_bounds import MetricBound
+
     _check_keys("memory", nodeid, mark, tuple(MEMORY_ARGUMENTS))
     where = _where("memory", nodeid)
     budgets = [

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_omniperf.runtime.kit import RuntimeKit
     from pytest_omniperf.runtime.trace import Recorder
     from pytest_omniperf.settings import MeasurePlan, RunSettings
+    from pytest_omniperf.variants import VariantPair
 
 # -- config.stash ------------------------------------------------------------------------------
 
@@ -45,6 +46,8 @@ PATCH_MARK_KEY: pytest.StashKey[int] = pytest.StashKey()
 """Patches registered after this mark are the test's own: the teardown safety net undoes them."""
 CONCLUDED_KEY: pytest.StashKey[list[Measurement]] = pytest.StashKey()
 """The measurements of a call that completed, checked: they go on the call's report."""
+VARIANT_KEY: pytest.StashKey[VariantPair] = pytest.StashKey()
+"""A variant of a test marked ``speedup(baseline=...)`` and the baseline it is measured against."""
 
 
 def forget_attempt(stash: pytest.Stash) -> None:
@@ -59,6 +62,7 @@ def forget_attempt(stash: pytest.Stash) -> None:
         KIT_KEY,
         PATCH_MARK_KEY,
         CONCLUDED_KEY,
+        VARIANT_KEY,
     )
     for key in keys:
         if key in stash:

@@ -95,15 +95,17 @@ UNIT_BYTES = {
     "MiB": 1024.0**2,
     "GiB": 1024.0**3,
 }
-_SHOWN_BYTE_UNITS = (("GB", 1e9), ("MB", 1e6), ("KB", 1e3))
+SHOWN_BYTE_UNITS = (("GB", 1e9), ("MB", 1e6), ("KB", 1e3))
 
 
-def format_bytes(count: float, *, digits: int = 3) -> str:
-    """``10240`` -> ``"10.2 KB"`` (decimal units, like the budgets they are compared with)."""
+def format_bytes(count: float, *, digits: int = 3, magnitude: float | None = None) -> str:
+    """``10240`` -> ``"10.2 KB"`` (decimal units, like the budgets they are compared with).
+    The unit suits ``magnitude`` when given (to show two sizes in the same one)."""
     if math.isnan(count):
         return "n/a"
-    for unit, size in _SHOWN_BYTE_UNITS:
-        if abs(count) >= size:
+    reference = abs(count if magnitude is None else magnitude)
+    for unit, size in SHOWN_BYTE_UNITS:
+        if reference >= size:
             return f"{significant(count / size, digits)} {unit}"
     return f"{count:.0f} B"
 

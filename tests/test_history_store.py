@@ -237,6 +237,9 @@ def test_an_older_history_is_upgraded_when_only_read(tmp_path, capsys):
         raw.execute("DROP TABLE acceptances")  # added by migration 3
         raw.execute("ALTER TABLE measurements DROP COLUMN arms")  # added by migration 4
         raw.execute("ALTER TABLE measurements DROP COLUMN metric_budgets")
+        raw.execute("DROP INDEX runs_by_ab_pair")  # added by migration 5
+        for column in ("ab_pair", "ab_side", "ab_job"):
+            raw.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         raw.execute("PRAGMA user_version = 1")
     assert main(["show", "latest", "--history", str(path)]) == 0
     assert "t.py::test_old" in capsys.readouterr().out

@@ -135,7 +135,10 @@ def test_counted_under_valgrind_then_gated_on_counts(suite, monkeypatch):
     verdicts = {name: m["comparison"]["verdict"] for name, m in second.items()}
     assert verdicts["test_body"] == "regressed"
     assert 0.08 < second["test_body"]["comparison"]["median"]["change"] < 0.14
-    assert verdicts["test_measured"] == verdicts["test_async_measured"] == "unchanged"
+    assert verdicts["test_measured"] == "unchanged"
+    # an async round's count includes the loop's own work, which moves one round in three by
+    # up to 5% (measured: 183.5 k, 183.8 k, 193.3 k instr): unchanged or noisy, never regressed
+    assert verdicts["test_async_measured"] in ("unchanged", "noisy")
     assert "k instr" in (suite.path / "summary.md").read_text()
 
 

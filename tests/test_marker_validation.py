@@ -89,7 +89,7 @@ def test_markers_are_registered_with_their_signature(suite):
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.latency(p50=None, p90=None, p95=None, p99=None, mean=None, max=None, unit='ms'):*",
-            "@pytest.mark.speedup(min):*",
+            "@pytest.mark.speedup(min, baseline=None):*",
             "@pytest.mark.omniperf(rounds=None, warmup=None, clock=None, *",
         ]
     )

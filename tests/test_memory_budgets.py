@@ -150,8 +150,9 @@ def test_timed():
     states.setdefault("timed", []).append(tracemalloc.is_tracing())
 
 def test_states():
-    # warmup and timed rounds untraced, then the traced pass; never for other tests
-    assert states == {"traced": [False] * 4 + [True] * 3, "timed": [False] * 4}
+    # warmup and timed rounds untraced, then the traced pass (a settling call and 3 counted
+    # ones); never for other tests
+    assert states == {"traced": [False] * 4 + [True] * 4, "timed": [False] * 4}
     assert not tracemalloc.is_tracing()
 """
 
@@ -220,3 +221,57 @@ def test_bad_memory_budgets_error_their_test_at_setup(suite):
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_cache_retains_about_the_size_of_each_new_response(suite):
+    """The seeds' "~1-2 KB per cached response", as a budget: a cache that stores a new 1 KB
+    answer per call retains its answer, its key and its entry per call."""
+    suite.makepyfile(
+        """
+        import itertools
+        import pytest
+
+        questions = itertools.count()
+        size = 1000
+
+        async def respond():
+            return "x" * size  # a new 1 KB answer each time
+
+        @pytest.mark.asyncio
+        @pytest.mark.memory(per_call="2 KB")
+        @pytest.mark.omniperf(rounds=20, clock="virtual")
+        async def test_cached_answers(perf_cache):
+            await perf_cache.get_or_compute(f"question {next(questions)}", respond)
+        """
+    )
+    result = suite.runpytest("--omniperf-json=run.json")
+    result.assert_outcomes(passed=1)
+    retained = measurements(suite)["test_cached_answers"]["metrics"]["memory.per_call_bytes"]
+    assert 1_000 < retained < 2_000  # 1.50 KB measured: 1049 B of answer, its key and entry
+
+
+def test_a_speedup_with_a_memory_budget_traces_its_parallel_calls(suite):
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        kept = []
+
+        async def section():
+            await asyncio.sleep(1)
+            kept.append(bytearray(5_000))
+
+        @pytest.mark.asyncio
+        @pytest.mark.speedup(min=1.8)
+        @pytest.mark.memory(per_call="20 KB")
+        @pytest.mark.omniperf(rounds=3, warmup=0, clock="virtual")
+        async def test_sections():
+            await asyncio.gather(section(), section())
+        """
+    )
+    result = suite.runpytest("--omniperf-json=run.json")
+    result.assert_outcomes(passed=1)
+    record = measurements(suite)["test_sections"]
+    assert record["kind"] == "speedup" and record["stats"]["speedup"] > 1.8
+    assert 9_500 < record["metrics"]["memory.per_call_bytes"] < 12_000  # two sections a call

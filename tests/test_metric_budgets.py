@@ -438,3 +438,28 @@ def test_bounds_are_read_in_the_metrics_unit(text, name, bound):
 def test_bounds_in_a_unit_the_metric_lacks_are_refused(text, name):
     with pytest.raises(SettingError, match=r"^here: "):
         metric_bound(text, unit_of(name), "here")
+
+
+def test_rate_limiter_mean_wait_is_bounded_in_seconds(suite):
+    suite.makepyfile(
+        """
+        import pytest
+
+        LIMIT = [{"requests_per_minute": 60, "burst_requests": 1}]
+
+        @pytest.mark.asyncio
+        @pytest.mark.parametrize("perf_limiter", LIMIT, indirect=True)
+        @pytest.mark.metrics(limiter_mean_wait_s="<= 500 ms")
+        @pytest.mark.omniperf(rounds=1, warmup=0, clock="virtual")
+        async def test_four_requests(perf_limiter):
+            for _ in range(4):
+                await perf_limiter.acquire()  # one a second: waits 0, 1, 1, 1 s
+        """
+    )
+    result = suite.runpytest("--omniperf-json=run.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "metric budget not met: limiter.mean_wait_s = 75? ms > 500 ms (limiter: 3 waited, 4 acquired)"
+        ]
+    )

@@ -1,7 +1,9 @@
 """Comparing a measurement with its baseline (pure: imports no pytest).
 
 A latency measurement is compared by its median; a speedup measurement by its speedup ratio (the
-claim, measured interleaved in one run and so robust to drift) and by its parallel median. The
+claim, measured interleaved in one run and so robust to drift) and by its parallel median; every
+measurement also by its bounded metrics (:mod:`pytest_omniperf.history.metric_compare`), and a
+``metrics`` measurement (its body called once) by those alone, not by its one call's time. The
 baseline is chosen and loaded by :mod:`pytest_omniperf.history.baseline`; the statistics are in
 :mod:`pytest_omniperf.stats`; the result is a :class:`~pytest_omniperf.comparison.Comparison`.
 """
@@ -15,6 +17,7 @@ import numpy as np
 from pytest_omniperf import stats
 from pytest_omniperf.comparison import Change, Comparison, Quantity, Since, Verdict, combined
 from pytest_omniperf.history.baseline import Baseline
+from pytest_omniperf.history.metric_compare import metric_changes
 from pytest_omniperf.measurement import BUSY_METRIC, CPU_SHARE_STAT, Measurement
 from pytest_omniperf.settings import DEFAULT_THRESHOLD
 from pytest_omniperf.units import (
@@ -44,6 +47,9 @@ def compare(
         return Comparison(verdict=Verdict.NEW, baseline=baseline.describe_for(measurement))
     exempt = threshold is None
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    metrics = metric_changes(measurement, history, threshold)
+    if measurement.kind == "metrics":
+        return _metrics_only(measurement, baseline, len(history), metrics, exempt)
     rng = np.random.default_rng(zlib.crc32(f"{measurement.test_id}::{measurement.name}".encode()))
     rounds = max(measurement.rounds, 2)
     prior_spread, prior_weight = stats.run_noise_prior(
@@ -90,7 +96,9 @@ def compare(
             quantity=Quantity.SPEEDUP,
             two_stage=two_stage,
         )
-    verdict = combined([change.verdict for change in (speedup, median) if change is not None])
+    verdict = combined(
+        [change.verdict for change in (speedup, median, *metrics) if change is not None]
+    )
     since = None
     if baseline.levels is not None:
         headline = Quantity.SPEEDUP if speedup is not None else Quantity.MEDIAN
@@ -110,6 +118,27 @@ def compare(
         speedup=speedup,
         confirmed_by_second_batch=two_stage,
         since=since,
+        metrics=metrics,
+    )
+
+
+def _metrics_only(
+    measurement: Measurement,
+    baseline: Baseline,
+    baseline_runs: int,
+    metrics: tuple[Change, ...],
+    exempt: bool,
+) -> Comparison:
+    """A ``metrics`` measurement: its one call's time is no claim, its metrics are. None of
+    them in the baseline runs: nothing was compared (``new``)."""
+    if not metrics:
+        return Comparison(verdict=Verdict.NEW, baseline=baseline.describe_for(measurement))
+    verdict = combined([change.verdict for change in metrics])
+    return Comparison(
+        verdict=Verdict.EXEMPT if exempt else verdict,
+        baseline=baseline.describe_for(measurement),
+        baseline_runs=baseline_runs,
+        metrics=metrics,
     )
 
 

@@ -24,6 +24,8 @@ from pytest_omniperf import record_checks as check
 from pytest_omniperf.values import shown
 
 PACKAGES = ("pytest-omniperf", "pytest", "pytest-asyncio", "pluggy", "numpy")
+# The sides of an omniperf ab job (RunInfo.ab_side).
+AB_SIDES = ("base", "head")
 
 
 @dataclass
@@ -48,6 +50,14 @@ class RunInfo:
     regressed: bool = False
     baseline_eligible: bool = True
     exit_status: int | None = None
+    ab_pair: str | None = None
+    """For one side of an ``omniperf ab`` job: a uuid the job's two runs share."""
+    ab_side: str | None = None
+    """``base`` or ``head`` (see :data:`AB_SIDES`) for a run of an ``omniperf ab`` job."""
+    ab_job: dict[str, Any] | None = None
+    """The head run of an ``omniperf ab`` job keeps the job's record here (what its
+    measurements do not hold: revisions, pairs and per-pair log-ratios of each test, tests
+    added, removed or left unmeasured; see ``pytest_omniperf.ab.history_pair``)."""
     id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +94,7 @@ class RunInfo:
             regressed=check.flag(data, "regressed", False),
             baseline_eligible=check.flag(data, "baseline_eligible", True),
             exit_status=_exit_status(data),
+            **_ab_fields(data),
             id=check.optional_whole_number(data, "id"),
         )
 
@@ -96,6 +107,7 @@ class RunInfo:
                 ("gated", self.gated),
                 ("regressed", self.regressed),
                 ("not a baseline", not self.baseline_eligible),
+                (f"A/B {self.ab_side}", self.ab_side is not None),
             )
             if on
         ]
@@ -113,6 +125,24 @@ def _exit_status(data: Mapping[str, Any]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not -256 <= value <= 256:
         raise check.RecordError("exit_status", f"expected a small whole number, got {shown(value)}")
     return value
+
+
+def _ab_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The A/B link of a record: a pair and its side together, or neither (records made before
+    schema 5 have neither); the job's record only on a head run."""
+    pair = check.optional_text(data, "ab_pair")
+    side = None if data.get("ab_side") is None else check.choice(data, "ab_side", AB_SIDES)
+    if (pair is None) != (side is None):
+        missing = "ab_side" if side is None else "ab_pair"
+        raise check.RecordError(
+            missing, "missing: a run of an A/B job has both ab_pair and ab_side"
+        )
+    if pair is not None and not pair.strip():
+        raise check.RecordError("ab_pair", "expected the uuid of the A/B job, got ''")
+    job = check.json_object(data, "ab_job", optional=True) or None
+    if job is not None and side != "head":
+        raise check.RecordError("ab_job", "only the head run of an A/B job holds the job's record")
+    return {"ab_pair": pair, "ab_side": side, "ab_job": job}
 
 
 def now_iso() -> str:

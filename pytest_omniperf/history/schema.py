@@ -7,7 +7,7 @@ and is refused, untouched.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # MIGRATIONS[n] takes a database from version n to n + 1.
 MIGRATIONS: tuple[str, ...] = (
@@ -93,6 +93,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE measurements ADD COLUMN arms TEXT NOT NULL DEFAULT '[]';
     UPDATE measurements SET arms = '["sequential", "parallel"]' WHERE kind = 'speedup';
     ALTER TABLE measurements ADD COLUMN metric_budgets TEXT NOT NULL DEFAULT '{}';
+    """,
+    # 5: the two runs of an omniperf ab job, linked: ab_pair a uuid both runs hold, ab_side
+    # 'base' or 'head'; the head run keeps the job's record (revisions, pairs per test, the
+    # per-pair log-ratios, tests added, removed or left unmeasured) in ab_job as JSON. Runs of
+    # earlier versions are no A/B runs (all three NULL)
+    """
+    ALTER TABLE runs ADD COLUMN ab_pair TEXT;
+    ALTER TABLE runs ADD COLUMN ab_side TEXT;
+    ALTER TABLE runs ADD COLUMN ab_job TEXT;
+    CREATE INDEX runs_by_ab_pair ON runs (ab_pair);
     """,
 )
 

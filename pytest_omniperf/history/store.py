@@ -27,7 +27,8 @@ from pytest_omniperf.values import as_float, shown, storable_text
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
-_RUN_JSON_COLUMNS = ("machine", "packages")
+_RUN_JSON_COLUMNS = ("machine", "packages", "ab_job")
+_RUN_NULLABLE_JSON_COLUMNS = ("ab_job",)
 _RUN_BOOL_COLUMNS = ("git_dirty", "gated", "regressed", "baseline_eligible")
 # measurements columns by Measurement field; the JSON ones hold text to decode
 _MEASUREMENT_COLUMNS = {
@@ -415,9 +416,17 @@ class HistoryStore:
         machine_fingerprint: str | None = None,
         baseline_only: bool = False,
         limit: int | None = None,
+        ab: bool | None = None,
+        ab_pair: str | None = None,
     ) -> list[RunInfo]:
-        """Runs, newest first, optionally filtered."""
+        """Runs, newest first, optionally filtered. ``ab``: True for the runs of ``omniperf ab``
+        jobs only, False for the others only; ``ab_pair``: the runs of that job."""
         clauses, params = [], []
+        if ab is not None:
+            clauses.append(f"ab_pair IS {'NOT ' if ab else ''}NULL")
+        if ab_pair is not None:
+            clauses.append("ab_pair = ?")
+            params.append(ab_pair)
         if label is not None:
             clauses.append("label = ?")
             params.append(label)
@@ -566,7 +575,8 @@ def _run_row(run: RunInfo) -> dict[str, Any]:
     row = run.to_dict()
     row.pop("id")
     for column in _RUN_JSON_COLUMNS:
-        row[column] = json.dumps(row[column], sort_keys=True)
+        if row[column] is not None or column not in _RUN_NULLABLE_JSON_COLUMNS:
+            row[column] = json.dumps(row[column], sort_keys=True)
     return row
 
 
@@ -575,7 +585,8 @@ def _run_from_row(row: dict[str, Any]) -> RunInfo:
     data = dict(row)
     try:
         for column in _RUN_JSON_COLUMNS:
-            data[column] = _json_cell(data[column], column)
+            nullable = column in _RUN_NULLABLE_JSON_COLUMNS
+            data[column] = _json_cell(data[column], column, nullable=nullable)
         for column in _RUN_BOOL_COLUMNS:
             if data[column] in (0, 1) and not isinstance(data[column], float):
                 data[column] = bool(data[column])

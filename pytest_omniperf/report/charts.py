@@ -15,10 +15,12 @@ from typing import Literal
 
 from pytest_omniperf.comparison import Change
 from pytest_omniperf.history.provenance import RunInfo
-from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.measurement import SPEEDUP_ARMS, Measurement
+from pytest_omniperf.metric_bounds import MetricBound
 from pytest_omniperf.report.escape import html_text
 from pytest_omniperf.report.history_view import Point, Series, run_title
 from pytest_omniperf.report.metric_panels import FlatMetric, MetricPanel, format_figure
+from pytest_omniperf.report.metric_text import describe_bound, format_metric, is_bytes
 from pytest_omniperf.report.svg_plot import (
     FONT_PX,
     Frame,
@@ -36,6 +38,7 @@ from pytest_omniperf.units import (
     COUNT_PREFIXES,
     COUNT_UNIT,
     INSTRUCTIONS_CLOCK,
+    SHOWN_BYTE_UNITS,
     UNIT_SECONDS,
     format_measured,
 )
@@ -216,8 +219,9 @@ def time_chart(
         + ([value for _, value in sequential] if speedup else [])
     )
     frame = _frame(200, len(runs), low, high)
+    baseline_arm, candidate_arm = arm_names(series.latest)
     legend = [
-        ("line", COLOURS["median"], "parallel median" if speedup else "median"),
+        ("line", COLOURS["median"], f"{candidate_arm} median" if speedup else "median"),
         ("band", COLOURS["median"], "interquartile range"),
     ]
     body = [y_axis(frame, scale), x_axis(frame, _run_labels(runs))]
@@ -228,7 +232,7 @@ def time_chart(
     ]
     if speedup:
         body.append(_lines(frame, sequential, COLOURS["sequential"], dashed=True))
-        legend.append(("dash", COLOURS["sequential"], "sequential median"))
+        legend.append(("dash", COLOURS["sequential"], f"{baseline_arm} median"))
     for statistic, limit in budgets.items():
         y = frame.y(limit)
         body.append(
@@ -273,7 +277,9 @@ def speedup_chart(
     minimum = series.latest.budgets.get("speedup_min")
     low, high = value_range([value for _, value in ratios] + ([minimum] if minimum else []))
     frame = _frame(150, len(runs), low, high)
-    legend = [("line", COLOURS["speedup"], "speedup (sequential / parallel)")]
+    baseline_arm, candidate_arm = arm_names(series.latest)
+    ratio_of = f"{baseline_arm} / {candidate_arm}"
+    legend = [("line", COLOURS["speedup"], f"speedup ({ratio_of})")]
     body = [y_axis(frame, count=3), x_axis(frame, _run_labels(runs)), _unit_label(frame, "x")]
     if minimum:
         y = frame.y(minimum)
@@ -283,7 +289,9 @@ def speedup_chart(
         )
         legend.append(("dash", COLOURS["budget"], "speedup budget"))
     body.append(_lines(frame, ratios, COLOURS["speedup"]))
-    titles = [f"{run_title(runs[x])}: speedup {value:.2f}x" for x, value in ratios]
+    # sequential/parallel is the legend's; variants are named on every point
+    variants = "" if series.latest.arms in ([], SPEEDUP_ARMS) else f" ({ratio_of})"
+    titles = [f"{run_title(runs[x])}: speedup {value:.2f}x{variants}" for x, value in ratios]
     body.append(_points(frame, ratios, titles, runs, COLOURS["speedup"], commit_link))
     starts = _starts(points, [value for _, value in ratios], speedup=True)
     if starts:
@@ -323,6 +331,56 @@ def metric_chart(panel: MetricPanel, runs: Sequence[RunInfo], markers: Sequence[
         caption = "also: " + html_text(", ".join(panel.not_drawn))
     title = f"<h4>{html_text(kind.title)}{f' ({kind.unit})' if kind.unit else ''}</h4>"
     return title + _figure(legend, svg_element(frame, "".join(body), kind.title), caption)
+
+
+def arm_names(measurement: Measurement) -> tuple[str, str]:
+    """A speedup's baseline and candidate arms (sequential and parallel, or two variants)."""
+    arms = measurement.arms
+    return (arms[0], arms[1]) if len(arms) == 2 else ("sequential", "parallel")
+
+
+def metric_budget_chart(
+    name: str,
+    points: Sequence[tuple[int, float]],
+    bound: MetricBound,
+    runs: Sequence[RunInfo],
+    markers: Sequence[RunMarker],
+) -> str:
+    """One bounded metric across runs with its bound drawn (memory in B/KB/MB/GB)."""
+    unit, scale = "", 1.0
+    if is_bytes(name):
+        typical = max((abs(value) for _, value in points if math.isfinite(value)), default=1.0)
+        unit, factor = next(((u, f) for u, f in SHOWN_BYTE_UNITS if typical >= f), ("B", 1.0))
+        scale = 1 / factor
+    low, high = value_range([value for _, value in points] + [bound.limit])
+    frame = _frame(130, len(runs), low, high)
+    body = [y_axis(frame, scale, count=3), x_axis(frame, _run_labels(runs))]
+    body.append(_unit_label(frame, unit))
+    limit = describe_bound(name, bound)
+    y = frame.y(bound.limit)
+    body.append(
+        f'<line class="bound" x1="{frame.left:.1f}" x2="{frame.width - frame.right:.1f}" '
+        f'y1="{y:.1f}" y2="{y:.1f}" stroke="{COLOURS["budget"]}" stroke-dasharray="6 4">'
+        f"<title>budget {html_text(limit)}</title></line>"
+    )
+    colour = METRIC_COLOURS[0]
+    body.append(_lines(frame, points, colour))
+    for x, value in points:
+        if math.isfinite(value):
+            verdict = "within budget" if bound.holds(value) else "over budget"
+            body.append(
+                f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(value):.1f}" r="2.6" '
+                f'fill="{colour if bound.holds(value) else COLOURS["budget"]}">'
+                f"<title>{html_text(run_title(runs[x]))}: {html_text(name)} "
+                f"{html_text(format_metric(name, value))} ({verdict})</title></circle>"
+            )
+    body.append(_markers(frame, markers))
+    legend = [
+        ("line", colour, name),
+        ("dash", COLOURS["budget"], f"budget {limit}"),
+        *_marker_legend(markers),
+    ]
+    return _figure(legend, svg_element(frame, "".join(body), f"{html_text(name)} per run"))
 
 
 def flat_metrics_text(flat: Sequence[FlatMetric]) -> str:

@@ -154,7 +154,8 @@ def load_report_data(
 
     if history.exists():
         with HistoryStore.open(history, create=False) as store:
-            stored = store.runs(label=label, limit=last)[::-1]
+            # the runs of A/B jobs have a section of their own (report/ab_section.py)
+            stored = store.runs(label=label, limit=last, ab=False)[::-1]
             if extra_run and all(run.uuid != extra_run[0].uuid for run in stored):
                 stored = stored[-(last - 1) :] if last > 1 else []
             else:

@@ -10,11 +10,13 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from pytest_omniperf.comparison import Comparison, Quantity, Verdict
+from pytest_omniperf.comparison import Change, Comparison, Quantity, Verdict
 from pytest_omniperf.history.baseline import BaselineSpec
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import BUDGET_FAILED, Measurement
 from pytest_omniperf.outputs import HTML_GENERATOR_META
+from pytest_omniperf.report.ab_section import LatestAbJob, ab_section, load_latest_ab_job
+from pytest_omniperf.report.budget_panel import budget_panel
 from pytest_omniperf.report.charts import (
     CommitLink,
     RunMarker,
@@ -34,7 +36,17 @@ from pytest_omniperf.report.history_view import (
 )
 from pytest_omniperf.report.measurement_groups import grouped
 from pytest_omniperf.report.metric_panels import metric_panels
-from pytest_omniperf.report.terminal import budget_text, change_cell, ordered, quantity_text
+from pytest_omniperf.report.metric_text import format_metric
+from pytest_omniperf.report.shown_numbers import compared_values
+from pytest_omniperf.report.terminal import (
+    arms_text,
+    budget_text,
+    change_cell,
+    change_text,
+    ordered,
+    quantity_text,
+    variant_arms,
+)
 from pytest_omniperf.units import format_change, format_measured
 
 # A commit id as git prints it: only such a value becomes part of a link.
@@ -89,6 +101,7 @@ figcaption,.flat{font-size:12px;color:#6b7280;overflow-wrap:anywhere}
 .legend i.triangle{border-top:9px solid var(--c)}
 .legend i.rule{width:0;height:12px;border:0;border-left:2px dashed var(--c)}
 h4{font-size:13px;margin:12px 0 0}
+.budgets table{width:auto;min-width:50%;margin:4px 0}
 ul.marks{margin:6px 0;padding-left:18px;font-size:13px;overflow-wrap:anywhere}
 .family{margin:18px 0}
 .family-title{word-break:normal;overflow-wrap:anywhere}
@@ -122,8 +135,9 @@ def write_report(
     (default: the settings' defaults). ``repository_url``: commits link to
     ``<repository_url>/commit/<sha>`` (the ``omniperf_repository_url`` setting)."""
     data = load_report_data(history, last=last, label=label, extra_run=extra_run, baseline=baseline)
+    ab_job = load_latest_ab_job(history)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data, repository_url=repository_url), encoding="utf-8")
+    out.write_text(render(data, repository_url=repository_url, ab_job=ab_job), encoding="utf-8")
     return out
 
 
@@ -141,7 +155,9 @@ def commit_link(repository_url: str | None) -> CommitLink:
     return link
 
 
-def render(data: ReportData, *, repository_url: str | None = None) -> str:
+def render(
+    data: ReportData, *, repository_url: str | None = None, ab_job: LatestAbJob | None = None
+) -> str:
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -152,7 +168,10 @@ def render(data: ReportData, *, repository_url: str | None = None) -> str:
         f'<div class="muted">{html_text(data.source)} · {len(data.runs)} runs · '
         f"generated {generated}</div>"
     )
-    if not data.runs:
+    link = commit_link(repository_url)
+    if not data.runs and ab_job is not None:
+        body = ab_section(ab_job, link)
+    elif not data.runs:
         body = (
             '<div class="card"><h2>No runs stored yet</h2><p>The history holds no measured run. '
             "Add <code>@pytest.mark.latency</code>, <code>@pytest.mark.speedup</code> or "
@@ -160,9 +179,11 @@ def render(data: ReportData, *, repository_url: str | None = None) -> str:
             "the history and appears here.</p></div>"
         )
     else:
-        link = commit_link(repository_url)
         body = (
-            _overview(data, link) + _measurement_sections(data, link) + _runs_table(data.runs, link)
+            _overview(data, link)
+            + ab_section(ab_job, link)
+            + _measurement_sections(data, link)
+            + _runs_table(data.runs, link)
         )
     return head + body + "</main></body></html>\n"
 
@@ -201,7 +222,7 @@ def _overview(data: ReportData, link: CommitLink) -> str:
             f"<td>{html_text(measurement.kind)}</td>"
             f'<td class="num">{html_text(_current(measurement))}</td>'
             f'<td class="num">{html_text(_baseline(measurement))}</td>'
-            f'<td class="num">{html_text(change_cell(measurement))}</td>'
+            f'<td class="num">{html_text(_change(measurement))}</td>'
             f'<td class="since">{html_text(since or "-")}</td>'
             f"<td>{html_text(budget_text(measurement, at_most=' ≤ ', at_least=' ≥ '))}</td>"
             f"<td>{_verdict_badge(measurement.verdict)} "
@@ -223,29 +244,60 @@ def _overview(data: ReportData, link: CommitLink) -> str:
     )
 
 
-def _current(measurement: Measurement) -> str:
-    """The current value the change was computed from (the stored median when not compared)."""
+def _metric_change(measurement: Measurement) -> Change | None:
+    """The metric change a row shows: the one that decided its verdict (a metric regressed
+    while the time did not), or a metrics-only measurement's first; None for a timed row."""
     comparison = measurement.comparison
+    deciding = comparison.deciding if comparison else None
+    return deciding if deciding is not None and deciding.quantity is Quantity.METRIC else None
+
+
+def _current(measurement: Measurement) -> str:
+    """The current value the change was computed from (the stored median when not compared);
+    a metric's when one decided; a variant's ratio with its arms."""
+    comparison = measurement.comparison
+    metric = _metric_change(measurement)
+    if metric is not None:
+        return f"{metric.what} {compared_values(metric, measurement.clock)[0]}"
+    if measurement.kind == "metrics":
+        return ", ".join(
+            f"{name} {format_metric(name, value)}"
+            for name, value in sorted(measurement.metrics.items())
+            if name in measurement.metric_budgets
+        ) or format_measured(measurement.stats["p50"], measurement.clock)
     median = comparison.median if comparison else None
     speedup = comparison.speedup if comparison else None
     median_s = median.current if median else measurement.stats["p50"]
     if measurement.kind == "speedup":
         ratio = speedup.current if speedup else measurement.stats["speedup"]
-        return f"{quantity_text(ratio, Quantity.SPEEDUP, measurement.clock)} " + (
+        arms = f"{arms_text(measurement)} " if variant_arms(measurement) else ""
+        return f"{arms}{quantity_text(ratio, Quantity.SPEEDUP, measurement.clock)} " + (
             f"({format_measured(median_s, measurement.clock)})"
         )
     return format_measured(median_s, measurement.clock)
 
 
 def _baseline(measurement: Measurement) -> str:
-    """The baseline value the headline change was computed from."""
+    """The baseline value the row's change was computed from."""
+    metric = _metric_change(measurement)
+    if metric is not None:
+        return compared_values(metric, measurement.clock)[1]
     change = measurement.comparison.headline if measurement.comparison else None
     return quantity_text(change.baseline, change.quantity, measurement.clock) if change else "-"
+
+
+def _change(measurement: Measurement) -> str:
+    metric = _metric_change(measurement)
+    return change_text(metric) if metric is not None else change_cell(measurement)
 
 
 def _trend_values(series: Series) -> list[tuple[int, float]]:
     if series.kind == "speedup":
         return [(p.run_index, p.speedup) for p in series.points]
+    if series.kind == "metrics" and series.latest.metric_budgets:
+        # its one call's time is no trend: its first bounded metric is
+        name = min(series.latest.metric_budgets)
+        return [(p.run_index, p.metrics.get(name, float("nan"))) for p in series.points]
     return [(p.run_index, p.p50) for p in series.points]
 
 
@@ -281,12 +333,17 @@ def _card(data: ReportData, index: int, series: Series, link: CommitLink) -> str
     note = "" if in_latest else " · not in the latest run"
     markers = _markers(data, series)
     captions = [f"<li>{html_text(marker.title)}</li>" for marker in markers]
-    parts = [time_chart(series, data.runs, markers, link)]
+    # a metrics-only measurement's one call is no timing to chart: its metrics are the claim
+    timed = series.kind != "metrics"
+    parts = [time_chart(series, data.runs, markers, link)] if timed else []
     if series.kind == "speedup":
         parts.append(speedup_chart(series, data.runs, markers, link))
-    if in_latest:
+    if in_latest and timed:
         parts.append(_distribution(data, latest))
-    panels, flat = metric_panels([(p.run_index, p.metrics) for p in series.points])
+    parts.append(budget_panel(series, data.runs, markers))
+    panels, flat = metric_panels(
+        [(p.run_index, p.metrics) for p in series.points], drawn_elsewhere=latest.metric_budgets
+    )
     parts += [metric_chart(panel, data.runs, markers) for panel in panels]
     parts.append(flat_metrics_text(flat))
     verdict = latest.comparison_verdict

@@ -14,6 +14,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Sequence
 
+from pytest_omniperf.comparison import Quantity, Verdict
 from pytest_omniperf.gate_status import GateStatus
 from pytest_omniperf.history.provenance import RunInfo
 from pytest_omniperf.measurement import Measurement
@@ -31,7 +32,7 @@ from pytest_omniperf.report.shown_numbers import (
     compared_values,
     since_text,
 )
-from pytest_omniperf.report.terminal import budget_text, speedup_text
+from pytest_omniperf.report.terminal import budget_text, metric_change_text, speedup_text
 from pytest_omniperf.report.text_fit import shorten_left
 from pytest_omniperf.units import format_measured
 
@@ -114,14 +115,25 @@ def _comparison_cells(measurement: Measurement) -> tuple[str, str, str, str]:
     if change is None:
         return "-", "-", "-", since_cell
     now, baseline = compared_values(change, measurement.clock)
+    if change.quantity is Quantity.METRIC:
+        now = f"{markdown_text(change.metric)} {now}"
     return now, baseline, change_with_interval(change), since_cell
 
 
 def _problem_row(measurement: Measurement) -> list[str]:
     verdict = f"**{outcome_label(measurement)}**"
-    violations = budget_violations(measurement)
-    if violations:
-        verdict += ": " + markdown_text("; ".join(violations))
+    problems = budget_violations(measurement)
+    comparison = measurement.comparison
+    if comparison is not None:
+        # metric changes beside the one in the row's cells (budgets of metrics and memory)
+        problems += [
+            metric_change_text(change, measurement.clock)
+            for change in comparison.metrics
+            if change is not comparison.deciding
+            and change.verdict in (Verdict.REGRESSED, Verdict.IMPROVED)
+        ]
+    if problems:
+        verdict += ": " + markdown_text("; ".join(problems))
     return [_name(measurement, PROBLEM_NAME_WIDTH), *_comparison_cells(measurement), verdict]
 
 

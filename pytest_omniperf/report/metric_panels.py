@@ -10,7 +10,7 @@ never moved is one line of text, not a flat chart. Pure data: imports no plottin
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Flags the plugin keeps for itself are not the user's figures (never drawn).
@@ -57,6 +57,7 @@ PANEL_KINDS = (
         lambda name, _: _leaf(name) in ("achieved_speedup", "ideal_speedup"),
     ),
     PanelKind("times", "ms", 1000.0, lambda name, _: name.endswith("_s")),
+    PanelKind("memory", "KB", 1e-3, lambda name, _: name.endswith("_bytes")),
     PanelKind("other figures", "", 1.0, lambda name, _: True),
 )
 
@@ -97,19 +98,21 @@ def format_figure(value: float, kind: PanelKind) -> str:
     scaled = value * kind.scale
     if not math.isfinite(scaled):
         return "n/a"
-    unit = {"%": "%", "ms": " ms", "x": "x"}.get(kind.unit, "")
+    unit = {"%": "%", "ms": " ms", "x": "x", "KB": " KB"}.get(kind.unit, "")
     return f"{scaled:.3g}{unit}"
 
 
 def metric_panels(
     by_run: Sequence[tuple[int, Mapping[str, float]]],
+    drawn_elsewhere: Collection[str] = (),
 ) -> tuple[list[MetricPanel], list[FlatMetric]]:
     """The panels of a measurement's metrics (``(run index, metrics)`` pairs, oldest first) in
-    the order of :data:`PANEL_KINDS`, and the metrics that never moved."""
+    the order of :data:`PANEL_KINDS`, and the metrics that never moved. ``drawn_elsewhere``:
+    metrics left out (those with a budget have the budgets panel, their bound drawn)."""
     series: dict[str, list[tuple[int, float]]] = {}
     for run_index, metrics in by_run:
         for name, value in metrics.items():
-            if not name.startswith(INTERNAL_PREFIX):
+            if not name.startswith(INTERNAL_PREFIX) and name not in drawn_elsewhere:
                 series.setdefault(name, []).append((run_index, value))
     panels: dict[str, MetricPanel] = {}
     flat: list[FlatMetric] = []

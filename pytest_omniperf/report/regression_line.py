@@ -18,18 +18,33 @@ def regression_message(measurement: Measurement, comparison: Comparison) -> str:
     against = f"against {comparison.baseline}{measurement.name_suffix}"
     if comparison.creeping and comparison.since is not None:
         return _creep_message(measurement, comparison, comparison.since)
-    speedup, median = comparison.speedup, comparison.median
-    if speedup is not None and speedup.verdict == Verdict.REGRESSED:
-        current, baseline = compared_values(speedup, measurement.clock)
+    regressed = [change for change in comparison.changes if change.verdict == Verdict.REGRESSED]
+    assert regressed, "a regressed comparison that is no creep has a regressed change"
+    change = regressed[0]
+    current, baseline = compared_values(change, measurement.clock)
+    if change.quantity is Quantity.METRIC:
+        # every regressed metric, each in its own words: the budgets name them one by one
+        return "; ".join(_metric_text(metric, measurement.clock) for metric in regressed) + (
+            f" {against}"
+        )
+    if change.quantity is Quantity.SPEEDUP:
         return (
-            f"speedup regression: {current} vs baseline {baseline} ({_change_text(speedup)}) "
+            f"speedup regression: {current} vs baseline {baseline} ({_change_text(change)}) "
             f"{against}"
         )
-    assert median is not None, "a regressed comparison has a median change"
-    current, baseline = compared_values(median, measurement.clock)
     return (
         f"performance regression: median {current} vs baseline {baseline} "
-        f"({_change_text(median)}) {against}"
+        f"({_change_text(change)}) {against}"
+    )
+
+
+def _metric_text(change: Change, clock: str) -> str:
+    """``cache.hit_rate regressed: 0.31 vs baseline 0.40 (-22.5%)``: no interval, a metric is
+    one value per run (its range over the baseline runs is in the other outputs)."""
+    current, baseline = compared_values(change, clock)
+    return (
+        f"{change.metric} regressed: {current} vs baseline {baseline} "
+        f"({format_change(change.change)})"
     )
 
 

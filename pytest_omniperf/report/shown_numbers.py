@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from pytest_omniperf.comparison import Change, Comparison, Quantity, Verdict
 from pytest_omniperf.measurement import BLOCKING_METRIC, Measurement
+from pytest_omniperf.report.metric_text import bound_violation, format_metric, is_bytes
 from pytest_omniperf.units import (
     INSTRUCTIONS_CLOCK,
     format_change,
@@ -31,6 +32,14 @@ def compared_values(change: Change, clock: str) -> tuple[str, str]:
     if change.quantity is Quantity.SPEEDUP:
         return _pair(change, lambda value, digits: _ratio_text(value, digits - 1), first=3)
     magnitude = min(abs(change.current), abs(change.baseline)) or None
+    if change.quantity is Quantity.METRIC:
+        return _pair(
+            change,
+            lambda value, digits: format_metric(
+                change.metric, value, digits=digits, magnitude=magnitude, trailing_zeros=True
+            ),
+            first=3 if is_bytes(change.metric) else 2,
+        )
     return _pair(
         change,
         lambda value, digits: format_measured(value, clock, digits=digits, magnitude=magnitude),
@@ -71,7 +80,8 @@ def change_with_interval(change: Change) -> str:
 
 
 def budget_violations(measurement: Measurement) -> list[str]:
-    """Each budget the measurement broke, shortly: ``p95 62.1 ms > budget 50 ms``."""
+    """Each budget the measurement broke, shortly: ``p95 62.1 ms > budget 50 ms``,
+    ``cache.hit_rate 0.21 < budget 0.3``."""
     stats, clock, unit = measurement.stats, measurement.clock, measurement.unit
     violations = []
     for statistic, limit in measurement.budgets.items():
@@ -90,6 +100,10 @@ def budget_violations(measurement: Measurement) -> list[str]:
                 f"{statistic} {format_measured(stats[statistic], clock, unit)} > "
                 f"budget {format_measured(limit, clock, unit)}"
             )
+    for name, bound in measurement.metric_budgets.items():
+        violation = bound_violation(name, measurement.metrics.get(name), bound)
+        if violation is not None:
+            violations.append(violation)
     return violations
 
 

@@ -19,9 +19,11 @@ from pytest_omniperf.comparison import Change, Quantity, Verdict
 from pytest_omniperf.measurement import (
     BUSY_METRIC,
     NOISY_CV,
+    SPEEDUP_ARMS,
     Measurement,
 )
 from pytest_omniperf.report.escape import terminal_text
+from pytest_omniperf.report.metric_text import describe_bound, format_metric
 from pytest_omniperf.report.outcome import (
     FOLDED_WHEN_COMPARING,
     by_outcome,
@@ -207,10 +209,17 @@ def _figures(measurement: Measurement) -> list[str]:
     fields = []
     if change is not None:
         now, baseline = compared_values(change, measurement.clock)
+        metric = f"{_cell(change.metric)} " if change.quantity is Quantity.METRIC else ""
         fields += [
-            f"now {now}",
+            f"{metric}now {now}",
             f"baseline {baseline}",
             f"change {change_with_interval(change)}",
+        ]
+    if comparison is not None:
+        fields += [
+            metric_change_text(other, measurement.clock)
+            for other in comparison.metrics
+            if other is not change and other.verdict in (Verdict.REGRESSED, Verdict.IMPROVED)
         ]
     since = since_text(comparison, measurement.clock) if comparison else None
     if since:
@@ -220,13 +229,23 @@ def _figures(measurement: Measurement) -> list[str]:
     if change is None:
         broken = {violation.split()[0] for violation in violations}
         fields += [field for field in _statistics(measurement) if field.split()[0] not in broken]
-        if measurement.budgets and not violations:
+        if (measurement.budgets or measurement.metric_budgets) and not violations:
             fields.append(f"budget {budget_text(measurement)}")
     return fields
 
 
 def _statistics(measurement: Measurement) -> list[str]:
     stats = measurement.stats
+    if measurement.kind == "metrics":
+        # its body ran once: the claim is its metrics, the call's time is context
+        return [
+            *(
+                f"{_cell(name)} {format_metric(name, value)}"
+                for name, value in sorted(measurement.metrics.items())
+                if name in measurement.metric_budgets
+            ),
+            f"one call {format_measured(stats['p50'], measurement.clock)}",
+        ]
     fields = [
         f"p50 {_p50_cell(measurement)}",
         f"p95 {format_measured(stats['p95'], measurement.clock)}",
@@ -277,7 +296,7 @@ def _metric_lines(measurements: Sequence[Measurement], width: int) -> list[str]:
             continue
         seen.add(measurement.test_id)
         figures = ", ".join(
-            f"{_cell(name)}={format_duration(value) if name.endswith('_s') else f'{value:.3g}'}"
+            f"{_cell(name)}={format_metric(name, value)}"
             for name, value in sorted(measurement.metrics.items())
             if name != BUSY_METRIC  # shown beside the median already
         )
@@ -310,18 +329,38 @@ def quantity_text(value: float, quantity: Quantity, clock: str) -> str:
 
 
 def speedup_text(measurement: Measurement) -> str:
-    """``3.60x (540 ms seq / 150 ms par)``, or ``-`` for a latency measurement."""
+    """``3.60x (540 ms seq / 150 ms par)``; for variants, named by their arms:
+    ``pooling_off → pooling_on 1.35x (540 ms / 400 ms)``; ``-`` for a latency measurement."""
     if measurement.kind != "speedup":
         return "-"
     stats = measurement.stats
-    return (
-        f"{stats['speedup']:.2f}x ({format_duration(stats['sequential_p50'])} seq / "
-        f"{format_duration(stats['p50'])} par)"
+    baseline_s, candidate_s = (
+        format_duration(stats["sequential_p50"]),
+        format_duration(stats["p50"]),
     )
+    if variant_arms(measurement) is None:
+        return f"{stats['speedup']:.2f}x ({baseline_s} seq / {candidate_s} par)"
+    return f"{arms_text(measurement)} {stats['speedup']:.2f}x ({baseline_s} / {candidate_s})"
+
+
+def variant_arms(measurement: Measurement) -> tuple[str, str] | None:
+    """The baseline and candidate arms of a speedup measured between variants; None for
+    sequential/parallel (and what is no speedup)."""
+    arms = measurement.arms
+    if measurement.kind != "speedup" or len(arms) != 2 or list(arms) == SPEEDUP_ARMS:
+        return None
+    return arms[0], arms[1]
+
+
+def arms_text(measurement: Measurement) -> str:
+    """``pooling_off → pooling_on`` (control characters of stored names made visible)."""
+    baseline, candidate = measurement.arms if len(measurement.arms) == 2 else SPEEDUP_ARMS
+    return f"{_cell(baseline)} → {_cell(candidate)}"
 
 
 def budget_text(measurement: Measurement, *, at_most: str = "<=", at_least: str = ">=") -> str:
-    """The budgets of a measurement as written: ``p95<=50 ms, speedup>=1.8x``."""
+    """The budgets of a measurement as written: ``p95<=50 ms, speedup>=1.8x,
+    cache.hit_rate>=0.3, memory.per_call_bytes<=2 KB``."""
     parts = [
         f"{statistic}{at_most}{format_measured(limit, measurement.clock, measurement.unit)}"
         for statistic, limit in measurement.budgets.items()
@@ -329,7 +368,23 @@ def budget_text(measurement: Measurement, *, at_most: str = "<=", at_least: str 
     ]
     if "speedup_min" in measurement.budgets:
         parts.append(f"speedup{at_least}{measurement.budgets['speedup_min']:g}x")
+    words = {"<=": at_most, ">=": at_least}
+    parts += [
+        f"{_cell(name)}{words.get(bound.op, bound.op)}"
+        + describe_bound(name, bound).removeprefix(bound.op).strip()
+        for name, bound in measurement.metric_budgets.items()
+    ]
     return ", ".join(parts) or "-"
+
+
+def metric_change_text(change: Change, clock: str) -> str:
+    """``cache.hit_rate 0.31 vs 0.40 (-22.5%) regressed``: a metric change beside the one that
+    decided the row."""
+    now, baseline = compared_values(change, clock)
+    return (
+        f"{_cell(change.metric)} {now} vs {baseline} ({change_with_interval(change)}) "
+        f"{change.verdict.value}"
+    )
 
 
 def change_cell(measurement: Measurement) -> str:
@@ -343,5 +398,5 @@ def change_cell(measurement: Measurement) -> str:
 
 
 def change_text(change: Change) -> str:
-    label = "speedup " if change.quantity is Quantity.SPEEDUP else ""
-    return label + change_with_interval(change)
+    label = {Quantity.SPEEDUP: "speedup ", Quantity.METRIC: f"{_cell(change.metric)} "}
+    return label.get(change.quantity, "") + change_with_interval(change)
