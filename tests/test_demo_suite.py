@@ -24,10 +24,12 @@ SIMULATED = {
 # below what a serialization or clock bug costs (a whole simulated wait, or the wall time of
 # a loaded machine, 50-90 ms per round here).
 BUSY_TOLERANCE = 0.01
-# a summary row (one line: the inner run's terminal is 300 columns wide, see conftest.py)
-SPEEDUP_LINE = re.compile(
-    r"^within budget .*::(?P<test>\w+) .* speedup (?P<ratio>[\d.]+)x \((?P<seq>[\d.]+) "
-    r"(?P<seq_unit>s|ms) seq / (?P<par>[\d.]+) (?P<par_unit>s|ms) par\)"
+# a summary row: the verdict and the test, then (on the same or the next line) its figures; the
+# inner run's terminal is 300 columns wide, see conftest.py
+ROW = re.compile(r"^within budget\s+\S*::(?P<test>\w+)")
+SPEEDUP = re.compile(
+    r"speedup (?P<ratio>[\d.]+)x \((?P<seq>[\d.]+) (?P<seq_unit>s|ms) seq / "
+    r"(?P<par>[\d.]+) (?P<par_unit>s|ms) par\)"
 )
 SECONDS = {"s": 1.0, "ms": 1e-3}
 
@@ -35,14 +37,19 @@ SECONDS = {"s": 1.0, "ms": 1e-3}
 def shown_speedups(lines):
     """{test name: (ratio, sequential s, parallel s)} as the summary shows them."""
     shown = {}
+    test = None
     for line in lines:
-        match = SPEEDUP_LINE.search(line.rstrip())
-        if match:
-            shown[match["test"]] = (
+        row = ROW.match(line.strip())
+        if row:
+            test = row["test"]
+        match = SPEEDUP.search(line)
+        if match and test:
+            shown[test] = (
                 float(match["ratio"]),
                 float(match["seq"]) * SECONDS[match["seq_unit"]],
                 float(match["par"]) * SECONDS[match["par_unit"]],
             )
+            test = None
     return shown
 
 
