@@ -23,8 +23,9 @@ if TYPE_CHECKING:
         serialized_concurrency,
         use_mode,
     )
-    from pytest_omniperf.perf_fixture import Perf, SpeedupComparison
+    from pytest_omniperf.perf_fixture import Perf
     from pytest_omniperf.sampling import VirtualHorizonExceeded
+    from pytest_omniperf.speedup_comparison import SpeedupComparison
 
 _EXPORTS = {
     "Clock": "clock",
@@ -32,7 +33,7 @@ _EXPORTS = {
     "VirtualClock": "clock",
     "virtual_clock": "clock",
     "Perf": "perf_fixture",
-    "SpeedupComparison": "perf_fixture",
+    "SpeedupComparison": "speedup_comparison",
     "Measurement": "measurement",
     "Mode": "mode",
     "current_mode": "mode",

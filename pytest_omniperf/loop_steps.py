@@ -149,13 +149,13 @@ class LoopSteps:
         self.round_number = 0
         """The round being measured (from 1); 0 while nothing is recorded (warmup)."""
         self.rounds_total = 0
-        self.round_mode = ""
+        self.round_arm = ""
         # The longest step so far, kept as plain fields: it is updated on the hot path, and a
         # SlowStep (with its text) is built only when asked for.
         self._longest_s = -1.0
         self._longest_culprit = ""
         self._longest_round = 0
-        self._longest_mode = ""
+        self._longest_arm = ""
         self.attributing = False
         """Callbacks are timed one by one (then they, not whole iterations, are the steps)."""
         self.workload = ""
@@ -231,19 +231,21 @@ class LoopSteps:
         self._run_queue_mark_s = total_s
         return waited_s
 
-    def start_round(self, number: int, mode: str = "") -> float:
-        """Record what follows as round ``number`` (0: record nothing); returns the busy time
-        so far. The running step is split here, so no step spans two rounds."""
+    def start_round(self, number: int, arm: str = "") -> float:
+        """Record what follows as round ``number`` (0: record nothing) of ``arm`` (how a round
+        of arms measured interleaved names its arm: ``sequential mode``, ``pooling_on``);
+        returns the busy time so far. The running step is split here, so no step spans two
+        rounds."""
         self.split_step()
         self.round_number = number
-        self.round_mode = mode
+        self.round_arm = arm
         return self.busy_s
 
     def _keep_longest(self, duration_s: float, culprit: str) -> None:
         self._longest_s = duration_s
         self._longest_culprit = culprit
         self._longest_round = self.round_number
-        self._longest_mode = self.round_mode
+        self._longest_arm = self.round_arm
 
     @property
     def longest(self) -> SlowStep | None:
@@ -251,8 +253,8 @@ class LoopSteps:
         if self._longest_s < 0:
             return None
         label = f"round {self._longest_round} of {self.rounds_total}"
-        if self._longest_mode:
-            label += f", {self._longest_mode} mode"
+        if self._longest_arm:
+            label += f", {self._longest_arm}"
         return SlowStep(self._longest_s, self._longest_culprit, label)
 
     def forget_longest(self) -> None:

@@ -12,7 +12,6 @@ from pytest_omniperf.measurement import (
     BLOCKING_METRIC,
     BUSY_METRIC,
     CPU_SHARE_STAT,
-    SPEEDUP_ARMS,
     Measurement,
 )
 from pytest_omniperf.sampling import Sampled
@@ -28,7 +27,9 @@ def make_measurement(
     test_id: str, name: str, settings: MeasureSettings, sampled: Sampled, *, warmup: int
 ) -> Measurement:
     """A measurement with its summary statistics computed (numpy is loaded here, not before)."""
-    kind: Literal["latency", "speedup"] = "speedup" if sampled.sequential_samples_s else "latency"
+    # arms measured interleaved: baseline over candidate is a speedup (sequential/parallel or
+    # two variants), stored under the arms' names
+    kind: Literal["latency", "speedup"] = "speedup" if sampled.arms else "latency"
     measurement = Measurement(
         test_id=test_id,
         name=name,
@@ -38,7 +39,7 @@ def make_measurement(
         warmup=warmup,
         samples_s=sampled.samples_s,
         sequential_samples_s=sampled.sequential_samples_s,
-        arms=list(SPEEDUP_ARMS) if kind == "speedup" else [],
+        arms=list(sampled.arms),
         wall_s=sampled.wall_s,
         group=settings.group,
         unit=COUNT_UNIT if sampled.clock == INSTRUCTIONS_CLOCK else "ms",

@@ -2,7 +2,8 @@
 
 ``perf.measure(fn, *args, **kwargs)`` times ``fn`` for warmup + rounds calls and returns its
 result (awaitable when ``fn`` is async); ``perf.speedup(fn, ...)`` runs it in sequential and
-parallel mode interleaved and returns a :class:`SpeedupComparison`; ``perf.span(name)`` times a
+parallel mode interleaved and ``perf.compare(baseline=f, candidate=g)`` runs two variants
+interleaved, both returning a :class:`SpeedupComparison`; ``perf.span(name)`` times a
 region each time it is entered. ``perf.named(name, rounds=..., warmup=...)`` gives a view that
 measures under another name or with other settings.
 
@@ -15,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NoReturn
 
@@ -31,7 +31,6 @@ from pytest_omniperf.async_library import (
 from pytest_omniperf.measurement import Measurement
 from pytest_omniperf.measurement_from_samples import (
     make_measurement,
-    median,
     note_sequential_overlap,
     summarize_measurement,
 )
@@ -43,8 +42,16 @@ from pytest_omniperf.regression_confirmation import (
     needs_confirmation,
 )
 from pytest_omniperf.round_progress import RoundMeter, current_progress
-from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
+from pytest_omniperf.sampling import (
+    Arm,
+    Sampled,
+    mode_arms,
+    sample_async,
+    sample_sync,
+    timed_region,
+)
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
+from pytest_omniperf.speedup_comparison import DEFAULT_VARIANT_NAMES, SpeedupComparison
 from pytest_omniperf.units import INSTRUCTIONS_CLOCK
 from pytest_omniperf.values import shown, storable_text
 
@@ -58,27 +65,14 @@ VIRTUAL_NEEDS_ASYNC = (
 )
 
 
-@dataclass(frozen=True)
-class SpeedupComparison:
-    """Sequential against parallel timings of one workload, measured interleaved in one run."""
-
-    ratio: float
-    sequential_s: list[float]
-    parallel_s: list[float]
-    result: Any = None
-
-    @property
-    def sequential_median_s(self) -> float:
-        return median(self.sequential_s)
-
-    @property
-    def parallel_median_s(self) -> float:
-        return median(self.parallel_s)
-
-
 SPEEDUP_NOT_COUNTED = (
     "perf.speedup on {test}: a speedup compares waiting times, which the instructions clock "
     "does not see; use perf.named(..., clock='real') or clock='virtual' for it"
+)
+COMPARE_NOT_COUNTED = (
+    "perf.compare on {test}: the instructions clock counts one workload at a time and does not "
+    "count arms interleaved yet; count each variant with perf.named(...).measure(fn), or use "
+    "perf.named(..., clock='real') or clock='cpu' for the comparison"
 )
 SPAN_NOT_COUNTED = (
     "perf.span({name!r}) on {test}: spans are not counted on the instructions clock; "
@@ -86,23 +80,81 @@ SPAN_NOT_COUNTED = (
 )
 
 
+Workload = Callable[[], Any] | tuple[Arm, ...]
+"""What one measurement times: a zero-argument call, or arms measured interleaved."""
+
+
 @contextmanager
 def _counted(
-    name: str, settings: MeasureSettings, warmup: int, speedup: bool, second_batch: bool
+    name: str, settings: MeasureSettings, warmup: int, workload: Workload, second_batch: bool
 ) -> Iterator[RoundMeter | None]:
     """The rounds of one batch, counted on the test's progress when the perf hooks follow it."""
     progress = current_progress()
     if progress is None:
         yield None
         return
+    arm_count = 1 if callable(workload) else len(workload)
     with progress.measuring(
         name,
-        warmup_calls=warmup * (2 if speedup else 1),
+        warmup_calls=warmup * arm_count,
         rounds=settings.rounds,
-        speedup=speedup,
+        speedup=arm_count > 1,
         second_batch=second_batch,
     ) as meter:
         yield meter
+
+
+MIXED_VARIANTS = (
+    "{where}: one variant is async and the other is not; pass two async functions (and await "
+    "perf.compare) or two sync functions"
+)
+
+
+def _variant_call(value: object, argument: str, where: str) -> Callable[[], Any]:
+    """A variant must be a zero-argument callable (a lambda or partial around the work)."""
+    if inspect.iscoroutine(value):
+        value.close()
+        raise TypeError(
+            f"{where}: {argument}= got a coroutine; pass a callable that makes it, "
+            f"e.g. {argument}=lambda: run(...) instead of {argument}=run(...)"
+        )
+    if not callable(value):
+        raise TypeError(
+            f"{where}: {argument}= must be a callable without arguments (e.g. lambda: run(...)), "
+            f"got {shown(value)}"
+        )
+    return value
+
+
+def _variant_names(names: object, where: str) -> tuple[str, str]:
+    """Two different, non-empty names (stored as the measurement's arms)."""
+    if (
+        not isinstance(names, tuple | list)
+        or len(names) != 2
+        or not all(isinstance(name, str) and name.strip() for name in names)
+        or names[0] == names[1]
+    ):
+        raise TypeError(
+            f"{where}: names= must be two different non-empty strings, baseline first, "
+            f"e.g. names=('pooling_off', 'pooling_on'); got {shown(names)}"
+        )
+    # undecodable bytes kept as escapes: the names travel as UTF-8 (history, xdist workers)
+    return storable_text(names[0]), storable_text(names[1])
+
+
+def _candidate(workload: Workload) -> Callable[[], Any]:
+    """The call whose result a measurement returns: the workload, or the candidate arm's."""
+    return workload if callable(workload) else workload[-1].call
+
+
+def _unmeasured(workload: Workload, result: Any) -> Any:
+    """What a measurement returns with measuring disabled: the result, or for arms a
+    comparison with ratio NaN and no samples."""
+    if callable(workload):
+        return result
+    return SpeedupComparison(
+        float("nan"), [], [], result, names=(workload[0].name, workload[-1].name)
+    )
 
 
 def _loop_running() -> bool:
@@ -202,13 +254,76 @@ class Perf:
         (an awaitable of one if ``fn`` is async)."""
         return self._run(fn, args, kwargs, speedup=True, what="perf.speedup")
 
+    def compare(
+        self,
+        *,
+        baseline: Callable[[], Any],
+        candidate: Callable[[], Any],
+        names: tuple[str, str] = DEFAULT_VARIANT_NAMES,
+    ) -> Any:
+        """Time two variants of the same work interleaved (ABBA rounds): returns a
+        :class:`SpeedupComparison` whose ``ratio`` is the baseline's median time over the
+        candidate's (an awaitable of one when the variants are async). ``names`` names the
+        variants, baseline first."""
+        where = f"perf.compare on {self._test_id}"
+        arm_names = _variant_names(names, where)
+        calls = (
+            _variant_call(baseline, "baseline", where),
+            _variant_call(candidate, "candidate", where),
+        )
+        name = self._unique_name(self._name or self._test_id.rsplit("::", 1)[-1])
+        arms = tuple(Arm(arm_name, call) for arm_name, call in zip(arm_names, calls, strict=True))
+        in_loop = running_async_library() is not None
+        asynchronous = [inspect.iscoroutinefunction(call) for call in calls]
+        if all(asynchronous) and in_loop:
+            return self._run_async(arms, name)
+        if any(asynchronous):
+            if in_loop:
+                raise TypeError(MIXED_VARIANTS.format(where=where))
+            raise TypeError(
+                f"{where}: the variants are async but the test is not; make the test async def "
+                "(with pytest-asyncio) and await perf.compare(...), or pass sync functions"
+            )
+        if in_loop:
+            # plain callables may still return awaitables (lambdas around coroutines): call
+            # each once to find out; those calls count as each arm's first warmup call
+            firsts = [call() for call in calls]
+            awaitable = [inspect.isawaitable(first) for first in firsts]
+            if all(awaitable):
+                return self._run_async(arms, name, probed=firsts)
+            if any(awaitable):
+                for first in firsts:
+                    if inspect.iscoroutine(first):
+                        first.close()
+                raise TypeError(MIXED_VARIANTS.format(where=where))
+            return self._run_sync(arms, name, first_done=True, first_result=firsts[-1])
+        if self._settings.clock == "virtual" and self._settings.clock_from_marker:
+            raise TypeError(VIRTUAL_NEEDS_ASYNC.format(where=where))
+        return self._run_sync(arms, name, first_done=False, first_result=None)
+
     def measure_call(self, call: Callable[[], Any], *, asynchronous: bool, speedup: bool) -> Any:
         """Measure a zero-argument call whose kind is known beforehand (no probing call): the
         body of a marker-only test. Returns an awaitable when ``asynchronous``."""
         name = self._unique_name(self._name or str(getattr(call, "__name__", "body")))
+        workload: Workload = mode_arms(call) if speedup else call
         if asynchronous:
-            return self._run_async(call, name, speedup, first=None)
-        return self._run_sync(call, name, speedup, first_done=False, first_result=None)
+            return self._run_async(workload, name)
+        return self._run_sync(workload, name, first_done=False, first_result=None)
+
+    def compare_calls(
+        self,
+        baseline: Arm,
+        candidate: Arm,
+        *,
+        asynchronous: bool,
+    ) -> Any:
+        """Measure two variants whose kind is known beforehand (the body of a candidate
+        variant of a parametrized test against its baseline variant's). Returns an awaitable
+        when ``asynchronous``."""
+        name = self._unique_name(self._name or str(getattr(candidate.call, "__name__", "body")))
+        if asynchronous:
+            return self._run_async((baseline, candidate), name)
+        return self._run_sync((baseline, candidate), name, first_done=False, first_result=None)
 
     def span(self, name: str) -> PerfSpan:
         """A context manager (``with`` or ``async with``) timing its body at each entry."""
@@ -239,6 +354,7 @@ class Perf:
 
         # a partial, not a closure: the blocking culprit can name fn through it
         call: Callable[[], Any] = functools.partial(fn, *args, **kwargs)
+        workload: Workload = mode_arms(call) if speedup else call
 
         in_loop = running_async_library() is not None
         if inspect.iscoroutinefunction(fn):
@@ -247,90 +363,90 @@ class Perf:
                     f"{what} on {self._test_id}: {name} is async but the test is not; "
                     "make the test async def (with pytest-asyncio) or pass a sync function"
                 )
-            return self._run_async(call, name, speedup, first=None)
+            return self._run_async(workload, name)
         if in_loop:
             # A plain callable may still return an awaitable (a lambda around a coroutine):
             # call it once to find out; that call counts as the first warmup call.
             first = call()
             if inspect.isawaitable(first):
-                return self._run_async(call, name, speedup, first=first)
-            return self._run_sync(call, name, speedup, first_done=True, first_result=first)
+                return self._run_async(workload, name, probed=[first])
+            return self._run_sync(workload, name, first_done=True, first_result=first)
         if self._settings.clock == "virtual" and self._settings.clock_from_marker:
             raise TypeError(VIRTUAL_NEEDS_ASYNC.format(where=f"{what}({name}) on {self._test_id}"))
-        return self._run_sync(call, name, speedup, first_done=False, first_result=None)
+        return self._run_sync(workload, name, first_done=False, first_result=None)
 
     def _run_sync(
-        self,
-        call: Callable[[], Any],
-        name: str,
-        speedup: bool,
-        *,
-        first_done: bool,
-        first_result: Any,
+        self, workload: Workload, name: str, *, first_done: bool, first_result: Any
     ) -> Any:
         if self._disabled:
-            return self._wrap_result(first_result if first_done else call(), speedup)
+            return _unmeasured(workload, first_result if first_done else _candidate(workload)())
         warmup = max(self._settings.warmup - first_done, 0)
         if self._settings.clock == INSTRUCTIONS_CLOCK:
-            counted = self._count_sync(call, warmup, speedup)
-            return self._record(name, Batch(counted, second_batch=False), speedup)
+            counted = self._count_sync(workload, warmup)
+            return self._record(name, Batch(counted, second_batch=False), workload)
         settings = self._settings
 
         def sample(second_batch: bool) -> Sampled:
-            with _counted(name, settings, warmup, speedup, second_batch) as meter:
+            with _counted(name, settings, warmup, workload, second_batch) as meter:
                 return sample_sync(
-                    call,
-                    settings.rounds,
-                    warmup,
-                    speedup=speedup,
-                    clock=settings.clock,
-                    meter=meter,
+                    workload, settings.rounds, warmup, clock=settings.clock, meter=meter
                 )
 
         batch = confirmed_batch(sample, functools.partial(self._looks_regressed, name))
-        return self._record(name, batch, speedup)
+        return self._record(name, batch, workload)
 
-    def _count_sync(self, call: Callable[[], Any], warmup: int, speedup: bool) -> Sampled:
+    def _count_sync(self, workload: Workload, warmup: int) -> Sampled:
         from pytest_omniperf.instructions.counting import count_sync
 
-        if speedup:
-            raise TypeError(SPEEDUP_NOT_COUNTED.format(test=self._test_id))
-        return count_sync(call, self._settings.rounds, warmup, where=self._test_id)
+        return count_sync(
+            self._counted_call(workload), self._settings.rounds, warmup, where=self._test_id
+        )
 
-    async def _count_async(
-        self, call: Callable[[], Awaitable[Any]], warmup: int, speedup: bool
-    ) -> Sampled:
+    async def _count_async(self, workload: Workload, warmup: int) -> Sampled:
         from pytest_omniperf.instructions.counting import count_async
 
-        if speedup:
+        return await count_async(
+            self._counted_call(workload), self._settings.rounds, warmup, where=self._test_id
+        )
+
+    def _counted_call(self, workload: Workload) -> Callable[[], Any]:
+        """The one call the instructions clock counts; arms it refuses in one line."""
+        if callable(workload):
+            return workload
+        if workload[0].mode is not None:
             raise TypeError(SPEEDUP_NOT_COUNTED.format(test=self._test_id))
-        return await count_async(call, self._settings.rounds, warmup, where=self._test_id)
+        raise TypeError(COMPARE_NOT_COUNTED.format(test=self._test_id))
 
     async def _run_async(
         self,
-        call: Callable[[], Awaitable[Any]],
+        workload: Workload,
         name: str,
-        speedup: bool,
         *,
-        first: Awaitable[Any] | None,
+        probed: Sequence[Awaitable[Any]] = (),
     ) -> Any:
-        first_result = await first if first is not None else None
+        """``probed``: awaitables of each arm's (or the call's) first call, made to find out
+        that it is async; each counts as a warmup call."""
+        first_result = None
+        for first in probed:
+            first_result = await first
         if self._disabled:
-            return self._wrap_result(first_result if first is not None else await call(), speedup)
-        settings = self._settings_on_this_library(name, speedup)
-        warmup = max(settings.warmup - (first is not None), 0)
+            if not probed:
+                first_result = await _candidate(workload)()
+            return _unmeasured(workload, first_result)
+        sequential = not callable(workload) and workload[0].mode is not None
+        settings = self._settings_on_this_library(name, sequential)
+        warmup = max(settings.warmup - bool(probed), 0)
         if settings.clock == INSTRUCTIONS_CLOCK:
-            counted = await self._count_async(call, warmup, speedup)
-            return self._record(name, Batch(counted, second_batch=False), speedup)
+            counted = await self._count_async(workload, warmup)
+            return self._record(name, Batch(counted, second_batch=False), workload)
 
         async def sample(second_batch: bool) -> Sampled:
-            with _counted(name, settings, warmup, speedup, second_batch) as meter:
+            with _counted(name, settings, warmup, workload, second_batch) as meter:
                 return await sample_async(
-                    call,
+                    workload,
                     settings.rounds,
                     warmup,
                     clock=settings.clock,
-                    speedup=speedup,
                     patch_gather=settings.patch_gather,
                     horizon_s=settings.horizon_s,
                     time_callbacks=settings.time_callbacks,
@@ -338,9 +454,9 @@ class Perf:
                 )
 
         batch = await confirmed_batch_async(sample, functools.partial(self._looks_regressed, name))
-        return self._record(name, batch, speedup)
+        return self._record(name, batch, workload)
 
-    def _settings_on_this_library(self, name: str, speedup: bool) -> MeasureSettings:
+    def _settings_on_this_library(self, name: str, sequential: bool) -> MeasureSettings:
         """The settings, checked against the async library running the test: the virtual clock
         and the sequential mode drive asyncio loops only (a run-wide virtual clock leaves a trio
         test on the real clock, as it leaves a synchronous one)."""
@@ -350,7 +466,7 @@ class Perf:
             return settings
         own_name = name == self._test_id.rsplit("::", 1)[-1]
         where = self._test_id if own_name else f"measuring {name} on {self._test_id}"
-        if speedup:
+        if sequential:
             raise refuse(where, "the sequential mode of a speedup", library, SPEEDUP_ADVICE)
         if settings.clock == "virtual":
             if settings.clock_from_marker:
@@ -365,29 +481,24 @@ class Perf:
         draft = make_measurement(self._test_id, name, self._settings, sampled, warmup=0)
         return needs_confirmation(draft, self._confirm)
 
-    def _record(self, name: str, batch: Batch, speedup: bool) -> Any:
+    def _record(self, name: str, batch: Batch, workload: Workload) -> Any:
         sampled = batch.sampled
         measurement = make_measurement(
             self._test_id, name, self._settings, sampled, warmup=self._settings.warmup
         )
         measurement.second_batch = batch.second_batch
-        if speedup:
+        if not callable(workload) and workload[0].mode is not None:
             note_sequential_overlap(measurement)
         self._sink.append(measurement)
-        if not speedup:
+        if callable(workload):
             return sampled.result
         return SpeedupComparison(
             ratio=measurement.stats["speedup"],
-            sequential_s=sampled.sequential_samples_s,
-            parallel_s=sampled.samples_s,
+            baseline_s=sampled.sequential_samples_s,
+            candidate_s=sampled.samples_s,
             result=sampled.result,
+            names=(sampled.arms[0], sampled.arms[-1]),
         )
-
-    @staticmethod
-    def _wrap_result(result: Any, speedup: bool) -> Any:
-        if not speedup:
-            return result
-        return SpeedupComparison(float("nan"), [], [], result)
 
     def _unique_name(self, name: str) -> str:
         taken = {measurement.name for measurement in self._sink} | set(self._spans)

@@ -1,13 +1,15 @@
-"""Running a workload for warmup + timed rounds, in one mode or both modes interleaved.
+"""Running a workload for warmup + timed rounds: one workload, or arms measured interleaved.
 
-The inner loops are kept bare (clock reads before and after each call; between calls, a count
-on the test's progress when it is followed: see :mod:`pytest_omniperf.round_progress`), so the
-per-round overhead stays well under a microsecond. Async rounds also read the loop's busy time
-(see :mod:`pytest_omniperf.loop_steps`), label the round and end the loop's running step at each
-round boundary, so the longest step of the loop is traced to the round it ran in, even for a
-workload that never yields to the loop. Speedup rounds alternate the order of the two
-modes (sequential-parallel, parallel-sequential, ...: ABBA), so drift of the machine during the
-measurement hits both modes alike.
+An arm is one way of doing the work, measured beside the others (sequential and parallel mode of
+the same call, two variants behind a feature flag): each round runs every arm once, in the
+order of :func:`pytest_omniperf.arms.round_order` (ABBA), so drift of the machine during the
+measurement hits every arm alike. The inner loops are kept bare (clock reads before and after
+each call; between calls, a count on the test's progress when it is followed: see
+:mod:`pytest_omniperf.round_progress`), so the per-round overhead stays well under a microsecond.
+Async rounds also read the loop's busy time (see :mod:`pytest_omniperf.loop_steps`), label the
+round with its arm and end the loop's running step at each round boundary, so the longest step
+of the loop is traced to the round (and arm) it ran in, even for a workload that never yields to
+the loop.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from pytest_omniperf.arms import round_order
 from pytest_omniperf.clock import REAL_WAIT_GRACE_S, Clock, RealClock, VirtualClock, clock_for
 from pytest_omniperf.cpu_clock import CPU_CLOCK, CpuClock, cpu_and_run_queue_s, cpu_share_since
 from pytest_omniperf.installed_patches import register, unregister
@@ -39,8 +42,6 @@ from pytest_omniperf.round_progress import RoundMeter
 SyncCall = Callable[[], Any]
 AsyncCall = Callable[[], Awaitable[Any]]
 
-_ORDERS = ((Mode.SEQUENTIAL, Mode.PARALLEL), (Mode.PARALLEL, Mode.SEQUENTIAL))
-
 HORIZON_MESSAGE = (
     "workload did not finish within the virtual-clock horizon of {horizon:g} s "
     "(it waits for something that never happens, or loops forever); "
@@ -51,6 +52,36 @@ GAVE_UP_REAL_WAIT = (
     "the loop that the virtual clock cannot trace (a thread calling call_soon_threadsafe, a "
     "socket's answer, a child process): measure such real waits on the real clock"
 )
+
+# The context of an arm that runs its call as written (a variant): entered and left per call,
+# one shared instance, so a round allocates nothing for it.
+_AS_WRITTEN: AbstractContextManager[None] = nullcontext()
+
+
+class Arm(NamedTuple):
+    """One way of doing the work, measured interleaved with the others."""
+
+    name: str
+    call: Callable[[], Any]
+    mode: Mode | None = None
+    """The mode its calls run in (the arms of a speedup); None: as written (a variant)."""
+
+    @property
+    def round_label(self) -> str:
+        """How a round of this arm is named where a blocking step is traced to it."""
+        return f"{self.mode.value} mode" if self.mode is not None else self.name
+
+
+def mode_arms(call: Callable[[], Any]) -> tuple[Arm, Arm]:
+    """The arms of a speedup: the same call in sequential mode (baseline), then parallel."""
+    return (
+        Arm(Mode.SEQUENTIAL.value, call, Mode.SEQUENTIAL),
+        Arm(Mode.PARALLEL.value, call, Mode.PARALLEL),
+    )
+
+
+def _arm_context(arm: Arm) -> AbstractContextManager[None]:
+    return _AS_WRITTEN if arm.mode is None else use_mode(arm.mode)
 
 
 class VirtualHorizonExceeded(RuntimeError):
@@ -63,43 +94,80 @@ class Sampled:
 
     clock: str
     samples_s: list[float]
+    """One workload's samples; of arms measured interleaved, the candidate's (the last arm)."""
     sequential_samples_s: list[float] = field(default_factory=list)
+    """Of arms measured interleaved, the baseline's (the first arm); named for the sequential
+    arm of a speedup, which it was before variants."""
     wall_s: float = 0.0
     cpu_share: float | None = None
     """How CPU-bound the workload was (real clock; see cpu_clock.cpu_share_since)."""
     result: Any = None
+    """The workload's last result; of arms, the candidate's."""
     busy_s: list[float] = field(default_factory=list)
     """The loop's busy time in each round of ``samples_s`` (async workloads on a timed loop)."""
     longest_step: SlowStep | None = None
     """The longest single step of the loop in any timed round, when the loop was timed."""
+    arms: list[str] = field(default_factory=list)
+    """The names of arms measured interleaved, baseline first, candidate last; else empty."""
+    arm_samples_s: list[list[float]] = field(default_factory=list)
+    """The samples of each arm, in the order of ``arms``."""
+
+    @property
+    def samples_by_arm(self) -> dict[str, list[float]]:
+        return dict(zip(self.arms, self.arm_samples_s, strict=True))
+
+
+def _sampled_arms(
+    clock: Clock,
+    arms: Sequence[Arm],
+    samples: list[list[float]],
+    results: list[Any],
+    busy_s: list[float] | None = None,
+) -> Sampled:
+    return Sampled(
+        clock.name,
+        samples[-1],
+        samples[0],
+        result=results[-1],
+        busy_s=busy_s or [],
+        arms=[arm.name for arm in arms],
+        arm_samples_s=samples,
+    )
+
+
+def _orders(arms: Sequence[Arm]) -> tuple[list[int], list[int]]:
+    """The positions of the arms in even and odd rounds, worked out once: the rounds then
+    allocate nothing to know their order."""
+    positions = list(range(len(arms)))
+    return round_order(0, positions), round_order(1, positions)
 
 
 # -- synchronous workloads ---------------------------------------------------------------------
 
 
 def sample_sync(
-    call: SyncCall,
+    workload: SyncCall | Sequence[Arm],
     rounds: int,
     warmup: int,
     *,
-    speedup: bool = False,
     clock: str = "real",
     meter: RoundMeter | None = None,
 ) -> Sampled:
-    """Time a synchronous callable on the real clock (or the cpu clock: thread CPU time)."""
+    """Time a synchronous callable, or arms measured interleaved (a sequence of
+    :class:`Arm`), on the real clock (or the cpu clock: thread CPU time)."""
     cpu_started = cpu_and_run_queue_s()
     wall_started = time.perf_counter()
     timer = CpuClock() if clock == CPU_CLOCK else RealClock()
-    if speedup:
-        sampled = _sample_sync_both_modes(call, rounds, warmup, timer, meter)
+    if callable(workload):
+        sampled = _sample_sync_one(workload, rounds, warmup, timer, meter)
     else:
-        sampled = _sample_sync_one_mode(call, rounds, warmup, timer, meter)
+        sampled = _sample_sync_arms(workload, rounds, warmup, timer, meter)
     sampled.wall_s = time.perf_counter() - wall_started
     sampled.cpu_share = cpu_share_since(cpu_started, sampled.wall_s)
     return sampled
 
 
-def _sample_sync_one_mode(
+def _sample_sync_one(
     call: SyncCall, rounds: int, warmup: int, clock: Clock, meter: RoundMeter | None
 ) -> Sampled:
     now = clock.now
@@ -118,49 +186,54 @@ def _sample_sync_one_mode(
     return Sampled(clock.name, samples, result=result)
 
 
-def _sample_sync_both_modes(
-    call: SyncCall, rounds: int, warmup: int, clock: Clock, meter: RoundMeter | None
+def _sample_sync_arms(
+    arms: Sequence[Arm], rounds: int, warmup: int, clock: Clock, meter: RoundMeter | None
 ) -> Sampled:
     now = clock.now
-    timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
-    result = None
-    for mode in Mode:
-        with use_mode(mode):
+    samples = [[0.0] * rounds for _ in arms]
+    results: list[Any] = [None] * len(arms)
+    for position, arm in enumerate(arms):
+        with _arm_context(arm):
             for _ in range(warmup):
-                result = call()
+                results[position] = arm.call()
                 if meter is not None:
                     meter.warmup_call_done()
+    orders = _orders(arms)
     for index in range(rounds):
-        for mode in _ORDERS[index % 2]:
-            with use_mode(mode):
+        for position in orders[index % 2]:
+            arm = arms[position]
+            with _arm_context(arm):
                 started = now()
-                result = call()
-                timings[mode].append(now() - started)
+                results[position] = arm.call()
+                samples[position][index] = now() - started
         if meter is not None:
             meter.round_done()
-    return Sampled(clock.name, timings[Mode.PARALLEL], timings[Mode.SEQUENTIAL], result=result)
+    return _sampled_arms(clock, arms, samples, results)
 
 
 # -- asynchronous workloads --------------------------------------------------------------------
 
 
 async def sample_async(
-    call: AsyncCall,
+    workload: AsyncCall | Sequence[Arm],
     rounds: int,
     warmup: int,
     *,
     clock: str,
-    speedup: bool = False,
     patch_gather: bool = True,
     horizon_s: float = 3600.0,
     time_callbacks: bool = False,
     meter: RoundMeter | None = None,
 ) -> Sampled:
-    """Time an async workload on the running loop, on the real or virtual clock.
+    """Time an async workload, or arms measured interleaved (a sequence of :class:`Arm`), on
+    the running loop, on the real or virtual clock.
 
     The loop's steps are timed whenever the loop allows it (busy time, longest step);
     ``time_callbacks`` times each callback too, to name the culprit of a blocking budget.
+    Sequential-mode arms serialize the concurrency their calls create unless ``patch_gather``
+    is off.
     """
+    call, arms = (workload, None) if callable(workload) else (None, tuple(workload))
     cpu_started = cpu_and_run_queue_s()
     wall_started = time.perf_counter()
     with ExitStack() as stack:
@@ -171,23 +244,32 @@ async def sample_async(
         if steps is not None:
             # a measurement nested in another's workload names its own, then gives it back
             stack.callback(setattr, steps, "workload", steps.workload)
-            steps.workload = describe_workload(call)
+            steps.workload = describe_workload(arms[-1].call if arms else _one_workload(call))
         active_clock = stack.enter_context(clock_for(clock))
-        if speedup and patch_gather:
+        if patch_gather and arms and any(arm.mode is Mode.SEQUENTIAL for arm in arms):
             stack.enter_context(serialized_concurrency())
-        if isinstance(active_clock, VirtualClock):
-            call = _bounded(call, active_clock, horizon_s)
-        if speedup:
-            sampled = await _sample_async_both_modes(
-                call, rounds, warmup, active_clock, steps, meter
-            )
+        if arms is None:
+            call = _one_workload(call)
+            if isinstance(active_clock, VirtualClock):
+                call = _bounded(call, active_clock, horizon_s)
+            sampled = await _sample_async_one(call, rounds, warmup, active_clock, steps, meter)
         else:
-            sampled = await _sample_async_one_mode(call, rounds, warmup, active_clock, steps, meter)
+            if isinstance(active_clock, VirtualClock):
+                arms = tuple(
+                    arm._replace(call=_bounded(arm.call, active_clock, horizon_s)) for arm in arms
+                )
+            sampled = await _sample_async_arms(arms, rounds, warmup, active_clock, steps, meter)
         if steps is not None:
             sampled.longest_step = steps.longest
     sampled.wall_s = time.perf_counter() - wall_started
     sampled.cpu_share = cpu_share_since(cpu_started, sampled.wall_s)
     return sampled
+
+
+def _one_workload(call: AsyncCall | None) -> AsyncCall:
+    """The one workload of a measurement that has no arms."""
+    assert call is not None, "a measurement has either one workload or arms"
+    return call
 
 
 @contextmanager
@@ -221,11 +303,11 @@ class _NoSteps:
 
     rounds_total = 0
 
-    def start_round(self, number: int, mode: str = "") -> float:
+    def start_round(self, number: int, arm: str = "") -> float:
         return 0.0
 
 
-async def _sample_async_one_mode(
+async def _sample_async_one(
     call: AsyncCall,
     rounds: int,
     warmup: int,
@@ -258,8 +340,8 @@ async def _sample_async_one_mode(
     return Sampled(clock.name, samples, result=result, busy_s=busy if steps else [])
 
 
-async def _sample_async_both_modes(
-    call: AsyncCall,
+async def _sample_async_arms(
+    arms: Sequence[Arm],
     rounds: int,
     warmup: int,
     clock: Clock,
@@ -268,35 +350,35 @@ async def _sample_async_both_modes(
 ) -> Sampled:
     now = clock.now
     timed_steps: LoopSteps | _NoSteps = steps or _NoSteps()
-    timings: dict[Mode, list[float]] = {Mode.SEQUENTIAL: [], Mode.PARALLEL: []}
-    busy: list[float] = []
-    result = None
-    for mode in Mode:
-        with use_mode(mode):
+    start_round = timed_steps.start_round
+    samples = [[0.0] * rounds for _ in arms]
+    results: list[Any] = [None] * len(arms)
+    labels = [arm.round_label for arm in arms]
+    candidate = len(arms) - 1
+    # the loop's busy time in the candidate's rounds (as a latency measurement's would be)
+    busy = [0.0] * rounds
+    for position, arm in enumerate(arms):
+        with _arm_context(arm):
             for _ in range(warmup):
-                result = await call()
+                results[position] = await arm.call()
                 if meter is not None:
                     meter.warmup_call_done()
     timed_steps.rounds_total = rounds
+    orders = _orders(arms)
     for index in range(rounds):
-        for mode in _ORDERS[index % 2]:
-            with use_mode(mode):
-                busy_started = timed_steps.start_round(index + 1, mode.value)
+        for position in orders[index % 2]:
+            arm = arms[position]
+            with _arm_context(arm):
+                busy_started = start_round(index + 1, labels[position])
                 started = now()
-                result = await call()
-                timings[mode].append(now() - started)
-                busy_ended = timed_steps.start_round(0)
-                if mode is Mode.PARALLEL:
-                    busy.append(busy_ended - busy_started)
+                results[position] = await arm.call()
+                samples[position][index] = now() - started
+                busy_ended = start_round(0)
+            if position == candidate:
+                busy[index] = busy_ended - busy_started
         if meter is not None:
             meter.round_done()
-    return Sampled(
-        clock.name,
-        timings[Mode.PARALLEL],
-        timings[Mode.SEQUENTIAL],
-        result=result,
-        busy_s=busy if steps else [],
-    )
+    return _sampled_arms(clock, arms, samples, results, busy if steps else None)
 
 
 def _bounded(call: AsyncCall, clock: VirtualClock, horizon_s: float) -> AsyncCall:
