@@ -3,8 +3,9 @@ a copy of the demo with its optimisation undone by a textual mutation fails, and
 names the claim (the test's name says it; the budget's line gives the figure).
 
 The mutated copies run in subprocesses (with the top-level conftest.py, which starts the model
-API server), three at a time: every mutation takes the measured figure to about 1x or makes the
-server answer 429, far from the budgets, so running them side by side cannot make one pass.
+API server), two at a time: every mutation takes the measured figure to about 1x (identical arms
+measured 0.89x-1.1x, two runs side by side on a loaded 2-core machine) or makes the server answer
+429, well away from the budgets (1.2x and up).
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def run_mutated(mutation: Mutation, folder: Path) -> MutatedRun:
 
 @pytest.fixture(scope="module")
 def mutated_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MutatedRun]:
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {
             mutation.name: pool.submit(
                 run_mutated, mutation, tmp_path_factory.mktemp(mutation.name)
