@@ -22,6 +22,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = ROOT / "fixtures"
+RUN_OPTIONS = ("-p", "no:cacheprovider", "--omniperf-no-save", "-q", "-rf")
 INI = """[pytest]
 asyncio_mode = strict
 asyncio_default_fixture_loop_scope = function
@@ -123,8 +124,7 @@ def run_mutated(mutation: Mutation, folder: Path) -> MutatedRun:
     assert source.count(mutation.original) == 1, f"{mutation.name}: the demo changed"
     (demos / mutation.module).write_text(source.replace(mutation.original, mutation.mutated))
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", f"fixtures/{mutation.test}", "-p", "no:cacheprovider"]
-        + ["--omniperf-no-save", "-q", "-rf"],
+        [sys.executable, "-m", "pytest", f"fixtures/{mutation.test}", *RUN_OPTIONS],
         cwd=folder,
         capture_output=True,
         text=True,
