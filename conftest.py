@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,10 @@ import pytest
 SERVER_SCRIPT = Path(__file__).parent / "fixtures" / "model_api_server.py"
 # uvicorn starts in well under a second on an idle machine; a loaded one gets much longer
 START_TIMEOUT_S = 60.0
+
+
+class ServerNotStarted(RuntimeError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,15 @@ class ModelApi:
 
 @contextmanager
 def running_model_api(cert_dir: Path) -> Iterator[ModelApi]:
-    """Start the server with a fresh local CA in ``cert_dir``; stop it on leaving."""
+    """Start the server with a fresh local CA in ``cert_dir``; stop it on leaving. A missing
+    package or a server that does not start is a ``ServerNotStarted`` with a one-line reason."""
+    import importlib.util
+
+    missing = [name for name in ("uvicorn", "trustme") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ServerNotStarted(
+            f"the model API server needs {' and '.join(missing)}: pip install -e '.[demo]'"
+        )
     import trustme
 
     authority = trustme.CA()
@@ -73,9 +85,9 @@ def _announced_port(process: subprocess.Popen[bytes]) -> int:
     line = process.stdout.readline()
     if not line.strip().isdigit():
         process.kill()
-        raise RuntimeError(
-            f"the model API server ({SERVER_SCRIPT.name}) did not start: it printed {line!r} "
-            f"and exited with {process.wait()}"
+        raise ServerNotStarted(
+            f"the model API server ({SERVER_SCRIPT}) did not start: it printed {line!r} "
+            f"and exited with {process.wait()} (its error is above, on stderr)"
         )
     return int(line)
 
@@ -95,9 +107,12 @@ def _wait_until_serving(port: int, ca_file: Path) -> None:
                 context.wrap_socket(raw, server_hostname="127.0.0.1"),
             ):
                 return
-        except OSError:
+        except OSError as error:
             if time.monotonic() > deadline:
-                raise
+                raise ServerNotStarted(
+                    f"the model API server on 127.0.0.1:{port} did not complete a TLS "
+                    f"handshake within {START_TIMEOUT_S:g} s: {error}"
+                ) from error
             time.sleep(0.05)
 
 
@@ -116,5 +131,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def model_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelApi]:
     """The model API server of this session (HTTPS on 127.0.0.1, a local CA in ``ca_file``)."""
-    with running_model_api(tmp_path_factory.mktemp("model_api_tls")) as server:
-        yield server
+    failure: str | None = None
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_model_api(tmp_path_factory.mktemp("tls")))
+        except ServerNotStarted as error:
+            failure = str(error)
+        if failure is None:
+            yield server
+    if failure is not None:
+        # outside the except block: one line, no chained exception
+        pytest.fail(failure, pytrace=False)

@@ -151,3 +151,23 @@ def _exits(pid, within_s=15.0):
             return True
         time.sleep(0.1)
     return False
+
+
+WITHOUT_UVICORN = """
+import importlib.util
+
+_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *args: None if name == "uvicorn" else _find_spec(name, *args)
+"""
+
+
+def test_a_missing_server_package_is_one_line_naming_the_extra(pytester):
+    pytester.makeconftest((ROOT / "conftest.py").read_text() + WITHOUT_UVICORN)
+    pytester.makepyfile(test_uses_server="def test_needs_it(model_api):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the model API server needs uvicorn: pip install -e '.[[]demo]'*"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*another exception occurred*")
