@@ -3,9 +3,9 @@ a copy of the demo with its optimisation undone by a textual mutation fails, and
 names the claim (the test's name says it; the budget's line gives the figure).
 
 The mutated copies run in subprocesses (with the top-level conftest.py, which starts the model
-API server), two at a time: every mutation takes the measured figure to about 1x (identical arms
-measured 0.89x-1.1x, two runs side by side on a loaded 2-core machine) or makes the server answer
-429, well away from the budgets (1.2x and up).
+API server), two at a time, the pooling one alone: every mutation takes the measured figure to
+about 1x (identical arms measured 0.89x-1.1x on a loaded 2-core machine) or makes the server
+answer 429, well away from the budgets (1.5x and up, 1.2x for pooling).
 """
 
 from __future__ import annotations
@@ -134,16 +134,29 @@ def run_mutated(mutation: Mutation, folder: Path) -> MutatedRun:
     return MutatedRun(completed.returncode, completed.stdout + completed.stderr)
 
 
+# Its figure (1.4x-2.8x measured, budget 1.2x) is the closest to what identical arms can show
+# when another run shares the two CPUs (a client per request in both arms reached 1.2x twice in
+# runs side by side): run it alone, before the others.
+RUN_ALONE = ("client_per_request",)
+
+
 @pytest.fixture(scope="module")
 def mutated_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MutatedRun]:
+    runs = {
+        mutation.name: run_mutated(mutation, tmp_path_factory.mktemp(mutation.name))
+        for mutation in MUTATIONS
+        if mutation.name in RUN_ALONE
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {
             mutation.name: pool.submit(
                 run_mutated, mutation, tmp_path_factory.mktemp(mutation.name)
             )
             for mutation in MUTATIONS
+            if mutation.name not in RUN_ALONE
         }
-        return {name: future.result() for name, future in futures.items()}
+        runs.update({name: future.result() for name, future in futures.items()})
+    return runs
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[mutation.name for mutation in MUTATIONS])
