@@ -102,7 +102,11 @@ def test_plain_install_requires_only_what_every_run_needs():
     assert plain == ["numpy", "pluggy", "pytest"]
     extras = project["optional-dependencies"]
     assert {"report", "asyncio", "qdrant", "http", "demo", "dev"} <= set(extras)
-    assert extras["demo"] == ["pytest-omniperf[report,asyncio,qdrant,http]"]
+    assert extras["demo"] == [
+        "pytest-omniperf[report,asyncio,qdrant,http]",
+        "uvicorn>=0.30",
+        "trustme>=1.1",
+    ]
     assert "pytest-omniperf[demo]" in extras["dev"]
 
 
