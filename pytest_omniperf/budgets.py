@@ -228,7 +228,10 @@ def missing_metric_problems(
 def _not_produced_hint(budget: MetricBudget, produced: set[str]) -> str:
     maker = made_by(budget.name)
     if maker is not None:
-        return f"it is reported by {maker}, and this test has none that reported it"
+        return (
+            f"it is reported by {maker}, and this test has none that reported it "
+            f"(a rate only once its primitive was used)"
+        )
     close = close_names(budget.name, produced)
     if close:
         as_keyword = not budget.argument.startswith(("'", '"'))

@@ -262,10 +262,40 @@ def test_a_metric_the_test_did_not_produce_fails_naming_what_was_meant(suite):
             "metric budget cannot be evaluated: *::test_no_cache produced no metric "
             "'cache.hit_rate' (@pytest.mark.metrics argument cache_hit_rate); it is reported by "
             "a response cache (perf_cache, perf_runtime.cache()), and this test has none that "
-            "reported it",
+            "reported it (a rate only once its primitive was used)",
         ],
         consecutive=False,
     )
+
+
+def test_a_cache_nobody_asked_has_no_hit_rate_to_pass_a_bound_with(suite):
+    """An unused cache reports no hit rate (a 0 there let an upper bound pass on nothing),
+    like a retry with no call has no success rate; its counts are still reported."""
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.metrics(cache_hit_rate="<=0.5")
+        def test_upper_bound_on_an_unused_cache(perf_cache):
+            pass
+
+        @pytest.mark.metrics(cache_hit_rate=">=0.3", cache_misses="<=0")
+        def test_lower_bound_on_an_unused_cache(perf_cache):
+            pass
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly", "--omniperf-json=run.json")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "metric budget cannot be evaluated: *::test_upper_bound_on_an_unused_cache produced "
+            "no metric 'cache.hit_rate' (@pytest.mark.metrics argument cache_hit_rate); it is "
+            "reported by a response cache *(a rate only once its primitive was used)",
+            "metric budget cannot be evaluated: *::test_lower_bound_on_an_unused_cache *",
+        ],
+        consecutive=False,
+    )
+    assert "budget not met" not in result.stdout.str()
 
 
 MALFORMED_METRIC_BUDGETS = [
@@ -423,6 +453,10 @@ def test_marker_keywords_name_stored_metrics(key, stored):
         ("<2s", "limiter.mean_wait_s", MetricBound("<", 2.0)),
         ("<= 2 KB", "memory.per_call_bytes", MetricBound("<=", 2000.0)),
         ("<=1 KiB", "cache_bytes", MetricBound("<=", 1024.0)),  # unit from the name's end
+        # byte units in any case: "kB" is the SI spelling, "kb" what people type
+        ("<= 2 kB", "memory.per_call_bytes", MetricBound("<=", 2000.0)),
+        ("<=2kb", "memory.per_call_bytes", MetricBound("<=", 2000.0)),
+        ("<=1 mib", "memory.peak_bytes", MetricBound("<=", 1024.0**2)),
         ("<=3", "retry.give_ups", MetricBound("<=", 3.0)),
         (">=-1e3", "score", MetricBound(">=", -1000.0)),
     ],
