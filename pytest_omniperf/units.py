@@ -96,6 +96,14 @@ UNIT_BYTES = {
     "GiB": 1024.0**3,
 }
 SHOWN_BYTE_UNITS = (("GB", 1e9), ("MB", 1e6), ("KB", 1e3))
+_UNIT_BYTES_ANY_CASE = {unit.casefold(): size for unit, size in UNIT_BYTES.items()}
+
+
+def bytes_per_unit(unit: str) -> float | None:
+    """The size of a written byte unit in bytes, in any case (``"kB"``, the SI spelling, and
+    ``"kb"`` are a kilobyte too: a size budget has no bits to mix them up with); None for
+    another unit."""
+    return _UNIT_BYTES_ANY_CASE.get(unit.casefold())
 
 
 def format_bytes(count: float, *, digits: int = 3, magnitude: float | None = None) -> str:

@@ -188,6 +188,27 @@ def test_tracing_started_by_someone_else_is_left_on(suite):
     result.stdout.fnmatch_lines(["memory budget exceeded: 1?.? KB retained per call > 2 KB *"])
 
 
+@pytest.mark.parametrize("per_call", ["2KB", "2 kB", "2 kb", 2048, "2 kib"])
+def test_a_budget_of_2_kb_is_read_in_any_spelling_of_its_unit(suite, per_call):
+    suite.makepyfile(
+        f"""
+        import pytest
+
+        kept = []
+
+        @pytest.mark.memory(per_call={per_call!r})
+        @pytest.mark.omniperf(rounds=3, warmup=1)
+        def test_leaks():
+            kept.append(bytearray(10_000))
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly", "--omniperf-json=run.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["memory budget exceeded: 1?.? KB retained per call > 2* KB (3 calls traced)"])
+    limit = measurements(suite)["test_leaks"]["metric_budgets"]["memory.per_call_bytes"]["limit"]
+    assert limit in (2000.0, 2048.0)
+
+
 BAD_MEMORY_BUDGETS = [
     ("memory()", "give peak, per_call or both, e.g. @pytest.mark.memory(per_call='2 KB')"),
     ("memory(leak='2 KB')", "unknown argument 'leak'; valid: peak, per_call"),
