@@ -204,7 +204,9 @@ def test_a_budget_of_2_kb_is_read_in_any_spelling_of_its_unit(suite, per_call):
     )
     result = suite.runpytest("-p", "no:randomly", "--omniperf-json=run.json")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["memory budget exceeded: 1?.? KB retained per call > 2* KB (3 calls traced)"])
+    result.stdout.fnmatch_lines(
+        ["memory budget exceeded: 1?.? KB retained per call > 2* KB (3 calls traced)"]
+    )
     limit = measurements(suite)["test_leaks"]["metric_budgets"]["memory.per_call_bytes"]["limit"]
     assert limit in (2000.0, 2048.0)
 

@@ -195,9 +195,14 @@ def test_bad_variants_are_one_line_type_errors_naming_the_test(suite, call, mess
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        [f"E*TypeError: perf.compare on test_bad_variants_are_one_line*.py::test_bad: {message}"]
+        [
+            ">*perf.compare(*",  # the test's own line, then the one-line error
+            f"E*TypeError: perf.compare on test_bad_variants_are_one_line*.py::test_bad: {message}",
+        ]
     )
     assert "never awaited" not in result.stdout.str()
+    # no frames of the plugin's: the mistake is in the test's line
+    assert "perf_fixture.py" not in result.stdout.str()
 
 
 def test_async_variants_in_a_sync_test_are_refused(suite):
