@@ -36,6 +36,15 @@ def significant(value: float, digits: int = 3) -> str:
     return f"{value:.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
 
 
+def format_ratio_below(ratio: float, minimum: float) -> str:
+    """A ratio that missed its ``minimum``, with two decimals or as many more as it takes to
+    read below it: ``0.99999x`` against ``1x``, not ``1.00x < 1x``."""
+    decimals = 2
+    while decimals < 6 and round(ratio, decimals) >= minimum:
+        decimals += 1
+    return f"{ratio:.{decimals}f}x"
+
+
 def format_change(change: float) -> str:
     """``0.218`` -> ``"+21.8%"``; changes that round to zero show as ``+0.0%``."""
     percent = round(change * 100, 1)

@@ -559,3 +559,31 @@ def test_the_arms_loop_runs_every_arm_once_a_round_in_round_order():
     assert [len(samples) for samples in sampled.arm_samples_s] == [3, 3, 3]
     assert sampled.sequential_samples_s is sampled.arm_samples_s[0]  # the baseline
     assert sampled.samples_s is sampled.arm_samples_s[-1]  # the candidate
+
+
+def test_a_ratio_just_under_its_minimum_reads_below_it(suite):
+    """0.996 against min=1 read '1.00x < 1x': the ratio gets the decimals to show it is under."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.speedup(min=1)
+        @pytest.mark.omniperf(clock="virtual", rounds=4, warmup=0)
+        @pytest.mark.asyncio
+        async def test_flag(perf):
+            await perf.compare(
+                baseline=lambda: asyncio.sleep(0.02),
+                candidate=lambda: asyncio.sleep(0.02008),  # 0.4% slower
+                names=("off", "on"),
+            )
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "speedup budget not met: 0.99?x < 1x (off median 20 ms, on median 20.1 ms; *",
+            "*speedup 0.99?x < budget 1x*",
+        ]
+    )
