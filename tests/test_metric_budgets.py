@@ -268,6 +268,26 @@ def test_a_metric_the_test_did_not_produce_fails_naming_what_was_meant(suite):
     )
 
 
+def test_the_figures_behind_a_metric_count_one_in_the_singular(suite):
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.metrics(cache_hit_rate=">=0.9")
+        @pytest.mark.asyncio
+        async def test_one_miss(perf_cache):
+            for key in "aaaa":
+                await perf_cache.get_or_compute(key, lambda: asyncio.sleep(0))
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["metric budget not met: cache.hit_rate = 0.75 < 0.9 (cache: 3 hits, 1 miss)"]
+    )
+
+
 def test_a_cache_nobody_asked_has_no_hit_rate_to_pass_a_bound_with(suite):
     """An unused cache reports no hit rate (a 0 there let an upper bound pass on nothing),
     like a retry with no call has no success rate; its counts are still reported."""
