@@ -717,12 +717,19 @@ def _metric_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
             f"{where}: give at least one metric and its bound, "
             f"e.g. @pytest.mark.metrics(cache_hit_rate='>=0.3')"
         )
-    from pytest_omniperf.metric_names import metric_name, unit_of
+    from pytest_omniperf.metric_names import builtin, metric_name, unit_of
 
     budgets = []
     for argument, key, value in stated:
         name = storable_text(metric_name(key))
         bound = metric_bound(value, unit_of(name), f"{where}: {argument}")
+        if builtin(name) is not None and unit_of(name) == "ratio" and not 0 <= bound.limit <= 1:
+            # a built-in rate is a share: such a bound always fails, or never does (a test's own
+            # "_ratio" may be any number, a compression ratio of 3)
+            raise SettingError(
+                f"{where}: {argument}: {name} is a share from 0 to 1 (0% to 100%), so a bound "
+                f"at {bound.limit:g} says nothing about it, got {shown(value)}"
+            )
         budgets.append(MetricBudget(name, bound, "metrics", argument))
     return budgets
 

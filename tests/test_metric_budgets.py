@@ -336,6 +336,13 @@ MALFORMED_METRIC_BUDGETS = [
     ("metrics(loop_blocking_max_s='<=5 KB')", "loop_blocking_max_s: unit 'KB' does not fit*"),
     ("metrics({'cache.hit_rate': '>>1'})", "'cache.hit_rate': expected a bound, *"),
     ("metrics({1: '>=1'})", "metric names must be non-empty strings, got 1"),
+    (
+        "metrics(cache_hit_rate='>=150%')",
+        "cache_hit_rate: cache.hit_rate is a share from 0 to 1 (0% to 100%), so a bound at 1.5 "
+        "says nothing about it, got '>=150%'",
+    ),
+    ("metrics(retry_success_rate='>=-0.5')", "retry_success_rate: retry.success_rate is a *"),
+    ("metrics({'cache2.hit_rate': '<=1.2'})", "'cache2.hit_rate': cache2.hit_rate is a share *"),
     ("metrics('cache_hit_rate')", "takes metric names as keywords *"),
     ("metrics()", "give at least one metric and its bound, *"),
 ]
@@ -359,6 +366,19 @@ def test_malformed_metric_budgets_error_their_test_at_setup(suite):
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_tests_own_ratio_may_be_bounded_above_one(suite):
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.metrics(compression_ratio=">=2")
+        def test_compresses(perf):
+            perf.metric("compression_ratio", 3.1)
+        """
+    )
+    suite.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
 
 
 def test_stacked_metric_marks_all_apply_the_strictest_per_direction(suite):
