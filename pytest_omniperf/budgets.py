@@ -27,7 +27,7 @@ from pytest_omniperf.metric_names import (
     unit_of,
 )
 from pytest_omniperf.settings import BlockingBudget, LatencyBudget, MetricBudget, SpeedupBudget
-from pytest_omniperf.units import format_duration, format_measured
+from pytest_omniperf.units import format_duration, format_measured, format_ratio_below
 
 # Set (1.0) on a variant's speedup whose arms were measured in two tests' calls, one after the
 # other, not interleaved (the variant comes from a fixture: see pytest_omniperf.variants).
@@ -105,8 +105,9 @@ def _speedup_violations(measurement: Measurement, budget: SpeedupBudget | None) 
         )
     if measurement.metrics.get(ARMS_NOT_INTERLEAVED_METRIC):
         notes += "; " + NOT_INTERLEAVED_NOTE.format(baseline=baseline)
+    shown_ratio = format_ratio_below(ratio, budget.minimum)
     return [
-        f"speedup budget not met: {ratio:.2f}x < {budget.minimum:g}x "
+        f"speedup budget not met: {shown_ratio} < {budget.minimum:g}x "
         f"({baseline} median {format_duration(measurement.stats['sequential_p50'])}, "
         f"{candidate} median {format_duration(measurement.stats['p50'])}; "
         f"{_context(measurement)})" + notes + measurement.name_suffix
@@ -228,7 +229,10 @@ def missing_metric_problems(
 def _not_produced_hint(budget: MetricBudget, produced: set[str]) -> str:
     maker = made_by(budget.name)
     if maker is not None:
-        return f"it is reported by {maker}, and this test has none that reported it"
+        return (
+            f"it is reported by {maker}, and this test has none that reported it "
+            f"(a rate only once its primitive was used)"
+        )
     close = close_names(budget.name, produced)
     if close:
         as_keyword = not budget.argument.startswith(("'", '"'))

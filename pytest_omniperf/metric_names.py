@@ -222,10 +222,17 @@ def context(name: str, metrics: dict[str, float]) -> str:
             continue
         label = field.removesuffix("_s").replace("_", " ")
         if sibling.unit == "count":
-            shown.append(f"{format_metric(value, 'count')} {label}")
+            shown.append(f"{format_metric(value, 'count')} {_counted(label, value)}")
         else:
             shown.append(f"{label} {format_metric(value, sibling.unit)}")
     return f"{prefix}: {', '.join(shown)}" if shown else ""
+
+
+def _counted(label: str, count: float) -> str:
+    """``hits`` as one counts it: ``1 hit``, ``1 miss``, ``1 success``, ``2 misses``."""
+    if count != 1:
+        return label
+    return label.removesuffix("es") if label.endswith("sses") else label.removesuffix("s")
 
 
 def close_names(name: str, produced: Iterable[str]) -> list[str]:

@@ -117,6 +117,7 @@ MIXED_VARIANTS = (
 
 def _variant_call(value: object, argument: str, where: str) -> Callable[[], Any]:
     """A variant must be a zero-argument callable (a lambda or partial around the work)."""
+    __tracebackhide__ = True  # bad input is the test's mistake: show its line, not ours
     if inspect.iscoroutine(value):
         value.close()
         raise TypeError(
@@ -133,6 +134,7 @@ def _variant_call(value: object, argument: str, where: str) -> Callable[[], Any]
 
 def _variant_names(names: object, where: str) -> tuple[str, str]:
     """Two different, non-empty names (stored as the measurement's arms)."""
+    __tracebackhide__ = True
     if (
         not isinstance(names, tuple | list)
         or len(names) != 2
@@ -291,11 +293,13 @@ class Perf:
 
     def measure(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Time ``fn(*args, **kwargs)``; returns its result (an awaitable of it if fn is async)."""
+        __tracebackhide__ = True
         return self._run(fn, args, kwargs, speedup=False, what="perf.measure")
 
     def speedup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Time ``fn`` in sequential and parallel mode; returns a :class:`SpeedupComparison`
         (an awaitable of one if ``fn`` is async)."""
+        __tracebackhide__ = True
         return self._run(fn, args, kwargs, speedup=True, what="perf.speedup")
 
     def compare(
@@ -309,6 +313,7 @@ class Perf:
         :class:`SpeedupComparison` whose ``ratio`` is the baseline's median time over the
         candidate's (an awaitable of one when the variants are async). ``names`` names the
         variants, baseline first."""
+        __tracebackhide__ = True
         where = f"perf.compare on {self._test_id}"
         if positional or baseline is None or candidate is None:
             for value in (*positional, baseline, candidate):
@@ -378,6 +383,7 @@ class Perf:
 
     def span(self, name: str) -> PerfSpan:
         """A context manager (``with`` or ``async with``) timing its body at each entry."""
+        __tracebackhide__ = True
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"perf.span: name must be a non-empty string, got {shown(name)}")
         # undecodable bytes (lone surrogates) kept as escapes: the name travels as UTF-8
@@ -393,6 +399,7 @@ class Perf:
         speedup: bool,
         what: str,
     ) -> Any:
+        __tracebackhide__ = True
         if inspect.iscoroutine(fn):
             fn.close()
             raise TypeError(

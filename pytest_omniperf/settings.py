@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from pytest_omniperf.units import (
     COUNT_UNIT,
     INSTRUCTIONS_CLOCK,
-    UNIT_BYTES,
     UNIT_SCALE,
     UNIT_SECONDS,
+    bytes_per_unit,
     split_quantity,
 )
 from pytest_omniperf.values import as_float, as_int, shown, storable_text
@@ -717,12 +717,19 @@ def _metric_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
             f"{where}: give at least one metric and its bound, "
             f"e.g. @pytest.mark.metrics(cache_hit_rate='>=0.3')"
         )
-    from pytest_omniperf.metric_names import metric_name, unit_of
+    from pytest_omniperf.metric_names import builtin, metric_name, unit_of
 
     budgets = []
     for argument, key, value in stated:
         name = storable_text(metric_name(key))
         bound = metric_bound(value, unit_of(name), f"{where}: {argument}")
+        if builtin(name) is not None and unit_of(name) == "ratio" and not 0 <= bound.limit <= 1:
+            # a built-in rate is a share: such a bound always fails, or never does (a test's own
+            # "_ratio" may be any number, a compression ratio of 3)
+            raise SettingError(
+                f"{where}: {argument}: {name} is a share from 0 to 1 (0% to 100%), so a bound "
+                f"at {bound.limit:g} says nothing about it, got {shown(value)}"
+            )
         budgets.append(MetricBudget(name, bound, "metrics", argument))
     return budgets
 
@@ -744,8 +751,8 @@ def metric_bound(value: object, unit: UnitKind, where: str) -> MetricBound:
         number /= 100
     elif written_unit in UNIT_SECONDS and unit == "seconds":
         number *= UNIT_SECONDS[written_unit]
-    elif written_unit in UNIT_BYTES and unit == "bytes":
-        number *= UNIT_BYTES[written_unit]
+    elif (unit_bytes := bytes_per_unit(written_unit)) is not None and unit == "bytes":
+        number *= unit_bytes
     elif written_unit:
         raise SettingError(
             f"{where}: unit {written_unit!r} does not fit this metric ({unit}); "
@@ -783,8 +790,9 @@ def _byte_size(value: object, where: str) -> float:
     number = as_float(value)
     if isinstance(value, str):
         quantity = split_quantity(value)
-        if quantity is not None and quantity[1] in (*UNIT_BYTES, ""):
-            number = quantity[0] * UNIT_BYTES.get(quantity[1], 1.0)
+        unit_bytes = bytes_per_unit(quantity[1] or "B") if quantity is not None else None
+        if quantity is not None and unit_bytes is not None:
+            number = quantity[0] * unit_bytes
     if number is None or number < 0:
         raise SettingError(
             f"{where}: expected a size such as '2 KB' (B, KB, MB, GB; KiB, MiB, GiB) or a "

@@ -36,6 +36,15 @@ def significant(value: float, digits: int = 3) -> str:
     return f"{value:.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
 
 
+def format_ratio_below(ratio: float, minimum: float) -> str:
+    """A ratio that missed its ``minimum``, with two decimals or as many more as it takes to
+    read below it: ``0.99999x`` against ``1x``, not ``1.00x < 1x``."""
+    decimals = 2
+    while decimals < 6 and round(ratio, decimals) >= minimum:
+        decimals += 1
+    return f"{ratio:.{decimals}f}x"
+
+
 def format_change(change: float) -> str:
     """``0.218`` -> ``"+21.8%"``; changes that round to zero show as ``+0.0%``."""
     percent = round(change * 100, 1)
@@ -96,6 +105,14 @@ UNIT_BYTES = {
     "GiB": 1024.0**3,
 }
 SHOWN_BYTE_UNITS = (("GB", 1e9), ("MB", 1e6), ("KB", 1e3))
+_UNIT_BYTES_ANY_CASE = {unit.casefold(): size for unit, size in UNIT_BYTES.items()}
+
+
+def bytes_per_unit(unit: str) -> float | None:
+    """The size of a written byte unit in bytes, in any case (``"kB"``, the SI spelling, and
+    ``"kb"`` are a kilobyte too: a size budget has no bits to mix them up with); None for
+    another unit."""
+    return _UNIT_BYTES_ANY_CASE.get(unit.casefold())
 
 
 def format_bytes(count: float, *, digits: int = 3, magnitude: float | None = None) -> str:

@@ -88,6 +88,21 @@ def test_a_change_within_the_baseline_runs_own_spread_is_not_a_regression():
     )
 
 
+def test_memory_that_moves_by_a_few_bytes_is_not_judged():
+    # from about 0 B a call, 20 B is +2000% but within what tracing a workload that keeps
+    # nothing measures; 10 KB is a leak
+    stray = metric_change("memory.per_call_bytes", 20, [-1, 1], 0.1, False)
+    assert stray.verdict == Verdict.UNCHANGED and stray.change > 10
+    assert metric_change("memory.per_call_bytes", 10_000, [-1, 1], 0.1, False).verdict == (
+        Verdict.REGRESSED
+    )
+    assert metric_change("memory.peak_bytes", 1_000, [1_200, 1_300], 0.1, False).verdict == (
+        Verdict.UNCHANGED
+    )
+    # other metrics keep no such margin
+    assert metric_change("retry.give_ups", 1, [0, 0], 0.1, False).verdict == Verdict.REGRESSED
+
+
 def test_a_zero_centre_is_no_division_error():
     give_ups = metric_change("retry.give_ups", 2, [0, 0, 0], 0.1, False)
     assert give_ups.verdict == Verdict.REGRESSED and give_ups.change == math.inf

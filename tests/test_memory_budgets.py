@@ -188,6 +188,29 @@ def test_tracing_started_by_someone_else_is_left_on(suite):
     result.stdout.fnmatch_lines(["memory budget exceeded: 1?.? KB retained per call > 2 KB *"])
 
 
+@pytest.mark.parametrize("per_call", ["2KB", "2 kB", "2 kb", 2048, "2 kib"])
+def test_a_budget_of_2_kb_is_read_in_any_spelling_of_its_unit(suite, per_call):
+    suite.makepyfile(
+        f"""
+        import pytest
+
+        kept = []
+
+        @pytest.mark.memory(per_call={per_call!r})
+        @pytest.mark.omniperf(rounds=3, warmup=1)
+        def test_leaks():
+            kept.append(bytearray(10_000))
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly", "--omniperf-json=run.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["memory budget exceeded: 1?.? KB retained per call > 2* KB (3 calls traced)"]
+    )
+    limit = measurements(suite)["test_leaks"]["metric_budgets"]["memory.per_call_bytes"]["limit"]
+    assert limit in (2000.0, 2048.0)
+
+
 BAD_MEMORY_BUDGETS = [
     ("memory()", "give peak, per_call or both, e.g. @pytest.mark.memory(per_call='2 KB')"),
     ("memory(leak='2 KB')", "unknown argument 'leak'; valid: peak, per_call"),
@@ -275,3 +298,36 @@ def test_a_speedup_with_a_memory_budget_traces_its_parallel_calls(suite):
     record = measurements(suite)["test_sections"]
     assert record["kind"] == "speedup" and record["stats"]["speedup"] > 1.8
     assert 9_500 < record["metrics"]["memory.per_call_bytes"] < 12_000  # two sections a call
+
+
+GROWING = """
+import os
+import pytest
+
+kept = []
+
+@pytest.mark.memory(per_call="20 KB")
+@pytest.mark.omniperf(rounds=20, warmup=1)
+def test_keeps():
+    kept.append(bytearray(int(os.environ["KEEP_BYTES"])) if os.environ["KEEP_BYTES"] else None)
+"""
+
+
+def test_memory_that_grows_across_runs_fails_the_gate_and_a_few_stray_bytes_do_not(
+    suite, monkeypatch
+):
+    """Against a run that kept nothing (about 0 B a call), keeping one list slot a call (8 to
+    20 B) is thousands of percent but noise; keeping 10 KB a call is a regression."""
+    suite.makepyfile(test_growing=GROWING)
+    monkeypatch.setenv("KEEP_BYTES", "")
+    for _ in range(2):
+        suite.runpytest("-p", "no:randomly", "--omniperf-label=main").assert_outcomes(passed=1)
+    gate = ("-p", "no:randomly", "--omniperf-compare", "--omniperf-gate", "--omniperf-no-save")
+    monkeypatch.setenv("KEEP_BYTES", "0")  # None, then an empty bytearray: a few bytes a call
+    suite.runpytest(*gate).assert_outcomes(passed=1)
+    monkeypatch.setenv("KEEP_BYTES", "10000")
+    grown = suite.runpytest(*gate)
+    grown.assert_outcomes(failed=1)
+    grown.stdout.fnmatch_lines(
+        ["memory.per_call_bytes regressed: * vs baseline * B (+*%) against 2 runs labelled*"]
+    )

@@ -262,10 +262,60 @@ def test_a_metric_the_test_did_not_produce_fails_naming_what_was_meant(suite):
             "metric budget cannot be evaluated: *::test_no_cache produced no metric "
             "'cache.hit_rate' (@pytest.mark.metrics argument cache_hit_rate); it is reported by "
             "a response cache (perf_cache, perf_runtime.cache()), and this test has none that "
-            "reported it",
+            "reported it (a rate only once its primitive was used)",
         ],
         consecutive=False,
     )
+
+
+def test_the_figures_behind_a_metric_count_one_in_the_singular(suite):
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.metrics(cache_hit_rate=">=0.9")
+        @pytest.mark.asyncio
+        async def test_one_miss(perf_cache):
+            for key in "aaaa":
+                await perf_cache.get_or_compute(key, lambda: asyncio.sleep(0))
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["metric budget not met: cache.hit_rate = 0.75 < 0.9 (cache: 3 hits, 1 miss)"]
+    )
+
+
+def test_a_cache_nobody_asked_has_no_hit_rate_to_pass_a_bound_with(suite):
+    """An unused cache reports no hit rate (a 0 there let an upper bound pass on nothing),
+    like a retry with no call has no success rate; its counts are still reported."""
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.metrics(cache_hit_rate="<=0.5")
+        def test_upper_bound_on_an_unused_cache(perf_cache):
+            pass
+
+        @pytest.mark.metrics(cache_hit_rate=">=0.3", cache_misses="<=0")
+        def test_lower_bound_on_an_unused_cache(perf_cache):
+            pass
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly", "--omniperf-json=run.json")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "metric budget cannot be evaluated: *::test_upper_bound_on_an_unused_cache produced "
+            "no metric 'cache.hit_rate' (@pytest.mark.metrics argument cache_hit_rate); it is "
+            "reported by a response cache *(a rate only once its primitive was used)",
+            "metric budget cannot be evaluated: *::test_lower_bound_on_an_unused_cache *",
+        ],
+        consecutive=False,
+    )
+    assert "budget not met" not in result.stdout.str()
 
 
 MALFORMED_METRIC_BUDGETS = [
@@ -286,6 +336,13 @@ MALFORMED_METRIC_BUDGETS = [
     ("metrics(loop_blocking_max_s='<=5 KB')", "loop_blocking_max_s: unit 'KB' does not fit*"),
     ("metrics({'cache.hit_rate': '>>1'})", "'cache.hit_rate': expected a bound, *"),
     ("metrics({1: '>=1'})", "metric names must be non-empty strings, got 1"),
+    (
+        "metrics(cache_hit_rate='>=150%')",
+        "cache_hit_rate: cache.hit_rate is a share from 0 to 1 (0% to 100%), so a bound at 1.5 "
+        "says nothing about it, got '>=150%'",
+    ),
+    ("metrics(retry_success_rate='>=-0.5')", "retry_success_rate: retry.success_rate is a *"),
+    ("metrics({'cache2.hit_rate': '<=1.2'})", "'cache2.hit_rate': cache2.hit_rate is a share *"),
     ("metrics('cache_hit_rate')", "takes metric names as keywords *"),
     ("metrics()", "give at least one metric and its bound, *"),
 ]
@@ -309,6 +366,19 @@ def test_malformed_metric_budgets_error_their_test_at_setup(suite):
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_tests_own_ratio_may_be_bounded_above_one(suite):
+    suite.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.metrics(compression_ratio=">=2")
+        def test_compresses(perf):
+            perf.metric("compression_ratio", 3.1)
+        """
+    )
+    suite.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
 
 
 def test_stacked_metric_marks_all_apply_the_strictest_per_direction(suite):
@@ -423,6 +493,10 @@ def test_marker_keywords_name_stored_metrics(key, stored):
         ("<2s", "limiter.mean_wait_s", MetricBound("<", 2.0)),
         ("<= 2 KB", "memory.per_call_bytes", MetricBound("<=", 2000.0)),
         ("<=1 KiB", "cache_bytes", MetricBound("<=", 1024.0)),  # unit from the name's end
+        # byte units in any case: "kB" is the SI spelling, "kb" what people type
+        ("<= 2 kB", "memory.per_call_bytes", MetricBound("<=", 2000.0)),
+        ("<=2kb", "memory.per_call_bytes", MetricBound("<=", 2000.0)),
+        ("<=1 mib", "memory.peak_bytes", MetricBound("<=", 1024.0**2)),
         ("<=3", "retry.give_ups", MetricBound("<=", 3.0)),
         (">=-1e3", "score", MetricBound(">=", -1000.0)),
     ],

@@ -195,9 +195,14 @@ def test_bad_variants_are_one_line_type_errors_naming_the_test(suite, call, mess
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        [f"E*TypeError: perf.compare on test_bad_variants_are_one_line*.py::test_bad: {message}"]
+        [
+            ">*perf.compare(*",  # the test's own line, then the one-line error
+            f"E*TypeError: perf.compare on test_bad_variants_are_one_line*.py::test_bad: {message}",
+        ]
     )
     assert "never awaited" not in result.stdout.str()
+    # no frames of the plugin's: the mistake is in the test's line
+    assert "perf_fixture.py" not in result.stdout.str()
 
 
 def test_async_variants_in_a_sync_test_are_refused(suite):
@@ -590,3 +595,31 @@ def test_lambdas_around_coroutines_run_every_call_on_the_virtual_clock(suite):
     suite.makepyfile(test_lambdas=LAMBDAS_ON_THE_VIRTUAL_CLOCK)
     result = suite.runpytest("--omniperf-no-save", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
+
+
+def test_a_ratio_just_under_its_minimum_reads_below_it(suite):
+    """0.996 against min=1 read '1.00x < 1x': the ratio gets the decimals to show it is under."""
+    suite.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.speedup(min=1)
+        @pytest.mark.omniperf(clock="virtual", rounds=4, warmup=0)
+        @pytest.mark.asyncio
+        async def test_flag(perf):
+            await perf.compare(
+                baseline=lambda: asyncio.sleep(0.02),
+                candidate=lambda: asyncio.sleep(0.02008),  # 0.4% slower
+                names=("off", "on"),
+            )
+        """
+    )
+    result = suite.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "speedup budget not met: 0.99?x < 1x (off median 20 ms, on median 20.1 ms; *",
+            "*speedup 0.99?x < budget 1x*",
+        ]
+    )

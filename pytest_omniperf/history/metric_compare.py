@@ -9,6 +9,11 @@ The baseline's centre is the median of its runs' values; the verdict needs the c
 than the test's threshold *and* the value to lie beyond every baseline run, so the baseline's own
 spread never cries wolf. The interval shown (``low``/``high``) is the change against the
 baseline's lowest and highest runs.
+
+Memory figures also need to move by more than :data:`MEMORY_NOISE_BYTES`: a workload that
+keeps nothing retains between -2 and 88 B per traced call (event-loop and allocator internals;
+``tests/benchmarks/bench_memory_trace.py``), so from a centre near 0 a few stray bytes are a
+change of thousands of percent; the leaks a memory budget is about are kilobytes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from collections.abc import Sequence
 
 from pytest_omniperf.comparison import Change, Quantity, Verdict
 from pytest_omniperf.measurement import Measurement
+from pytest_omniperf.metric_names import unit_of
+
+MEMORY_NOISE_BYTES = 256.0
+"""How far a memory metric must move beyond every baseline run to be judged at all: about
+three times the most a traced workload that keeps nothing was measured to retain per call."""
 
 
 def metric_changes(
@@ -43,8 +53,9 @@ def metric_change(
     lowest, highest = min(baseline_values), max(baseline_values)
     change = relative_change(current, centre)
     worse_by = -change if higher else change
-    beyond_worst = current < lowest if higher else current > highest
-    beyond_best = current > highest if higher else current < lowest
+    noise = MEMORY_NOISE_BYTES if unit_of(name) == "bytes" else 0.0
+    beyond_worst = current < lowest - noise if higher else current > highest + noise
+    beyond_best = current > highest + noise if higher else current < lowest - noise
     if worse_by > threshold and beyond_worst:
         verdict = Verdict.REGRESSED
     elif -worse_by > threshold and beyond_best:

@@ -20,6 +20,7 @@ from pytest_omniperf.units import (
     format_change_bound,
     format_duration,
     format_measured,
+    format_ratio_below,
 )
 
 # Significant digits tried (times; counts start at 4) before giving up on an exact match: past
@@ -88,7 +89,7 @@ def budget_violations(measurement: Measurement) -> list[str]:
         if statistic == "speedup_min":
             ratio = stats.get("speedup", math.inf)
             if ratio < limit:
-                violations.append(f"speedup {ratio:.2f}x < budget {limit:g}x")
+                violations.append(f"speedup {format_ratio_below(ratio, limit)} < budget {limit:g}x")
         elif statistic == "blocking_max":
             longest_s = measurement.metrics.get(BLOCKING_METRIC, 0.0)
             if longest_s > limit:

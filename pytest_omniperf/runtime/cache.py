@@ -224,13 +224,16 @@ class ResponseCache:
     def metrics(self) -> dict[str, float]:
         stats = self.stats
         figures = {
-            f"{self.name}.hit_rate": stats.hit_rate,
             f"{self.name}.hits": float(stats.hits),
             f"{self.name}.misses": float(stats.misses),
             f"{self.name}.coalesced": float(stats.coalesced),
             f"{self.name}.evictions": float(stats.evictions),
             f"{self.name}.expirations": float(stats.expirations),
         }
+        if stats.lookups:
+            # a cache nobody asked has no hit rate: a 0 there would let a "<=" bound pass on
+            # nothing, as retry's success rate and the limiter's mean wait are not reported
+            figures[f"{self.name}.hit_rate"] = stats.hit_rate
         if self.cost_per_call is not None or stats.cost_saved:
             figures[f"{self.name}.cost_saved"] = stats.cost_saved
         return figures
