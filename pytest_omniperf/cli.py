@@ -163,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     regressions.add_argument("--json", action="store_true", help="a JSON list on stdout")
 
+    from pytest_omniperf.ab.command import configure_parser as configure_ab
+
+    configure_ab(
+        commands.add_parser(
+            "ab",
+            help="measure the perf tests of BASE and of the working tree (or --head) "
+            "interleaved; exit status 1 on a regression",
+        )
+    )
+
     report = commands.add_parser("report", parents=[history], help="write the HTML trend report")
     report.add_argument("--html", type=Path, default=Path("reports/omniperf.html"), metavar="PATH")
     report.add_argument("--last", type=int, default=50, metavar="N", help="newest N runs (50)")
@@ -633,7 +643,20 @@ def cmd_regressions(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ab(arguments: argparse.Namespace) -> int:
+    from pytest_omniperf.ab import command
+    from pytest_omniperf.ab.driver import AbUsageError
+    from pytest_omniperf.ab.trees import TreeError
+
+    settings, _ = _settings(arguments)
+    try:
+        return command.run(arguments, settings, _history_path(arguments))
+    except (AbUsageError, TreeError) as error:
+        raise CommandError(str(error)) from None
+
+
 COMMANDS = {
+    "ab": cmd_ab,
     "accept": cmd_accept,
     "runs": cmd_runs,
     "show": cmd_show,

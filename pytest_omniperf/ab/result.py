@@ -36,6 +36,10 @@ class AbTest:
     """The verdict was clear before the test's pair budget was spent."""
     budget_failures: list[str] = field(default_factory=list)
     """Budgets of the head tree the head side did not meet (one line each)."""
+    measurement: str = ""
+    """The measurement's name: a test that measures several parts (``perf.measure`` under
+    several names) gives one AbTest per name, all with its ``test_id``; a marker-only test's one
+    measurement is named after the test function. "" in records made before this field."""
 
     @property
     def verdict(self) -> Verdict:
@@ -54,6 +58,7 @@ class AbTest:
             "head_samples_s": self.head_samples_s,
             "stopped_early": self.stopped_early,
             "budget_failures": self.budget_failures,
+            "measurement": self.measurement,
         }
 
 
@@ -86,6 +91,12 @@ class AbResult:
     unfinished: list[str] = field(default_factory=list)
     """Tests the job's time budget (``--max-time``) left unmeasured."""
     wall_s: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    """Tests that failed or errored in a round on either side (``test (side): first line``):
+    not compared, and the job exits with status 2."""
+    skipped: list[str] = field(default_factory=list)
+    """Tests that skipped in a round (``test (side): reason``, e.g. valgrind missing): not
+    compared."""
 
     @property
     def regressed(self) -> list[AbTest]:
@@ -105,4 +116,6 @@ class AbResult:
             "removed": self.removed,
             "unfinished": self.unfinished,
             "wall_s": self.wall_s,
+            "failures": self.failures,
+            "skipped": self.skipped,
         }
