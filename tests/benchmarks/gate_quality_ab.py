@@ -118,11 +118,15 @@ def run_ab(repository: Path, base: Revision, head: Revision, history: Path) -> A
     omniperf = Path(sys.executable).with_name("omniperf")
     started = time.perf_counter()
     result = subprocess.run(
-        [str(omniperf), "ab", base.commit, "--head", head.commit, "--json", "--", "tests/perf"],
+        # the options before BASE: argparse cannot take them between BASE and "-- PYTEST_ARGS"
+        [
+            *(str(omniperf), "ab", "--head", head.commit, "--json", "-", "--history", str(history)),
+            *(base.commit, "--", "tests/perf"),
+        ],
         cwd=repository,
         capture_output=True,
         text=True,
-        env={**clean_environment(), "OMNIPERF_HISTORY": str(history)},
+        env=clean_environment(),
         timeout=JOB_TIMEOUT_S,
     )
     wall_s = time.perf_counter() - started
