@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -310,10 +311,14 @@ def arm_rows(jobs: list[Job], flags_of: Any) -> list[str]:
     rows = []
     aa = [job for job in jobs if job.kind == "A/A"]
     alarmed = [job for job in aa if flags_of(job)]
-    flagged = sorted(name for job in aa for name in flags_of(job))
+    flagged = Counter(name for job in aa for name in flags_of(job))
     rows.append(
         f"A/A jobs with any alarm: {len(alarmed)}/{len(aa)}"
-        + (f" (flagged: {', '.join(flagged)})" if flagged else "")
+        + (
+            f" (flagged: {', '.join(f'{n} x{c}' for n, c in sorted(flagged.items()))})"
+            if flagged
+            else ""
+        )
     )
     for kind in KINDS[1:]:
         slowed = [job for job in jobs if job.kind == kind]
