@@ -420,6 +420,20 @@ def report(jobs: list[Job], setup: dict[str, Any]) -> None:
                 f"{max(pairs)}); stopped early {early} of {len(tests)};"
                 f" clocks {sorted({test['clock'] for test in tests})}"
             )
+        for kind in KINDS:
+            for name in ALL_TESTS:
+                changes = [
+                    test["change"]
+                    for job in with_ab
+                    if job.kind == kind
+                    for test in job.ab.tests
+                    if test["name"] == name
+                ]
+                if changes:
+                    print(
+                        f"  {kind:<5} {name:<22} change: median {statistics.median(changes):+.2%},"
+                        f" {min(changes):+.2%} .. {max(changes):+.2%}"
+                    )
         print("calibration of the paired rule:")
         for row in calibration_rows(with_ab):
             print(f"  {row}")
