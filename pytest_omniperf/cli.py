@@ -182,7 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    after_dashes: list[str] = []
+    if argv[:1] == ["ab"] and "--" in argv:
+        # `omniperf ab BASE --pairs 4 -- -k rag`: what follows -- is pytest's, options included
+        # (argparse would take them for the command's own, or refuse them after its options)
+        cut = argv.index("--")
+        argv, after_dashes = argv[:cut], argv[cut + 1 :]
     arguments = parser.parse_args(argv)
+    if after_dashes:
+        arguments.pytest_args = [*arguments.pytest_args, *after_dashes]
     if arguments.command is None:
         parser.print_help()
         return 0

@@ -35,6 +35,7 @@ from pytest_omniperf.measurement_from_samples import (
     note_sequential_overlap,
     summarize_measurement,
 )
+from pytest_omniperf.memory_trace import TracedMemory, trace_async, trace_sync
 from pytest_omniperf.regression_confirmation import (
     Batch,
     Confirm,
@@ -46,7 +47,7 @@ from pytest_omniperf.round_progress import RoundMeter, current_progress
 from pytest_omniperf.sampling import Sampled, sample_async, sample_sync, timed_region
 from pytest_omniperf.settings import MAX_ROUNDS, MAX_WARMUP, MeasureSettings, bounded_int
 from pytest_omniperf.units import INSTRUCTIONS_CLOCK
-from pytest_omniperf.values import shown, storable_text
+from pytest_omniperf.values import as_float, shown, storable_text
 
 DISABLED_READ = (
     "omniperf is disabled (--omniperf-disable, OMNIPERF_DISABLE or ini omniperf_disable): "
@@ -133,6 +134,7 @@ class Perf:
         self._name = name
         self._confirm = confirm
         self._spans: dict[str, Measurement] = {}
+        self._metrics: dict[str, float] = {}
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -166,6 +168,7 @@ class Perf:
             confirm=self._confirm,
         )
         view._spans = self._spans
+        view._metrics = self._metrics
         return view
 
     # -- read access -------------------------------------------------------------------------
@@ -190,6 +193,30 @@ class Perf:
             if measurement.name == name:
                 return measurement
         raise KeyError(f"{self._test_id}: no measurement named {name!r}")
+
+    # -- the test's own metrics --------------------------------------------------------------
+
+    def metric(self, name: str, value: float) -> None:
+        """Record the test's own metric (``perf.metric("tokens_per_answer", 412)``; the last
+        value wins): stored with every measurement of the test, bounded by
+        ``@pytest.mark.metrics(tokens_per_answer="<=500")``."""
+        if not isinstance(name, str) or not name.strip():
+            _fail(
+                f"perf.metric on {self._test_id}: name must be a non-empty string, "
+                f"got {shown(name)}"
+            )
+        number = as_float(value)
+        if number is None:
+            _fail(
+                f"perf.metric({name!r}) on {self._test_id}: value must be a finite number, "
+                f"got {shown(value)}"
+            )
+        self._metrics[storable_text(name)] = number
+
+    @property
+    def recorded_metrics(self) -> dict[str, float]:
+        """The metrics recorded with :meth:`metric` so far."""
+        return dict(self._metrics)
 
     # -- measuring ---------------------------------------------------------------------------
 
@@ -288,7 +315,8 @@ class Perf:
                 )
 
         batch = confirmed_batch(sample, functools.partial(self._looks_regressed, name))
-        return self._record(name, batch, speedup)
+        memory = trace_sync(call, settings.rounds) if settings.trace_memory else None
+        return self._record(name, batch, speedup, memory)
 
     def _count_sync(self, call: Callable[[], Any], warmup: int, speedup: bool) -> Sampled:
         from pytest_omniperf.instructions.counting import count_sync
@@ -338,7 +366,10 @@ class Perf:
                 )
 
         batch = await confirmed_batch_async(sample, functools.partial(self._looks_regressed, name))
-        return self._record(name, batch, speedup)
+        memory = None
+        if settings.trace_memory:
+            memory = await trace_async(call, settings.rounds, settings.clock)
+        return self._record(name, batch, speedup, memory)
 
     def _settings_on_this_library(self, name: str, speedup: bool) -> MeasureSettings:
         """The settings, checked against the async library running the test: the virtual clock
@@ -365,11 +396,15 @@ class Perf:
         draft = make_measurement(self._test_id, name, self._settings, sampled, warmup=0)
         return needs_confirmation(draft, self._confirm)
 
-    def _record(self, name: str, batch: Batch, speedup: bool) -> Any:
+    def _record(
+        self, name: str, batch: Batch, speedup: bool, memory: TracedMemory | None = None
+    ) -> Any:
         sampled = batch.sampled
         measurement = make_measurement(
             self._test_id, name, self._settings, sampled, warmup=self._settings.warmup
         )
+        if memory is not None:
+            measurement.metrics.update(memory.metrics())
         measurement.second_batch = batch.second_batch
         if speedup:
             note_sequential_overlap(measurement)
@@ -432,6 +467,13 @@ class Perf:
                 raise TypeError(VIRTUAL_NEEDS_ASYNC.format(where=where))
             clock = "real"
         return clock, in_loop
+
+
+def _fail(message: str) -> NoReturn:
+    """Fail the test with one line: bad input to a perf method is the test's own mistake."""
+    import pytest
+
+    raise pytest.fail.Exception(message, pytrace=False)
 
 
 def _skip_disabled_read(what: str) -> NoReturn:

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import inspect
 import sys
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_omniperf.budgets import BLOCKING_NOT_MEASURED, check, check_blocking
+from pytest_omniperf.budgets import (
+    BLOCKING_NOT_MEASURED,
+    check,
+    check_blocking,
+    check_metric_budgets,
+    missing_metric_problems,
+)
 from pytest_omniperf.comparison import Verdict
 from pytest_omniperf.installed_patches import checkpoint, uninstall_since
 from pytest_omniperf.loop_steps import UnsupportedLoopError
@@ -215,7 +222,7 @@ class PerfTestHooks:
         """Would the plugin call the body of a test that uses pytest-benchmark's fixture more
         than once? Checked before fixtures are set up, so pytest-benchmark has nothing to warn
         about."""
-        if not plan.markers or "perf" in item.fixturenames or self.settings.disabled:
+        if not plan.measures_body or "perf" in item.fixturenames or self.settings.disabled:
             return False
         if "benchmark" not in item.fixturenames:
             return False
@@ -255,14 +262,17 @@ class PerfTestHooks:
             use_progress(progress),
             _refusals_in_one_line(item.nodeid),
         ):
+            call_started = time.perf_counter()
             try:
-                if not plan.markers or _uses_perf(item):
-                    result = yield  # measured by the perf fixture, or not at all
+                if not plan.measures_body or _uses_perf(item):
+                    # measured by the perf fixture, or not at all: run once (a metrics-only
+                    # test's one call is timed around it)
+                    result = yield
                 else:
                     result = yield from self._measure_body(item, plan)
             finally:
                 progress.close()
-        violations = self._conclude(item, plan, sink)
+        violations = self._conclude(item, plan, sink, time.perf_counter() - call_started)
         if violations:
             pytest.fail("\n".join(violations), pytrace=False)
         return result
@@ -299,18 +309,29 @@ class PerfTestHooks:
             self._shows_progress = not self._counting_worker and shows_progress(self.config)
         return TerminalProgress(self.config, item) if self._shows_progress else None
 
-    def _conclude(self, item: pytest.Item, plan: MeasurePlan, sink: list[Measurement]) -> list[str]:
+    def _conclude(
+        self, item: pytest.Item, plan: MeasurePlan, sink: list[Measurement], call_s: float
+    ) -> list[str]:
         """Check the budgets of a test whose body completed; keep its measurements (already
-        summarised: measurements when taken, spans at each exit)."""
+        summarised: measurements when taken, spans at each exit). ``call_s``: how long the
+        call took (the one sample of a test that measured nothing but metrics)."""
         kit = item.stash.get(KIT_KEY, None)
         runtime_metrics = kit.metrics() if kit is not None else {}
+        perf = item.stash.get(PERF_KEY, None)
+        own_metrics = perf.recorded_metrics if perf is not None else {}
+        measures = plan.has_budget or plan.measure.trace_memory
+        if not sink and not measures and (own_metrics or plan.metric_budgets):
+            from pytest_omniperf.metrics_only import metrics_measurement
+
+            sink.append(metrics_measurement(item.nodeid, plan.measure, call_s))
         for measurement in sink:
             measurement.metrics.update(runtime_metrics)
+            measurement.metrics.update(own_metrics)  # the test's own word wins
         item.stash[CONCLUDED_KEY] = sink
         if self._counting_worker:
             return []  # the valgrind run only counts: its parent checks budgets on the counts
-        if plan.has_budget and not sink:
-            budget = "latency" if plan.latency else "speedup"
+        if measures and not sink:
+            budget = "latency" if plan.latency else "speedup" if plan.speedup else "memory"
             uses_perf = isinstance(item, pytest.Function) and _uses_perf(item)
             message = NOTHING_MEASURED if uses_perf else BODY_NOT_MEASURED
             return [message.format(budget=budget, test=item.nodeid)]
@@ -318,11 +339,12 @@ class PerfTestHooks:
             return [NO_SPEEDUP_MEASURED.format(test=item.nodeid)]
         if plan.blocking and not any(BLOCKING_METRIC in m.metrics for m in sink):
             return [BLOCKING_NOT_MEASURED.format(test=item.nodeid)]
-        violations: list[str] = []
+        violations = missing_metric_problems(item.nodeid, plan.metric_budgets, sink)
         for measurement in sink:
             violations += check(measurement, plan.latency, plan.speedup)
             if plan.blocking:
                 violations += check_blocking(measurement, plan.blocking)
+            violations += check_metric_budgets(measurement, plan.metric_budgets)
             if self.settings.comparing:
                 violations += self._compare(measurement, plan)
             self.config.hook.pytest_omniperf_measurement(item=item, measurement=measurement)
@@ -384,7 +406,9 @@ class PerfTestHooks:
         if _call_not_wrapped(item) and call.excinfo is None and not self.settings.disabled:
             # perf was first requested inside this test's body, in a session that had no perf
             # test until then: these hooks came too late to wrap the call, so conclude here
-            violations = self._conclude(item, item.stash[PLAN_KEY], item.stash[SINK_KEY])
+            violations = self._conclude(
+                item, item.stash[PLAN_KEY], item.stash[SINK_KEY], call.duration
+            )
             if violations:
                 report.outcome = "failed"
                 report.longrepr = "\n".join(violations)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-PERF_MARKERS = ("omniperf", "latency", "speedup", "blocking")
+PERF_MARKERS = ("omniperf", "latency", "speedup", "blocking", "metrics", "memory")
 PERF_FIXTURES = frozenset(
     {
         *("perf", "perf_runtime", "perf_recorder"),

@@ -15,6 +15,8 @@ import pytest
 from pytest_omniperf.settings import (
     BLOCKING_SIGNATURE,
     LATENCY_SIGNATURE,
+    MEMORY_SIGNATURE,
+    METRICS_SIGNATURE,
     OMNIPERF_SIGNATURE,
     SPEEDUP_SIGNATURE,
     RunSettings,
@@ -82,6 +84,12 @@ MARKERS = (
     "whether asyncio.gather is serialized in sequential mode, virtual-clock horizon in seconds)",
     f"{BLOCKING_SIGNATURE}: fail the async test when any single step of its event loop (one "
     "callback or task step) ran longer than `max` (unit s, ms, us or ns), naming the culprit",
+    f"{METRICS_SIGNATURE}: fail the test when a metric of its call is out of its bound, e.g. "
+    "metrics(cache_hit_rate='>=0.3', retry_success_rate='>=90%') or "
+    "metrics({'cache.hit_rate': '>=0.3'}); alone, the test body runs once",
+    f"{MEMORY_SIGNATURE}: trace the measured calls with tracemalloc after their timed rounds and "
+    "fail the test when one call's peak or the memory retained per call exceeds the bound "
+    "('5 MB', '2 KB'; a number is bytes)",
 )
 
 

@@ -11,10 +11,22 @@ import contextlib
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
-from pytest_omniperf.units import COUNT_UNIT, INSTRUCTIONS_CLOCK, UNIT_SCALE, UNIT_SECONDS
+from pytest_omniperf.units import (
+    COUNT_UNIT,
+    INSTRUCTIONS_CLOCK,
+    UNIT_BYTES,
+    UNIT_SCALE,
+    UNIT_SECONDS,
+    split_quantity,
+)
 from pytest_omniperf.values import as_float, as_int, shown, storable_text
+
+if TYPE_CHECKING:
+    # loaded when a test has a metric or memory budget, not at start-up
+    from pytest_omniperf.metric_bounds import MetricBound
+    from pytest_omniperf.metric_names import UnitKind
 
 T = TypeVar("T")
 
@@ -41,6 +53,8 @@ LATENCY_SIGNATURE = (
 )
 SPEEDUP_SIGNATURE = "speedup(min)"
 BLOCKING_SIGNATURE = "blocking(max, unit='ms')"
+METRICS_SIGNATURE = "metrics(bounds=None, **metric_name_bounds)"
+MEMORY_SIGNATURE = "memory(peak=None, per_call=None)"
 OMNIPERF_SIGNATURE = (
     "omniperf(rounds=None, warmup=None, clock=None, name=None, group=None, "
     "patch_gather=None, horizon=None, regression=None)"
@@ -112,6 +126,8 @@ class MeasureSettings(NamedTuple):
     """Relative slowdown that counts as a regression; None exempts the test."""
     time_callbacks: bool = False
     """Time each callback of the loop (a blocking budget needs to name the culprit)."""
+    trace_memory: bool = False
+    """Trace the memory of measured calls after their timed rounds (a memory budget)."""
 
 
 class LatencyBudget(NamedTuple):
@@ -132,6 +148,18 @@ class BlockingBudget(NamedTuple):
     unit: str = "ms"
 
 
+class MetricBudget(NamedTuple):
+    """A bound on one named metric, and the marker argument that stated it (for messages)."""
+
+    name: str
+    """The stored name: ``cache.hit_rate``, ``memory.per_call_bytes``, ``tokens_per_answer``."""
+    bound: MetricBound
+    marker: str
+    """``metrics`` or ``memory``."""
+    argument: str
+    """As written: ``cache_hit_rate``, ``'cache.hit_rate'``, ``per_call``."""
+
+
 class MeasurePlan(NamedTuple):
     """Everything the plugin needs to know about one test before it runs."""
 
@@ -140,10 +168,19 @@ class MeasurePlan(NamedTuple):
     speedup: SpeedupBudget | None = None
     markers: tuple[str, ...] = ()
     blocking: BlockingBudget | None = None
+    metric_budgets: tuple[MetricBudget, ...] = ()
+    """Bounds of ``@pytest.mark.metrics`` and ``@pytest.mark.memory``, the strictest per
+    metric and direction."""
 
     @property
     def has_budget(self) -> bool:
         return self.latency is not None or self.speedup is not None
+
+    @property
+    def measures_body(self) -> bool:
+        """Is the body of a marker-only test measured in rounds? Not for metric budgets alone:
+        rounds would change what they bound (a cache's hit rate); the body then runs once."""
+        return any(name != "metrics" for name in self.markers)
 
 
 # -- run level ---------------------------------------------------------------------------------
@@ -326,6 +363,8 @@ def resolve_measure_plan(
     latency: Sequence[Marker] = (),
     speedup: Sequence[Marker] = (),
     blocking: Sequence[Marker] = (),
+    metrics: Sequence[Marker] = (),
+    memory: Sequence[Marker] = (),
 ) -> MeasurePlan:
     """Validate a test's markers and combine them with the run settings.
 
@@ -347,6 +386,7 @@ def resolve_measure_plan(
         markers=markers,
     )
     plan = _with_blocking_budget(plan, nodeid, blocking)
+    plan = _with_metric_budgets(plan, nodeid, metrics, memory)
     _check_clock_fits_budgets(nodeid, plan)
     return plan
 
@@ -364,6 +404,12 @@ def _check_clock_fits_budgets(nodeid: str, plan: MeasurePlan) -> None:
             f"{_where('latency', nodeid)}: unit='instr' bounds an instruction count and needs "
             f"the instructions clock (@pytest.mark.omniperf(clock='instructions')); "
             f"this test uses the {plan.measure.clock} clock"
+        )
+    if plan.measure.trace_memory and counting:
+        raise SettingError(
+            f"{_where('memory', nodeid)}: memory is traced (tracemalloc) in the test's own "
+            f"process, while the instructions clock counts under valgrind; use clock='real', "
+            f"'cpu' or 'virtual' for this test"
         )
     if plan.speedup is not None and counting:
         raise SettingError(
@@ -415,6 +461,8 @@ def _signature(marker_name: str) -> str:
         "speedup": SPEEDUP_SIGNATURE,
         "omniperf": OMNIPERF_SIGNATURE,
         "blocking": BLOCKING_SIGNATURE,
+        "metrics": METRICS_SIGNATURE,
+        "memory": MEMORY_SIGNATURE,
     }[marker_name]
 
 
@@ -573,3 +621,148 @@ def _blocking_budget(nodeid: str, mark: Marker) -> BlockingBudget:
         )
     max_s = _scaled_bound(bound, UNIT_SECONDS[unit], where, f"max (in {unit})")
     return BlockingBudget(max_s=max_s, unit=unit)
+
+
+# -- metric and memory budgets -----------------------------------------------------------------
+
+_BOUND_EXAMPLES: dict[UnitKind, str] = {
+    "ratio": "'>=0.3' or '>=30%'",
+    "seconds": "'<=50 ms' (s, ms, us, ns; a plain number is seconds)",
+    "bytes": "'<=2 KB' (B, KB, MB, GB, KiB, MiB, GiB; a plain number is bytes)",
+    "count": "'<=3'",
+    "number": "'>=0.5'",
+}
+
+
+def _with_metric_budgets(
+    plan: MeasurePlan,
+    nodeid: str,
+    metrics: Sequence[Marker],
+    memory: Sequence[Marker],
+) -> MeasurePlan:
+    """``@pytest.mark.metrics(cache_hit_rate=">=0.3")`` and ``@pytest.mark.memory(peak=...)``:
+    every mark validated, every bound applies (the strictest per metric and direction). A
+    memory budget traces the measured calls, and measures the body like any measuring marker."""
+    if not metrics and not memory:
+        return plan
+    stated = [budget for mark in metrics for budget in _metric_marker_budgets(nodeid, mark)]
+    stated += [budget for mark in memory for budget in _memory_marker_budgets(nodeid, mark)]
+    markers = (*plan.markers, *(["metrics"] if metrics else []), *(["memory"] if memory else []))
+    return plan._replace(
+        metric_budgets=_strictest_metric_budgets(stated),
+        markers=markers,
+        measure=plan.measure._replace(trace_memory=plan.measure.trace_memory or bool(memory)),
+    )
+
+
+def _strictest_metric_budgets(stated: list[MetricBudget]) -> tuple[MetricBudget, ...]:
+    """Per metric and direction, the bound that lets the fewest values through (a strict
+    ``>`` beats a ``>=`` at the same limit); lower bounds first, in the order stated."""
+    strictest: dict[tuple[str, bool], MetricBudget] = {}
+    for budget in stated:
+        key = (budget.name, budget.bound.higher_is_better)
+        kept = strictest.get(key)
+        if kept is None or _stricter(budget.bound, kept.bound):
+            strictest[key] = budget
+    return tuple(sorted(strictest.values(), key=lambda budget: not budget.bound.higher_is_better))
+
+
+def _stricter(bound: MetricBound, than: MetricBound) -> bool:
+    if bound.limit != than.limit:
+        return bound.limit > than.limit if bound.higher_is_better else bound.limit < than.limit
+    return bound.op in (">", "<") and than.op not in (">", "<")
+
+
+def _metric_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
+    where = _where("metrics", nodeid)
+    if len(mark.args) > 1 or (mark.args and not isinstance(mark.args[0], Mapping)):
+        raise SettingError(
+            f"{where}: takes metric names as keywords (cache_hit_rate='>=0.3') and at most one "
+            f"dict of them ({{'cache.hit_rate': '>=0.3'}}), got positional {shown(mark.args)}"
+        )
+    # (the argument as errors name it, the metric's key, its bound)
+    stated: list[tuple[str, str, object]] = []
+    for key, value in (mark.args[0] if mark.args else {}).items():
+        if not isinstance(key, str) or not key.strip():
+            raise SettingError(f"{where}: metric names must be non-empty strings, got {shown(key)}")
+        stated.append((shown(key), key, value))
+    stated += [(key, key, value) for key, value in mark.kwargs.items()]
+    if not stated:
+        raise SettingError(
+            f"{where}: give at least one metric and its bound, "
+            f"e.g. @pytest.mark.metrics(cache_hit_rate='>=0.3')"
+        )
+    from pytest_omniperf.metric_names import metric_name, unit_of
+
+    budgets = []
+    for argument, key, value in stated:
+        name = storable_text(metric_name(key))
+        bound = metric_bound(value, unit_of(name), f"{where}: {argument}")
+        budgets.append(MetricBudget(name, bound, "metrics", argument))
+    return budgets
+
+
+def metric_bound(value: object, unit: UnitKind, where: str) -> MetricBound:
+    """``">=0.3"``, ``">= 30%"`` (a ratio), ``"<= 50 ms"`` (seconds), ``"<= 2 KB"`` (bytes)."""
+    from pytest_omniperf.metric_bounds import MetricBound, split_operator
+
+    example = _BOUND_EXAMPLES[unit]
+    parts = split_operator(value) if isinstance(value, str) else None
+    quantity = split_quantity(parts[1]) if parts else None
+    if parts is None or quantity is None:
+        raise SettingError(
+            f"{where}: expected a bound, an operator (>=, <=, >, <) and a number such as "
+            f"{example}, got {shown(value)}"
+        )
+    number, written_unit = quantity
+    if written_unit == "%" and unit == "ratio":
+        number /= 100
+    elif written_unit in UNIT_SECONDS and unit == "seconds":
+        number *= UNIT_SECONDS[written_unit]
+    elif written_unit in UNIT_BYTES and unit == "bytes":
+        number *= UNIT_BYTES[written_unit]
+    elif written_unit:
+        raise SettingError(
+            f"{where}: unit {written_unit!r} does not fit this metric ({unit}); "
+            f"write it as {example}, got {shown(value)}"
+        )
+    return MetricBound(parts[0], number)
+
+
+# the memory metrics (measurement.MEMORY_PEAK_METRIC and MEMORY_PER_CALL_METRIC, written out:
+# measurement.py imports this module)
+MEMORY_ARGUMENTS = {"peak": "memory.peak_bytes", "per_call": "memory.per_call_bytes"}
+
+
+def _memory_marker_budgets(nodeid: str, mark: Marker) -> list[MetricBudget]:
+    from pytest_omniperf.metric_bounds import MetricBound
+
+    _check_keys("memory", nodeid, mark, tuple(MEMORY_ARGUMENTS))
+    where = _where("memory", nodeid)
+    budgets = [
+        MetricBudget(
+            name, MetricBound("<=", _byte_size(value, f"{where}: {argument}")), "memory", argument
+        )
+        for argument, name in MEMORY_ARGUMENTS.items()
+        if (value := mark.kwargs.get(argument)) is not None
+    ]
+    if not budgets:
+        raise SettingError(
+            f"{where}: give peak, per_call or both, e.g. @pytest.mark.memory(per_call='2 KB')"
+        )
+    return budgets
+
+
+def _byte_size(value: object, where: str) -> float:
+    """``"5 MB"``, ``"2 KiB"``, or a number of bytes; zero or more."""
+    number = as_float(value)
+    if isinstance(value, str):
+        quantity = split_quantity(value)
+        if quantity is not None and quantity[1] in (*UNIT_BYTES, ""):
+            number = quantity[0] * UNIT_BYTES.get(quantity[1], 1.0)
+    if number is None or number < 0:
+        raise SettingError(
+            f"{where}: expected a size such as '2 KB' (B, KB, MB, GB; KiB, MiB, GiB) or a "
+            f"number of bytes, got {shown(value)}"
+        )
+    return number

@@ -82,3 +82,43 @@ def format_measured(
     if unit is None and magnitude is not None:
         unit = duration_unit(magnitude)
     return format_duration(value, unit, digits=digits or 3)
+
+
+# Memory is written in decimal units (1 KB = 1000 B), as tracemalloc's figures are shown here;
+# the binary ones are accepted for those who think in them.
+UNIT_BYTES = {
+    "B": 1.0,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "KiB": 1024.0,
+    "MiB": 1024.0**2,
+    "GiB": 1024.0**3,
+}
+_SHOWN_BYTE_UNITS = (("GB", 1e9), ("MB", 1e6), ("KB", 1e3))
+
+
+def format_bytes(count: float, *, digits: int = 3) -> str:
+    """``10240`` -> ``"10.2 KB"`` (decimal units, like the budgets they are compared with)."""
+    if math.isnan(count):
+        return "n/a"
+    for unit, size in _SHOWN_BYTE_UNITS:
+        if abs(count) >= size:
+            return f"{significant(count / size, digits)} {unit}"
+    return f"{count:.0f} B"
+
+
+def split_quantity(text: str) -> tuple[float, str] | None:
+    """``"50 ms"`` -> ``(50.0, "ms")``, ``"30%"`` -> ``(30.0, "%")``, ``"2"`` -> ``(2.0, "")``:
+    a finite number and the unit written after it; None when there is no such number (NaN and
+    infinity are not numbers here)."""
+    stripped = text.strip()
+    unit_start = len(stripped)
+    while unit_start and (stripped[unit_start - 1].isalpha() or stripped[unit_start - 1] == "%"):
+        unit_start -= 1
+    number_text, unit = stripped[:unit_start].strip(), stripped[unit_start:]
+    try:
+        number = float(number_text)
+    except ValueError:
+        return None
+    return (number, unit) if math.isfinite(number) else None

@@ -161,3 +161,27 @@ def test_bad_options():
         ResponseCache(max_entries=0)
     with pytest.raises(ValueError, match="ttl_s"):
         ResponseCache(ttl_s=0)
+
+
+def test_keys_stay_the_sha256_of_the_canonical_json():
+    """Keys persisted by an earlier release still hit: the key is the same function of the
+    arguments as before the encoder was made once (json.dumps with sorted keys)."""
+    import hashlib
+    import json
+
+    request = {"model": "small-1", "messages": [{"role": "user", "content": "héllo"}]}
+    canonical = json.dumps(
+        {"args": [request], "kwargs": {"seed": 1}},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert make_key(request, seed=1) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_value_containing_itself_is_a_clear_error():
+    looped: list[object] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="contains itself"):
+        make_key(looped)
+    assert make_key([1]) == make_key((1,))  # the encoder still works afterwards

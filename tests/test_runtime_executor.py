@@ -157,3 +157,42 @@ async def test_spans_and_metrics():
     assert metrics["executor.efficiency"] == ratio(1.0)
     assert metrics["executor.achieved_speedup"] == ratio(1.5)
     assert metrics["executor.critical_path_s"] == simulated(2.0)
+
+
+@pytest.mark.asyncio
+async def test_deep_chains_plan_in_one_pass_with_every_level():
+    """A 10,000-step chain (planning was quadratic in its depth) gets one level per step, and a
+    diamond's join waits for its deepest branch."""
+
+    async def step(*_):
+        return None
+
+    chain = {f"t{i}": (step, (f"t{i - 1}",) if i else ()) for i in range(10_000)}
+    plan = Executor().plan(chain)
+    assert len(plan.levels) == 10_000 and plan.levels[-1] == ("t9999",)
+    diamond = Executor().plan(
+        {"a": step, "b": (step, ("a",)), "c": (step, ("b",)), "d": (step, ("a", "c"))}
+    )
+    assert diamond.levels == (("a",), ("b",), ("c",), ("d",))
+    assert diamond.dependents["a"] == ("b", "d")
+
+
+@pytest.mark.asyncio
+async def test_a_reused_step_dict_is_planned_once_and_again_when_it_changes(monkeypatch):
+    executor = Executor()
+    planned = []
+    plan = executor.plan
+    monkeypatch.setattr(executor, "plan", lambda steps: planned.append(1) or plan(steps))
+
+    async def step(*_):
+        return 1
+
+    steps = {"a": step, "b": (step, ("a",))}
+    await executor.run(steps)
+    await executor.run(steps)
+    assert len(planned) == 1
+    steps["c"] = (step, ("b",))
+    report = await executor.run(steps)
+    assert len(planned) == 2 and report.results == {"a": 1, "b": 1, "c": 1}
+    await executor.run(dict(steps))  # an equal but other dict: planned (it may change later)
+    assert len(planned) == 3

@@ -134,8 +134,9 @@ def run(arguments: argparse.Namespace, settings: RunSettings, history_path: Path
     base_commit = commit_of(root, arguments.base_revision, "BASE")
     head_commit = commit_of(root, arguments.head, "--head") if arguments.head else ""
     relative = here.resolve().relative_to(root.resolve())
+    _check_json_target(arguments.json, history_path)
     log_folder = Path(tempfile.mkdtemp(prefix="omniperf-ab-logs-"))
-    keep_logs = True
+    keep_logs = False
     try:
         with ExitStack() as trees:
             base_root = trees.enter_context(checked_out(root, base_commit, "base"))
@@ -151,16 +152,41 @@ def run(arguments: argparse.Namespace, settings: RunSettings, history_path: Path
                 else AbSide(WORKING_TREE, working_tree_commit(root))
             )
             head = Tree(head_side, head_root, head_root / relative)
+            for tree in (base, head):
+                if not tree.folder.is_dir():
+                    raise AbUsageError(
+                        f"the {tree.side.revision} tree has no folder {relative} "
+                        "(run omniperf ab from a folder both trees have)"
+                    )
             result = AbJob(base, head, arguments.pytest_args, job, log_folder, _say()).run()
-        keep_logs = False
     except WorkerFailure as failure:
+        keep_logs = True
         print(f"omniperf ab: error: {failure}", file=sys.stderr)
         print(f"omniperf ab: the workers' output is in {log_folder}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "\nomniperf ab: interrupted (workers stopped, temporary trees removed)",
+            file=sys.stderr,
+        )
+        return 130
     finally:
-        if not keep_logs and log_folder.exists():
+        if not keep_logs:
             shutil.rmtree(log_folder, ignore_errors=True)
     return _report(result, arguments, settings, history_path, root)
+
+
+def _check_json_target(path: str | None, history_path: Path) -> None:
+    """Refuse at once a --json path the job could not write, or that is the history."""
+    if not path or path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise AbUsageError(f"--json {path}: is a folder; give a file path")
+    if not target.parent.is_dir():
+        raise AbUsageError(f"--json {path}: the folder {target.parent} does not exist")
+    if target.exists() and history_path.exists() and target.samefile(history_path):
+        raise AbUsageError(f"--json {path}: is the history database; choose another path")
 
 
 def _report(
@@ -179,11 +205,19 @@ def _report(
         if arguments.json == "-":
             print(document)
         else:
-            Path(arguments.json).write_text(document + "\n")
+            try:
+                Path(arguments.json).write_text(document + "\n")
+            except OSError as error:
+                print(f"omniperf ab: error: --json {arguments.json}: {error}", file=sys.stderr)
+                status = 2
     summary = os.environ.get("GITHUB_STEP_SUMMARY", "")
     if summary:
-        with open(summary, "a") as step_summary:
-            step_summary.write(_markdown(result) + "\n")
+        try:
+            with open(summary, "a") as step_summary:
+                step_summary.write(_markdown(result) + "\n")
+        except OSError as error:
+            print(f"omniperf ab: error: GITHUB_STEP_SUMMARY {summary}: {error}", file=sys.stderr)
+            status = 2
     if not arguments.no_save:
         from pytest_omniperf.history.store import HistoryError
 

@@ -98,10 +98,11 @@ class _TestRounds:
                 self.head_budget_failures.append(str(failures[0]))
 
     def log_ratios(self, name: str) -> list[float]:
-        """One log-ratio per pair that measured ``name`` on both sides, with positive values."""
+        """One log-ratio per pair that measured ``name`` on both sides, with positive medians
+        (a round below the clock's resolution reads 0)."""
         ratios = []
         for base, head in zip(self.base.get(name, []), self.head.get(name, []), strict=False):
-            if base and head and min(base) > 0 and min(head) > 0:
+            if base and head and paired.median(base) > 0 and paired.median(head) > 0:
                 ratios.append(paired.pair_log_ratio(base, head))
         return ratios
 
@@ -133,19 +134,39 @@ class AbJob:
         self._slowest_round_s: dict[str, float] = {}
 
     def run(self) -> AbResult:
-        workers = [
-            (self._start("base", number), self._start("head", number))
-            for number in range(1, self.settings.pairs + 1)
-        ]
+        workers: list[tuple[WorkerProcess, WorkerProcess]] = []
         finished = False
         try:
             result = self._run_with(workers)
             finished = True
             return result
         finally:
-            for pair in workers:
+            every_worker = [worker for pair in workers for worker in pair]
+            if finished:
+                for worker in every_worker:  # all tear down at once, not one after another
+                    worker.ask_to_quit()
+                for worker in every_worker:
+                    worker.wait_until_gone()
+            else:
+                for worker in every_worker:
+                    worker.kill()
+
+    def _start_pairs(self, workers: list[tuple[WorkerProcess, WorkerProcess]]) -> None:
+        """Start the first pair and wait for its collection (a tree that does not collect, or
+        has no perf tests, costs two worker start-ups, not 2P), then the others, together."""
+        for first, count in ((1, 1), (2, self.settings.pairs - 1)):
+            if first > 1 and time.monotonic() >= self.deadline:
+                return  # no time left to measure with them: every test is unfinished
+            started = [
+                (self._start("base", number), self._start("head", number))
+                for number in range(first, first + count)
+            ]
+            workers += started
+            for pair in started:
                 for worker in pair:
-                    worker.quit() if finished else worker.kill()
+                    self._wait_ready(worker)
+            if first == 1:
+                self._check_listings(workers[0])
 
     def _start(self, side: str, number: int) -> WorkerProcess:
         tree = self.base if side == "base" else self.head
@@ -153,27 +174,34 @@ class AbJob:
             side, number, tree.root, tree.folder, self.pytest_args, self.log_folder
         )
 
-    def _run_with(self, workers: list[tuple[WorkerProcess, WorkerProcess]]) -> AbResult:
-        listings: dict[str, list[dict[str, Any]]] = {}
-        for pair in workers:
-            for worker in pair:
-                tree = self.base if worker.side == "base" else self.head
-                try:
-                    tests = worker.wait_ready(max(self.settings.round_timeout_s, STARTUP_TIMEOUT_S))
-                except CollectionFailure as error:
-                    raise AbUsageError(
-                        f"collecting the {worker.side} tree ({tree.side.revision}) failed: {error}"
-                    ) from None
-                listings.setdefault(worker.side, tests)
-        base_tests = {test["id"]: test for test in listings["base"]}
-        head_tests = {test["id"]: test for test in listings["head"]}
-        if not base_tests and not head_tests:
+    def _wait_ready(self, worker: WorkerProcess) -> None:
+        tree = self.base if worker.side == "base" else self.head
+        try:
+            worker.wait_ready(max(self.settings.round_timeout_s, STARTUP_TIMEOUT_S))
+        except CollectionFailure as error:
+            raise AbUsageError(
+                f"collecting the {worker.side} tree ({tree.side.revision}) failed: {error}"
+            ) from None
+
+    def _check_listings(self, pair: tuple[WorkerProcess, WorkerProcess]) -> None:
+        if not pair[0].tests and not pair[1].tests:
             arguments = " ".join(self.pytest_args) or "none"
             raise AbUsageError(f"no perf tests in either tree (pytest arguments: {arguments})")
+
+    def _run_with(self, workers: list[tuple[WorkerProcess, WorkerProcess]]) -> AbResult:
+        self._start_pairs(workers)
+        base_tests = {test["id"]: test for test in workers[0][0].tests}
+        head_tests = {test["id"]: test for test in workers[0][1].tests}
         common = [test_id for test_id in head_tests if test_id in base_tests]
         rounds_by_test: list[tuple[str, str, _TestRounds, bool]] = []
         for index, test_id in enumerate(common, start=1):
             clock = str(head_tests[test_id].get("clock") or base_tests[test_id].get("clock"))
+            base_clock = base_tests[test_id].get("clock")
+            if base_clock and base_clock != clock:
+                self.skipped.append(
+                    f"{test_id}: its clock changed from {base_clock} to {clock} (not comparable)"
+                )
+                continue
             measured = self._measure(index, common, test_id, clock, workers)
             if measured is not None:
                 rounds, stopped_early = measured
@@ -227,7 +255,10 @@ class AbJob:
                     if outcome != "passed":
                         where = f"{test_id} ({worker.side})"
                         note = f"{where}: {answer.get('message', outcome)}"
-                        (self.failures if outcome == "failed" else self.skipped).append(note)
+                        # A broken head never passes; a base that fails (a test the head
+                        # fixes) only leaves the test uncompared.
+                        head_failed = outcome == "failed" and worker.side == "head"
+                        (self.failures if head_failed else self.skipped).append(note)
                         self.say(f"{label}: {note}", False)
                         return None
                     if round_index >= warmups:

@@ -92,11 +92,11 @@ class AbResult:
     """Tests the job's time budget (``--max-time``) left unmeasured."""
     wall_s: float = 0.0
     failures: list[str] = field(default_factory=list)
-    """Tests that failed or errored in a round on either side (``test (side): first line``):
-    not compared, and the job exits with status 2."""
+    """Tests that failed or errored in a round of the head (``test (head): first line``): not
+    compared, and the job exits with status 2."""
     skipped: list[str] = field(default_factory=list)
-    """Tests that skipped in a round (``test (side): reason``, e.g. valgrind missing): not
-    compared."""
+    """Tests not compared for another reason (``test (side): reason``): skipped in a round
+    (valgrind missing), or failed on the base side only."""
 
     @property
     def regressed(self) -> list[AbTest]:

@@ -51,6 +51,16 @@ def ab_clock(measure: MeasureSettings, is_async: bool) -> str:
     return "real" if is_async else "cpu"
 
 
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """A worker serves its rounds itself: pytest-xdist's ``-n`` (in the project's ``addopts``,
+    say) would hand its tests to sub-workers. Runs after xdist's own (tryfirst) handling of
+    ``-n``, before pytest's main loop reads the option."""
+    if getattr(config.option, "dist", "no") != "no":
+        config.option.dist = "no"
+    if getattr(config.option, "numprocesses", None):
+        config.option.numprocesses = None
+
+
 @pytest.hookimpl(trylast=True)  # after the plugin's own pytest_configure made its session
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get(COUNTING_WORKER_ENV):
@@ -98,7 +108,7 @@ class AbWorker:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             where = report.nodeid or "collection"
-            self._collection_errors.append(f"{where}: {error_line(report.longreprtext)}")
+            self._collection_errors.append(f"{where}: {error_line(report.longreprtext, last=True)}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
@@ -128,7 +138,7 @@ class AbWorker:
             plan = resolve_measure_plan(item.nodeid, self.settings, **marks)
         except SettingError as error:
             return described | {"clock": "", "budgets": [], "error": str(error)}
-        budgets = [name for name in ("latency", "speedup", "blocking") if name in plan.markers]
+        budgets = [name for name in plan.markers if name != "omniperf"]  # the budget markers
         return described | {"clock": ab_clock(plan.measure, is_async), "budgets": budgets}
 
     @pytest.hookimpl  # after the perf hooks' (tryfirst) plan, before pytest sets up fixtures
@@ -179,13 +189,14 @@ class AbWorker:
         return answer
 
 
-def error_line(text: str) -> str:
+def error_line(text: str, *, last: bool = False) -> str:
     """The line of pytest's failure text that says what went wrong: the first ``E`` line of a
-    traceback, else the last line (a one-line failure message)."""
+    traceback (an assertion's), or the ``last`` one (an import's or a syntax error's, after the
+    lines that locate it); else the last line (a one-line failure message)."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("E "):
-            return line[1:].strip()
+    explained = [line[1:].strip() for line in lines if line.startswith("E ")]
+    if explained:
+        return explained[-1] if last else explained[0]
     return lines[-1].strip() if lines else "(no message)"
 
 

@@ -20,6 +20,8 @@ from pytest_omniperf.ab.channel import CHANNEL_ENV, ChannelClosed, LineReader, s
 from pytest_omniperf.ab.trees import source_paths
 
 TAIL_LINES = 12
+# How long a worker asked to quit may take tearing down its session's fixtures.
+QUIT_TIMEOUT_S = 30.0
 # Variables a worker must not see: it would write the job's step summary, or think it is a test.
 HIDDEN_VARIABLES = ("GITHUB_STEP_SUMMARY", "PYTEST_CURRENT_TEST")
 
@@ -116,12 +118,16 @@ class WorkerProcess:
 
     # -- ending ------------------------------------------------------------------------------
 
-    def quit(self) -> None:
-        """Ask the worker to tear its fixtures down and end; kill it if it does not."""
-        try:
+    def ask_to_quit(self) -> None:
+        """Ask the worker to tear its fixtures down and end (see :meth:`wait_until_gone`)."""
+        with contextlib.suppress(OSError):  # gone already
             send(self._write_fd, {"op": "quit"})
-            self._process.wait(timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
+
+    def wait_until_gone(self) -> None:
+        """Wait for a worker asked to quit; kill it if its teardown does not end."""
+        try:
+            self._process.wait(timeout=QUIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
             self.kill()
         self._close()
 

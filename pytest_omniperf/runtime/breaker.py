@@ -202,10 +202,18 @@ class CircuitBreaker:
     def metrics(self) -> dict[str, float]:
         stats = self.stats
         open_now = now() - self._opened_at if self.state is BreakerState.OPEN else 0.0
-        return {
+        figures = {
             f"{self.name}.calls": float(stats.calls),
             f"{self.name}.failures": float(stats.failures),
             f"{self.name}.rejections": float(stats.rejections),
             f"{self.name}.transitions": float(len(self.transitions)),
             f"{self.name}.time_open_s": stats.time_open_s + open_now,
         }
+        kept_off = stats.rejections + stats.failures
+        if kept_off:
+            # Of the calls that met a failing service (failed there, or were rejected while the
+            # circuit was open), the share the breaker kept off it. A rejected call would have
+            # been sent to the service it protects, and is counted as a failure avoided: that
+            # is the "80%+ failure reduction" the seeds claim, measured.
+            figures[f"{self.name}.failure_reduction"] = stats.rejections / kept_off
+        return figures

@@ -15,6 +15,7 @@ efficiency (achieved / ideal), and the dependency levels for display.
 from __future__ import annotations
 
 import asyncio
+import collections
 import graphlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ class PlanError(ValueError):
     """The plan cannot run: a cycle, an unknown dependency, or a bad task."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """A task of a plan: ``function(*results_of_dependencies)`` in the order of ``after``."""
 
@@ -122,6 +123,10 @@ class Executor:
     last_parallel: RunReport | None = field(default=None, init=False)
     """The last run in parallel mode: what the metrics describe, also during a speedup."""
     stats: ExecutorStats = field(default_factory=ExecutorStats, init=False)
+    _planned: tuple[Mapping[str, Any], tuple[tuple[str, Any], ...], Plan] | None = field(
+        default=None, init=False, repr=False
+    )
+    """The step mapping last planned by :meth:`run`, its items then, and its plan."""
 
     def __post_init__(self) -> None:
         if self.max_concurrency is not None and self.max_concurrency < 1:
@@ -132,45 +137,54 @@ class Executor:
     ) -> Plan:
         """Validate steps (a ``Step``, a function, or ``(function, dependencies)`` each)."""
         normalized = {name: _as_step(name, value) for name, value in steps.items()}
-        for name, step in normalized.items():
-            unknown = [dependency for dependency in step.after if dependency not in normalized]
-            if unknown:
-                raise PlanError(f"step {name!r} depends on unknown step {unknown[0]!r}")
-        sorter = graphlib.TopologicalSorter({name: step.after for name, step in normalized.items()})
-        try:
-            order = list(sorter.static_order())
-        except graphlib.CycleError as error:
-            cycle = " -> ".join(error.args[1])
-            raise PlanError(f"the plan has a cycle: {cycle}") from None
-        depth: dict[str, int] = {}
-        for name in order:
-            depth[name] = 1 + max((depth[d] for d in normalized[name].after), default=-1)
-        levels = tuple(
-            tuple(name for name in order if depth[name] == level)
-            for level in range(max(depth.values(), default=-1) + 1)
-        )
+        # Kahn's algorithm, one pass: linear in steps + dependencies, whatever the depth; each
+        # step's level (dependency depth) is known when it is reached
         dependents: dict[str, list[str]] = {name: [] for name in normalized}
-        for name in order:
-            for dependency in normalized[name].after:
+        waiting_for: dict[str, int] = {}
+        depth: dict[str, int] = {}
+        ready: list[str] = []
+        for name, step in normalized.items():
+            for dependency in step.after:
+                if dependency not in dependents:
+                    raise PlanError(f"step {name!r} depends on unknown step {dependency!r}")
                 dependents[dependency].append(name)
+            waiting_for[name] = len(step.after)
+            if not step.after:
+                ready.append(name)
+                depth[name] = 0
+        levels: list[list[str]] = []
+        for name in ready:  # grows while it is walked
+            level = depth[name]
+            if level == len(levels):
+                levels.append([])
+            levels[level].append(name)
+            for dependent in dependents[name]:
+                waiting_for[dependent] -= 1
+                if depth.get(dependent, -1) <= level:
+                    depth[dependent] = level + 1
+                if waiting_for[dependent] == 0:
+                    ready.append(dependent)
+        if len(ready) < len(normalized):
+            raise PlanError(f"the plan has a cycle: {_cycle(normalized)}")
         return Plan(
             steps=normalized,
-            levels=levels,
+            levels=tuple(tuple(names) for names in levels),
             dependents={name: tuple(names) for name, names in dependents.items()},
         )
 
     async def run(self, plan: Plan | Mapping[str, Any]) -> RunReport:
         """Run a plan; returns its report (also kept as ``executor.last``)."""
         if not isinstance(plan, Plan):
-            plan = self.plan(plan)
+            plan = self._plan_of(plan)
         recorder = self.recorder or current_recorder()
-        outcomes: dict[str, TaskOutcome] = {}
         started = now()
         sequential = current_mode() is Mode.SEQUENTIAL
+        run = _PlanRun(self, plan, recorder)
         if sequential:
-            await self._run_in_order(plan, outcomes, recorder)
+            await run.in_order()
         else:
-            await self._run_as_ready(plan, outcomes, recorder)
+            await run.as_ready()
+        outcomes = run.outcomes
         report = RunReport(
             outcomes=outcomes,
             wall_s=now() - started,
@@ -194,105 +208,25 @@ class Executor:
             self.last_parallel = report
         return report
 
+    def _plan_of(self, steps: Mapping[str, Any]) -> Plan:
+        """The plan of ``steps``, validated again only when they are not the mapping planned
+        last time with the same items (a step dict reused round after round is planned once)."""
+        items = tuple(steps.items())
+        planned = self._planned
+        # compared item by item, by identity first: linear, and far cheaper than planning
+        if planned is not None and planned[0] is steps and planned[1] == items:
+            return planned[2]
+        plan = self.plan(steps)
+        self._planned = (steps, items, plan)
+        return plan
+
     def _count(self, report: RunReport) -> None:
+        statuses = collections.Counter(outcome.status for outcome in report.outcomes.values())
         self.stats.runs += 1
         self.stats.tasks += len(report.outcomes)
-        self.stats.failed += len(report.names(FAILED))
-        self.stats.timed_out += len(report.names(TIMED_OUT))
-        self.stats.skipped += len(report.names(SKIPPED))
-
-    async def _run_in_order(
-        self, plan: Plan, outcomes: dict[str, TaskOutcome], recorder: Recorder
-    ) -> None:
-        for level in plan.levels:
-            for name in level:
-                await self._execute(name, plan.steps[name], outcomes, recorder)
-
-    async def _run_as_ready(
-        self, plan: Plan, outcomes: dict[str, TaskOutcome], recorder: Recorder
-    ) -> None:
-        # the plan is validated (graphlib found no cycle): counting unfinished dependencies is
-        # enough to know what is ready, without sorting again on every run
-        waiting_for = {name: len(step.after) for name, step in plan.steps.items()}
-        limit = asyncio.Semaphore(self.max_concurrency) if self.max_concurrency else None
-
-        async with asyncio.TaskGroup() as group:
-
-            def finished(name: str) -> None:
-                # each finished step launches what it unblocked: no level barrier, no central loop
-                for dependent in plan.dependents[name]:
-                    waiting_for[dependent] -= 1
-                    if waiting_for[dependent] == 0:
-                        group.create_task(
-                            self._execute(
-                                dependent,
-                                plan.steps[dependent],
-                                outcomes,
-                                recorder,
-                                limit,
-                                finished,
-                            )
-                        )
-
-            for name, count in waiting_for.items():
-                if count == 0:
-                    group.create_task(
-                        self._execute(name, plan.steps[name], outcomes, recorder, limit, finished)
-                    )
-
-    async def _execute(
-        self,
-        name: str,
-        step: Step,
-        outcomes: dict[str, TaskOutcome],
-        recorder: Recorder,
-        limit: asyncio.Semaphore | None = None,
-        finished: Callable[[str], None] | None = None,
-    ) -> None:
-        """Run one step, store its outcome, and tell ``finished`` (which launches dependents).
-
-        One coroutine a step, kept flat on purpose: this is the executor's per-task overhead.
-        """
-        clock = now
-        arguments: list[Any] = []
-        for dependency in step.after:
-            before = outcomes[dependency]
-            if before.status != OK:
-                moment = clock()
-                span = Span(f"{self.name}.{name}", moment, moment, SKIPPED, f"after {dependency}")
-                recorder.record(span)
-                outcomes[name] = TaskOutcome(name, SKIPPED, start=moment, end=moment)
-                if finished is not None:
-                    finished(name)
-                return
-            arguments.append(before.result)
-        timeout_s = step.timeout_s if step.timeout_s is not None else self.default_timeout_s
-        if limit is not None:
-            await limit.acquire()
-        started = clock()
-        try:
-            if timeout_s is None:
-                result = await step.function(*arguments)
-            else:
-                async with asyncio.timeout(timeout_s):
-                    result = await step.function(*arguments)
-        except TimeoutError as error:
-            outcome = TaskOutcome(name, TIMED_OUT, error=error, start=started, end=clock())
-        except Exception as error:  # isolated: dependents are skipped, the rest goes on
-            outcome = TaskOutcome(name, FAILED, error=error, start=started, end=clock())
-        else:
-            outcome = TaskOutcome(name, OK, result=result, start=started, end=clock())
-        finally:
-            if limit is not None:
-                limit.release()
-        if outcome.error is None:
-            recorder.record(Span(self.name + "." + name, started, outcome.end))
-        else:
-            error_text = f"{type(outcome.error).__name__}: {outcome.error}"
-            recorder.record(Span(self.name + "." + name, started, outcome.end, "error", error_text))
-        outcomes[name] = outcome
-        if finished is not None:
-            finished(name)
+        self.stats.failed += statuses[FAILED]
+        self.stats.timed_out += statuses[TIMED_OUT]
+        self.stats.skipped += statuses[SKIPPED]
 
     def metrics(self) -> dict[str, float]:
         """Figures of the last parallel run (else the last run) for the test's measurements."""
@@ -311,8 +245,106 @@ class Executor:
         }
 
 
+class _PlanRun:
+    """One run of a plan: its outcomes so far, and how each step is executed.
+
+    The loop's clock, the recorder and the span names are looked up once per run, not once per
+    step: the per-step work is the executor's overhead over a bare ``asyncio`` DAG.
+    """
+
+    __slots__ = ("clock", "default_timeout_s", "limit", "outcomes", "plan", "prefix", "recorder")
+
+    def __init__(self, executor: Executor, plan: Plan, recorder: Recorder) -> None:
+        self.plan = plan
+        self.recorder = recorder
+        self.outcomes: dict[str, TaskOutcome] = {}
+        self.clock: Callable[[], float] = asyncio.get_running_loop().time
+        self.prefix = executor.name + "."
+        self.default_timeout_s = executor.default_timeout_s
+        limit = executor.max_concurrency
+        self.limit = asyncio.Semaphore(limit) if limit else None
+
+    async def in_order(self) -> None:
+        for level in self.plan.levels:
+            for name in level:
+                await self.execute(name, None)
+
+    async def as_ready(self) -> None:
+        plan = self.plan
+        # the plan is validated (it has no cycle): counting unfinished dependencies is enough to
+        # know what is ready, without sorting again on every run
+        waiting_for = {name: len(step.after) for name, step in plan.steps.items()}
+        dependents = plan.dependents
+
+        async with asyncio.TaskGroup() as group:
+
+            def finished(name: str) -> None:
+                # each finished step launches what it unblocked: no level barrier, no central loop
+                for dependent in dependents[name]:
+                    waiting_for[dependent] -= 1
+                    if waiting_for[dependent] == 0:
+                        group.create_task(self.execute(dependent, finished))
+
+            for name, count in waiting_for.items():
+                if count == 0:
+                    group.create_task(self.execute(name, finished))
+
+    async def execute(self, name: str, finished: Callable[[str], None] | None) -> None:
+        """Run one step, store its outcome, and tell ``finished`` (which launches dependents).
+
+        One coroutine a step, kept flat on purpose: this is the executor's per-task overhead.
+        """
+        step = self.plan.steps[name]
+        clock = self.clock
+        outcomes = self.outcomes
+        arguments: list[Any] = []
+        for dependency in step.after:
+            before = outcomes[dependency]
+            if before.status != OK:
+                moment = clock()
+                span = Span(self.prefix + name, moment, moment, SKIPPED, f"after {dependency}")
+                self.recorder.record(span)
+                outcomes[name] = TaskOutcome(name, SKIPPED, start=moment, end=moment)
+                if finished is not None:
+                    finished(name)
+                return
+            arguments.append(before.result)
+        timeout_s = step.timeout_s if step.timeout_s is not None else self.default_timeout_s
+        limit = self.limit
+        if limit is not None:
+            await limit.acquire()
+        started = clock()
+        try:
+            if timeout_s is None:
+                result = await step.function(*arguments)
+            else:
+                async with asyncio.timeout(timeout_s):
+                    result = await step.function(*arguments)
+        except TimeoutError as error:
+            outcome = TaskOutcome(name, TIMED_OUT, error=error, start=started, end=clock())
+        except Exception as error:  # isolated: dependents are skipped, the rest goes on
+            outcome = TaskOutcome(name, FAILED, error=error, start=started, end=clock())
+        else:
+            outcome = TaskOutcome(name, OK, result, None, started, clock())
+        finally:
+            if limit is not None:
+                limit.release()
+        if outcome.error is None:
+            self.recorder.record(Span(self.prefix + name, started, outcome.end))
+        else:
+            error_text = f"{type(outcome.error).__name__}: {outcome.error}"
+            self.recorder.record(
+                Span(self.prefix + name, started, outcome.end, "error", error_text)
+            )
+        outcomes[name] = outcome
+        if finished is not None:
+            finished(name)
+
+
 def _as_step(name: str, value: Any) -> Step:
-    if isinstance(value, Step):
+    if type(value) is tuple and len(value) == 2:  # the common form first: (function, after)
+        step = Step(value[0], value[1] if type(value[1]) is tuple else tuple(value[1]))
+    elif isinstance(value, Step):
         step = value
     elif isinstance(value, tuple) and len(value) == 2:
         step = Step(value[0], tuple(value[1]))
@@ -327,6 +359,16 @@ def _as_step(name: str, value: Any) -> Step:
     if step.timeout_s is not None and step.timeout_s <= 0:
         raise PlanError(f"step {name!r}: timeout_s must be positive, got {step.timeout_s}")
     return step
+
+
+def _cycle(steps: Mapping[str, Step]) -> str:
+    """A cycle of ``steps`` (which have one), for the error: ``a -> b -> a``."""
+    sorter = graphlib.TopologicalSorter({name: step.after for name, step in steps.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as error:
+        return " -> ".join(error.args[1])
+    raise AssertionError("no cycle found")  # pragma: no cover - called only for a cycle
 
 
 def _critical_path(plan: Plan, outcomes: Mapping[str, TaskOutcome]) -> float:

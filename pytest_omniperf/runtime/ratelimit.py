@@ -119,9 +119,14 @@ class RateLimiter:
 
     def metrics(self) -> dict[str, float]:
         stats = self.stats
-        return {
+        figures = {
             f"{self.name}.acquired": float(stats.acquired),
             f"{self.name}.waited": float(stats.waited),
             f"{self.name}.total_wait_s": stats.total_wait_s,
             f"{self.name}.max_wait_s": stats.max_wait_s,
         }
+        if stats.acquired:
+            # over every acquisition, those that did not wait included: the delay a caller
+            # should expect from the limiter
+            figures[f"{self.name}.mean_wait_s"] = stats.total_wait_s / stats.acquired
+        return figures

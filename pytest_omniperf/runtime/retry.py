@@ -49,6 +49,8 @@ class RetryCall:
 @dataclass
 class RetryStats:
     calls: int = 0
+    successes: int = 0
+    """Calls that eventually succeeded (after any number of attempts)."""
     attempts: int = 0
     retries: int = 0
     give_ups: int = 0
@@ -116,6 +118,7 @@ class Retry:
                 continue
             record.attempts.append(Attempt(number, started, now(), None, delay))
             record.succeeded = True
+            self.stats.successes += 1
             self.stats.attempts += 1
             recorder.record(Span(f"{self.name}.attempt", started, now()))
             return result
@@ -141,10 +144,16 @@ class Retry:
 
     def metrics(self) -> dict[str, float]:
         stats = self.stats
-        return {
+        figures = {
             f"{self.name}.calls": float(stats.calls),
+            f"{self.name}.successes": float(stats.successes),
             f"{self.name}.attempts": float(stats.attempts),
             f"{self.name}.retries": float(stats.retries),
             f"{self.name}.give_ups": float(stats.give_ups),
             f"{self.name}.total_delay_s": stats.total_delay_s,
         }
+        if stats.calls:
+            # a call still running (or cancelled) counts as not succeeded: the claim is about
+            # calls made, not calls finished
+            figures[f"{self.name}.success_rate"] = stats.successes / stats.calls
+        return figures
