@@ -1,6 +1,10 @@
 """Quality of the regression gate, run by hand (needs pytest-benchmark: pip install -e '.[bench]'):
 
     python tests/benchmarks/bench_gate_quality.py [--aa-runs 30] [--slow-runs 15]
+    python tests/benchmarks/bench_gate_quality.py --ab [--aa-jobs 30] [--slow-jobs 15] [--load 2]
+
+``--ab`` measures ``omniperf ab`` (base and head interleaved in one job) against the history
+gate and pytest-benchmark on a git repository it builds: see ``gate_quality_ab.py``. Without it:
 
 A suite of 20 real-clock measurements (10 CPU-bound, 10 sleep-based) runs many times. Every test
 measures its workload with pytest-omniperf (``perf.measure``) and with pytest-benchmark
@@ -188,7 +192,20 @@ def main() -> None:
     parser.add_argument("--baseline-runs", type=int, default=5)
     parser.add_argument("--aa-runs", type=int, default=30)
     parser.add_argument("--slow-runs", type=int, default=15)
+    ab = parser.add_argument_group("A/B mode (--ab)")
+    ab.add_argument("--ab", action="store_true", help="measure omniperf ab (gate_quality_ab.py)")
+    ab.add_argument("--aa-jobs", type=int, default=30, help="jobs with the same code both sides")
+    ab.add_argument("--slow-jobs", type=int, default=15, help="jobs each of +10%% and +25%%")
+    ab.add_argument("--load", type=int, default=0, help="CPU burner processes to run meanwhile")
+    ab.add_argument("--arms", default="ab,gate", help="ab, gate (history gate + pytest-benchmark)")
+    ab.add_argument("--raw", help="append one JSON line per job to this file")
+    ab.add_argument("--report-from", help="print the report of a --raw file, run nothing")
     arguments = parser.parse_args()
+    if arguments.ab:
+        import gate_quality_ab
+
+        gate_quality_ab.main(arguments)
+        return
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
         project = Path(directory)
