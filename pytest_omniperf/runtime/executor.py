@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import graphlib
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,15 +71,30 @@ class TaskOutcome:
 
 @dataclass
 class RunReport:
-    """What one run of a plan did and how well it used parallelism."""
+    """What one run of a plan did and how well it used parallelism.
+
+    Work and critical path are worked out when first read (by the metrics at the end of a test,
+    usually), not after every run: each is a pass over all the steps."""
 
     outcomes: dict[str, TaskOutcome]
     wall_s: float
-    work_s: float
-    critical_path_s: float
     max_concurrency: int | None
-    levels: tuple[tuple[str, ...], ...]
+    plan: Plan = field(repr=False)
     mode: str
+
+    @property
+    def levels(self) -> tuple[tuple[str, ...], ...]:
+        return self.plan.levels
+
+    @functools.cached_property
+    def work_s(self) -> float:
+        """The step durations added up (skipped steps did no work)."""
+        return math.fsum(o.duration_s for o in self.outcomes.values() if o.status != SKIPPED)
+
+    @functools.cached_property
+    def critical_path_s(self) -> float:
+        """The longest chain of measured step durations through the DAG."""
+        return _critical_path(self.plan, self.outcomes)
 
     @property
     def results(self) -> dict[str, Any]:
@@ -188,10 +205,8 @@ class Executor:
         report = RunReport(
             outcomes=outcomes,
             wall_s=now() - started,
-            work_s=sum(o.duration_s for o in outcomes.values() if o.status != SKIPPED),
-            critical_path_s=_critical_path(plan, outcomes),
             max_concurrency=self.max_concurrency,
-            levels=plan.levels,
+            plan=plan,
             mode="sequential" if sequential else "parallel",
         )
         recorder.record(
@@ -202,7 +217,7 @@ class Executor:
                 attributes={"tasks": len(outcomes)},
             )
         )
-        self._count(report)
+        self._count(run)
         self.last = report
         if not sequential:
             self.last_parallel = report
@@ -220,13 +235,12 @@ class Executor:
         self._planned = (steps, items, plan)
         return plan
 
-    def _count(self, report: RunReport) -> None:
-        statuses = collections.Counter(outcome.status for outcome in report.outcomes.values())
+    def _count(self, run: _PlanRun) -> None:
         self.stats.runs += 1
-        self.stats.tasks += len(report.outcomes)
-        self.stats.failed += statuses[FAILED]
-        self.stats.timed_out += statuses[TIMED_OUT]
-        self.stats.skipped += statuses[SKIPPED]
+        self.stats.tasks += len(run.outcomes)
+        self.stats.failed += run.problems[FAILED]
+        self.stats.timed_out += run.problems[TIMED_OUT]
+        self.stats.skipped += run.problems[SKIPPED]
 
     def metrics(self) -> dict[str, float]:
         """Figures of the last parallel run (else the last run) for the test's measurements."""
@@ -252,12 +266,23 @@ class _PlanRun:
     step: the per-step work is the executor's overhead over a bare ``asyncio`` DAG.
     """
 
-    __slots__ = ("clock", "default_timeout_s", "limit", "outcomes", "plan", "prefix", "recorder")
+    __slots__ = (
+        "clock",
+        "default_timeout_s",
+        "limit",
+        "outcomes",
+        "plan",
+        "prefix",
+        "problems",
+        "recorder",
+    )
 
     def __init__(self, executor: Executor, plan: Plan, recorder: Recorder) -> None:
         self.plan = plan
         self.recorder = recorder
         self.outcomes: dict[str, TaskOutcome] = {}
+        self.problems: collections.Counter[str] = collections.Counter()
+        """Steps that failed, timed out or were skipped, counted as they end (no pass after)."""
         self.clock: Callable[[], float] = asyncio.get_running_loop().time
         self.prefix = executor.name + "."
         self.default_timeout_s = executor.default_timeout_s
@@ -305,6 +330,7 @@ class _PlanRun:
                 span = Span(self.prefix + name, moment, moment, SKIPPED, f"after {dependency}")
                 self.recorder.record(span)
                 outcomes[name] = TaskOutcome(name, SKIPPED, start=moment, end=moment)
+                self.problems[SKIPPED] += 1
                 if finished is not None:
                     finished(name)
                 return
@@ -332,6 +358,7 @@ class _PlanRun:
         if outcome.error is None:
             self.recorder.record(Span(self.prefix + name, started, outcome.end))
         else:
+            self.problems[outcome.status] += 1
             error_text = f"{type(outcome.error).__name__}: {outcome.error}"
             self.recorder.record(
                 Span(self.prefix + name, started, outcome.end, "error", error_text)
