@@ -15,7 +15,11 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
+    [
+        ["ruff", "check", "--no-cache", "."],
+        ["ruff", "format", "--no-cache", "--check", "."],
+        ["mypy"],
+    ],
     ids=["ruff-check", "ruff-format", "mypy-strict"],
 )
 def test_tool_is_clean(command):

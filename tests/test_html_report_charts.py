@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import INI
 from history_helpers import make_measurement, make_run, synthetic_history
 
+from conftest import INI
 from pytest_omniperf.cli import main
 from pytest_omniperf.comparison import Change, Comparison, Quantity, Since, Verdict
 from pytest_omniperf.history.acceptances import Acceptance
