@@ -175,7 +175,17 @@ def test_other_machines_are_not_baselines_unless_asked(history_suite, monkeypatc
     result = history_suite.runpytest("--omniperf-compare")
     result.stdout.fnmatch_lines(["*omniperf: 4 measurements, 4 new*"])
     result = history_suite.runpytest("--omniperf-compare", "--omniperf-baseline-any-machine")
-    result.stdout.fnmatch_lines(["*omniperf: 4 measurements, 3 unchanged, 1 exempt*"])
+    # Compared with the other machine's run: no verdict is 'new'. Which of unchanged or noisy
+    # is left to the noise: a 56 ms step in one of the 3 rounds of this in-process run (the
+    # outer suite's process is shared) once made the speedup's interval -77%..+344%, 'noisy'.
+    result.stdout.fnmatch_lines(
+        [
+            "*omniperf: 4 measurements, *1 exempt*",
+            "omniperf: compared with 1 run labelled 'main' (newest #1, *",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*omniperf: 4 measurements, *new*")
+    result.stdout.no_fnmatch_line("new *")
 
 
 def test_select_baseline_hook_decides(history_suite):

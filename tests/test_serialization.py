@@ -578,9 +578,10 @@ def test_calls_handed_to_threads_with_run_in_executor_are_serialized(suite, cloc
     # three threads together too and measured 1.00x. Both clocks wait for the threads in real
     # time, so a loaded machine adds thread start, wake-up and join delays (tens of ms per round
     # with its own pool): with 3 x 50 ms calls 6 of 30 loaded runs of that case measured below
-    # the 2x budget (1.50x worst). 100 ms calls and a 1.5x budget keep a wide margin on both
-    # sides (3x ideal, 1.99x worst of 24 loaded runs, 1.00x unserialized); most_at_once below
-    # checks the serialization itself.
+    # the 2x budget (1.50x worst). With 100 ms calls, 1.99x was the worst of 24 loaded runs,
+    # but a run under -n 2 beside two CPU burners measured 1.42x (348 ms / 245 ms, CV 39%)
+    # against a 1.5x budget. A 1.2x budget keeps a wide margin on both sides (3x ideal, 1.00x
+    # unserialized); most_at_once below checks the serialization itself.
     suite.makepyfile(
         f"""
         import asyncio
@@ -611,7 +612,7 @@ def test_calls_handed_to_threads_with_run_in_executor_are_serialized(suite, cloc
             assert await asyncio.gather(*calls) == [mode] * 3
 
         @pytest.mark.asyncio
-        @pytest.mark.speedup(min=1.5)
+        @pytest.mark.speedup(min=1.2)
         @pytest.mark.omniperf(rounds=3, warmup=0, clock="{clock}")
         @pytest.mark.parametrize("own_pool", [False, True])
         async def test_fan_out(own_pool):

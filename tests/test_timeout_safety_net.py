@@ -16,7 +16,8 @@ ORIGINAL_GATHER = asyncio.gather
 ORIGINAL_HANDLE_RUN = asyncio.events.Handle._run
 
 @pytest.mark.asyncio(loop_scope="{scope}")
-@pytest.mark.timeout(0.3, method="signal")
+# func_only: on a loaded machine, setting up the loop alone can take longer than 0.3 s
+@pytest.mark.timeout(0.3, method="signal", func_only=True)
 @pytest.mark.speedup(min=1.0)
 @pytest.mark.blocking(max=1000)
 @pytest.mark.omniperf(clock="virtual", rounds=3, warmup=0)
