@@ -66,13 +66,26 @@ def format_change_bound(change: float) -> str:
 def format_count(instructions: float, *, digits: int = 4, magnitude: float | None = None) -> str:
     """``16_760_000`` -> ``"16.76 M instr"``: counts are nearly exact, so four digits. The
     prefix suits ``magnitude`` (default: the count itself)."""
-    if math.isnan(instructions):
+    steps = tuple((f"{prefix} {COUNT_UNIT}", size) for prefix, size in COUNT_PREFIXES)
+    return _scaled(instructions, steps, COUNT_UNIT, digits, magnitude)
+
+
+def _scaled(
+    value: float,
+    steps: tuple[tuple[str, float], ...],
+    base_unit: str,
+    digits: int,
+    magnitude: float | None,
+) -> str:
+    """``value`` in the largest of ``steps`` (unit, size; largest first) that ``magnitude``
+    (default: the value) reaches, else a whole number of ``base_unit``."""
+    if math.isnan(value):
         return "n/a"
-    magnitude = abs(instructions if magnitude is None else magnitude)
-    for prefix, size in COUNT_PREFIXES:
-        if magnitude >= size:
-            return f"{significant(instructions / size, digits)} {prefix} {COUNT_UNIT}"
-    return f"{instructions:.0f} {COUNT_UNIT}"
+    reference = abs(value if magnitude is None else magnitude)
+    for unit, size in steps:
+        if reference >= size:
+            return f"{significant(value / size, digits)} {unit}"
+    return f"{value:.0f} {base_unit}"
 
 
 def format_measured(
@@ -118,13 +131,7 @@ def bytes_per_unit(unit: str) -> float | None:
 def format_bytes(count: float, *, digits: int = 3, magnitude: float | None = None) -> str:
     """``10240`` -> ``"10.2 KB"`` (decimal units, like the budgets they are compared with).
     The unit suits ``magnitude`` when given (to show two sizes in the same one)."""
-    if math.isnan(count):
-        return "n/a"
-    reference = abs(count if magnitude is None else magnitude)
-    for unit, size in SHOWN_BYTE_UNITS:
-        if reference >= size:
-            return f"{significant(count / size, digits)} {unit}"
-    return f"{count:.0f} B"
+    return _scaled(count, SHOWN_BYTE_UNITS, "B", digits, magnitude)
 
 
 def split_quantity(text: str) -> tuple[float, str] | None:
